@@ -1,0 +1,8 @@
+"""The `dlnlab` command line. Each subcommand lives in its own module and registers on `app`."""
+
+from . import demo, limit  # noqa: F401  (registration side effects)
+from .app import app
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,36 @@
+"""The `DLNError` hierarchy: every failure says what was wrong and what to do."""
+
+
+class DLNError(Exception):
+    """Base class of every error raised by dlnlab."""
+
+
+class ProblemError(DLNError, ValueError):
+    """The data (A, y) are not a valid problem: shape, finiteness, m >= N."""
+
+
+class NotInRangeError(ProblemError):
+    """`y` is not in the range of `A`, so no interpolating solution exists."""
+
+
+class NetworkError(DLNError, ValueError):
+    """A network was specified with invalid parameters (depth, scale, alpha)."""
+
+
+class ConvergenceError(DLNError, RuntimeError):
+    """A solver stopped before its stopping criterion was met.
+
+    The partial result is attached as ``.result`` so that nothing computed is lost.
+    """
+
+    def __init__(self, message, result=None):
+        super().__init__(message)
+        self.result = result
+
+
+class SolverError(DLNError, RuntimeError):
+    """An external solver (HiGHS, an ODE integrator) failed or returned an unverifiable answer."""
+
+
+class NotBPSolutionError(DLNError, ValueError):
+    """A vector passed as a basis-pursuit solution is not one."""

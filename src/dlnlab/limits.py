@@ -1,0 +1,306 @@
+"""`flow_limit`: the exact limit of gradient flow, by Newton's method on the convex dual.
+
+The limit of ``x(t) = X(A^T lam(t))`` is ``x_inf = X(A^T lam*)`` where ``lam*`` minimizes
+
+    Phi(lam) = sum_i F((A^T lam)_i) - <lam, y>,     F' = X      (THEORY.md section 3),
+
+a smooth convex function of ``m`` variables. dlnlab minimizes it by damped Newton on the
+orthonormal-row form of the problem (``A -> Q^T``), with dual points kept boundary-relative
+(`dlnlab.mirror`), and reaches small scales by continuation in ``log(scale)`` with a
+predictor that extrapolates linearly in the small parameter ``eps(scale)`` (THEORY.md
+section 4), in which the limit is smooth.
+
+Evidence on the result: the relative residual ``||A x - y|| / ||y||`` and the KKT error
+``||P_perp grad Q(x)|| / ||grad Q(x)||`` (distance of the mirror image of ``x`` from
+range(A^T), computed from ``x`` alone); together they certify ``x = argmin_{Ax=y} Q``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.linalg as sla
+
+from .errors import ConvergenceError
+from .mirror import MirrorMap, normalize, to_z
+from .problems import Problem, as_problem
+
+#: Default tolerance on the relative residual of the orthonormal system. Newton converges
+#: quadratically, so the last iteration typically lands near 1e-15; 1e-12 leaves room for
+#: the rounding of ``Q^T x`` when ``||x|| >> ||y||``.
+RTOL = 1e-12
+
+
+@dataclass(frozen=True)
+class LimitResult:
+    """The limit of gradient flow and the evidence that it is one.
+
+    Attributes: ``x``; ``dual`` (``lam`` with ``s = A^T lam`` in THEORY.md units);
+    ``residual`` (``||Ax - y|| / ||y||``); ``kkt`` (relative distance of ``grad Q(x)`` from
+    range(A^T)); ``iterations`` (Newton steps, all stages); ``stages`` (continuation steps);
+    ``status`` (``"converged"`` or the reason it stopped); ``sign``/``gap``: the
+    boundary-relative dual coordinates ``z = sign (1 - gap)`` (full relative precision).
+    """
+
+    x: np.ndarray
+    dual: np.ndarray
+    residual: float
+    kkt: float
+    iterations: int
+    stages: int
+    status: str
+    network: object = field(repr=False)
+    sign: np.ndarray = field(repr=False)
+    gap: np.ndarray = field(repr=False)
+    message: str = ""
+
+    @property
+    def converged(self) -> bool:
+        return self.status == "converged"
+
+
+@dataclass
+class _State:
+    """A dual point of the orthonormal system: ``mu`` and its boundary-relative image."""
+
+    mu: np.ndarray
+    sign: np.ndarray
+    gap: np.ndarray
+
+    def copy(self):
+        return _State(self.mu.copy(), self.sign.copy(), self.gap.copy())
+
+
+def _move(state: _State, dmu: np.ndarray, dz: np.ndarray, barrier: bool) -> _State | None:
+    """The point ``mu + dmu`` (with ``dz = Q dmu``), or None if it leaves the domain."""
+    gap = state.gap - state.sign * dz
+    if barrier and not np.all((gap > 0.0) & (gap < 2.0)):
+        return None
+    sign, gap = normalize(state.sign, gap)
+    return _State(state.mu + dmu, sign, gap)
+
+
+def _newton(Q: np.ndarray, z: np.ndarray, mapping: MirrorMap, state: _State, *, tol: float,
+            max_iter: int) -> tuple[_State, int, bool]:
+    """Damped Newton on ``Phi(mu) = sum F(Q mu) - <mu, z>`` from ``state``.
+
+    Returns the final state, the number of iterations and whether the criterion
+    ``||Q^T x - z|| <= tol * max(||z||, ||x||)`` was met.
+    """
+    znorm = float(np.linalg.norm(z))
+    for it in range(max_iter + 1):
+        x = mapping.primal(state.sign, state.gap)
+        if not np.all(np.isfinite(x)):
+            return state, it, False
+        grad = Q.T @ x - z
+        gnorm = float(np.linalg.norm(grad))
+        if gnorm <= tol * max(znorm, float(np.linalg.norm(x))):
+            return state, it, True
+        if it == max_iter:
+            return state, it, False
+        d = mapping.slope(state.sign, state.gap)
+        keep = d > 1e-22 * d.max()  # smaller weights change H by < 1e-22 relative per term
+        Qk = Q[keep]
+        H = (Qk.T * d[keep]) @ Qk
+        dmu = _solve_psd(H, -grad)
+        dz = Q @ dmu
+        decrement = -float(grad @ dmu)  # Newton decrement squared, >= 0
+        F0 = mapping.conjugate(state.sign, state.gap)
+        t = 1.0
+        if mapping.barrier:
+            # largest step keeping 0 < gap < 2 (fraction to the boundary 0.99)
+            rate = state.sign * dz
+            with np.errstate(divide="ignore", invalid="ignore"):
+                lim = np.where(rate > 0, state.gap / rate, np.where(rate < 0, (state.gap - 2.0) / rate, np.inf))
+            tmax = float(lim.min()) if lim.size else np.inf
+            if tmax <= 1.0:
+                t = 0.99 * tmax
+        accepted = None
+        F0_size = float(np.sum(np.abs(F0)))
+        for _ in range(60):
+            new = _move(state, t * dmu, t * dz, mapping.barrier)
+            if new is not None:
+                F1 = mapping.conjugate(new.sign, new.gap)
+                if np.all(np.isfinite(F1)):
+                    # Phi(new) - Phi(old), summed term by term so that it keeps its relative
+                    # precision when both values are dominated by <mu, z> (tiny scales).
+                    dphi = float(np.sum(F1 - F0)) - t * float(dmu @ z)
+                    if dphi <= -1e-4 * t * decrement:
+                        accepted = new
+                        break
+                    if abs(dphi) <= 1e-13 * (F0_size + abs(t * float(dmu @ z))):
+                        # Phi cannot tell the points apart: accept if the residual improves
+                        x1 = mapping.primal(new.sign, new.gap)
+                        if np.all(np.isfinite(x1)) and np.linalg.norm(Q.T @ x1 - z) < gnorm:
+                            accepted = new
+                            break
+            t *= 0.5
+        if accepted is None:
+            return state, it, False
+        state = accepted
+    return state, max_iter, False
+
+
+def _solve_psd(H: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Solve ``H v = b`` for symmetric positive semidefinite ``H``, regularized when needed.
+
+    A jitter of 1e-14 * max(diag H) caps the step in directions of negligible curvature
+    (which appear at tiny scales when the support has fewer than m coordinates); it
+    changes well-resolved directions by 1e-14 relative, far below the tolerance.
+    """
+    scale = float(np.max(np.diag(H))) if H.size else 1.0
+    if not np.isfinite(scale) or scale <= 0:
+        scale = 1.0
+    jitter = 1e-14 * scale
+    for _ in range(8):
+        try:
+            c = sla.cho_factor(H + jitter * np.eye(H.shape[0]), lower=True, check_finite=False)
+            v = sla.cho_solve(c, b, check_finite=False)
+            if np.all(np.isfinite(v)):
+                return v
+        except np.linalg.LinAlgError:
+            pass
+        jitter *= 100.0
+    return np.linalg.lstsq(H, b, rcond=None)[0]
+
+
+def _kkt_error(Q: np.ndarray, mapping: MirrorMap, x: np.ndarray) -> float:
+    """``||P_perp z(x)||_inf / ||z(x)||_inf`` with ``z(x) = grad Q(x)`` in the map's units."""
+    zx = to_z(*mapping.dual(x))
+    zinf = float(np.max(np.abs(zx))) if zx.size else 0.0
+    if zinf == 0.0:
+        return 0.0
+    perp = zx - Q @ (Q.T @ zx)
+    return float(np.max(np.abs(perp))) / zinf
+
+
+def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
+               max_stages: int = 400, throw: bool = True) -> LimitResult:
+    """The limit of gradient flow of ``net`` on ``1/2 ||A x - y||^2`` (THEORY.md section 3).
+
+    Parameters
+    ----------
+    A, y : the data, or a `Problem` as ``A`` (then ``y`` is omitted or the network).
+    net : a network with ``mirror_map()`` (e.g. `SymmetricDLN`).
+    rtol : relative residual at which Newton stops.
+    throw : raise `ConvergenceError` (default) if not converged; else return with ``status``.
+
+    Example
+    -------
+    >>> import dlnlab as dl
+    >>> P = dl.line_problem()
+    >>> res = dl.flow_limit(P, dl.SymmetricDLN(depth=2, scale=1e-12))
+    >>> res.status, res.residual < 1e-12
+    ('converged', True)
+    """
+    if net is None and not isinstance(A, Problem):
+        raise TypeError("flow_limit(A, y, net): the network is missing.")
+    if net is None:
+        net, y = y, None
+    problem = as_problem(A, y)
+    basis = problem.basis
+    Q, z = basis.Q, basis.z
+    N = problem.N
+
+    target = net
+    start = _start_network(net, Q, z)
+    state = _State(np.zeros(basis.rank), np.ones(N), np.ones(N))
+    total = 0
+    stages = 0
+    status, message = "converged", ""
+    intermediate_tol = max(rtol, 1e-10)
+
+    tol0 = rtol if start is target else intermediate_tol
+    state, its, ok = _newton(Q, z, start.mirror_map(), state, tol=tol0, max_iter=max_iter)
+    total += its
+    if not ok:
+        status, message = "failed", f"Newton did not converge at the starting scale {start.scale:.3g} after {its} iterations."
+    else:
+        state, its, stages, status, message = _continue(Q, z, start, target, state, rtol, intermediate_tol,
+                                                        max_iter, max_stages)
+        total += its
+
+    mapping = target.mirror_map()
+    x = mapping.primal(state.sign, state.gap)
+    lam = basis.to_dual(state.mu / target.dual_scale) if hasattr(target, "dual_scale") else basis.to_dual(state.mu)
+    with np.errstate(all="ignore"):
+        residual = problem.relative_residual(x) if np.all(np.isfinite(x)) else math.inf
+        kkt = _kkt_error(Q, mapping, x) if np.all(np.isfinite(x)) else math.inf
+    result = LimitResult(x=x, dual=lam, residual=residual, kkt=kkt, iterations=total, stages=stages,
+                         status=status, network=target, sign=state.sign, gap=state.gap, message=message)
+    if throw and status != "converged":
+        raise ConvergenceError(
+            f"flow_limit did not converge ({message}) for {target}; residual {residual:.2e}. "
+            "Pass throw=False to inspect the partial result, or raise max_iter/max_stages.", result)
+    return result
+
+
+def _start_network(net, Q, z):
+    """A scale at which Newton from ``lam = 0`` is easy: comparable to the data's own size.
+
+    At ``scale >= ||x_ls||_inf`` (``x_ls = Q z``, the minimum-norm interpolator) the map
+    is nearly linear over the solution's range (the kernel regime).
+    """
+    if not hasattr(net, "at_log_scale"):
+        return net
+    x_ls = Q @ z
+    size = float(np.max(np.abs(x_ls))) if x_ls.size else 1.0
+    log_start = math.log(max(size, 1e-300))
+    if net.log_scale >= log_start:
+        return net
+    return net.at_log_scale(log_start)
+
+
+def _continue(Q, z, start, target, state, rtol, intermediate_tol, max_iter, max_stages):
+    """Continuation in ``log(scale)`` from ``start`` down to ``target`` (adaptive steps).
+
+    Predictor: linear extrapolation of ``mu`` in the small parameter eps from the last two
+    solutions; corrector: Newton. A step whose corrector needs more than 12 iterations or
+    fails is halved and retried; a step solved in <= 4 iterations doubles the next one.
+    """
+    if start is target:
+        return state, 0, 0, "converged", ""
+    total, stages = 0, 0
+    theta, theta_end = start.log_scale, target.log_scale
+    step = max(min(2.0, theta - theta_end), 1e-3)
+    history = [(start.small_parameter, state.mu.copy())]
+    while theta > theta_end:
+        if stages >= max_stages:
+            return state, total, stages, "failed", f"continuation needed more than {max_stages} stages"
+        new_theta = max(theta - step, theta_end)
+        net = target if new_theta == theta_end else start.at_log_scale(new_theta)
+        mapping = net.mirror_map()
+        guess = _predict(Q, state, history, net.small_parameter, mapping.barrier)
+        tol = rtol if net is target else intermediate_tol
+        new_state, its, ok = _newton(Q, z, mapping, guess, tol=tol, max_iter=12)
+        total += its
+        if not ok and guess is not state:
+            new_state, its, ok = _newton(Q, z, mapping, state.copy(), tol=tol, max_iter=12)
+            total += its
+        if not ok:
+            step *= 0.25
+            if step < 1e-8:
+                return state, total, stages, "failed", f"continuation stalled at scale exp({theta:.4g})"
+            continue
+        stages += 1
+        theta, state = new_theta, new_state
+        history = (history + [(net.small_parameter, state.mu.copy())])[-2:]
+        if its <= 4:
+            step *= 2.0
+    if not np.isfinite(theta):
+        return state, total, stages, "failed", "non-finite scale"
+    return state, total, stages, "converged", ""
+
+
+def _predict(Q, state, history, eps_new, barrier):
+    """Linear extrapolation in eps of the last two solutions (the state itself if unsure)."""
+    if len(history) < 2:
+        return state
+    (e1, mu1), (e2, mu2) = history
+    if not abs(e2 - e1) > 1e-14 * max(abs(e1), abs(e2)):
+        return state
+    dmu = (mu2 - mu1) * ((eps_new - e2) / (e2 - e1))
+    moved = _move(state, dmu, Q @ dmu, barrier)
+    return state if moved is None else moved

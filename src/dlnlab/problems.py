@@ -1,0 +1,291 @@
+"""Problems `(A, y)`: validation, `.npz` input/output, generators and the papers' fixtures.
+
+A `Problem` is an underdetermined linear system ``A x = y`` (``A`` of shape ``(m, N)``,
+``m < N``) with ``y`` in the range of ``A``, optionally with a ground truth ``x_true``.
+Validation computes a pivoted QR factorization of ``A^T`` once; the solvers reuse it
+(orthonormal rows make the dual Newton systems well scaled).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import scipy.linalg as sla
+
+from .errors import NotInRangeError, ProblemError
+
+#: Relative tolerance of the range test: ``||P_perp y|| <= RANGE_RTOL * ||y||``.
+#: 1e-8 leaves eight orders of magnitude above float64 rounding of a QR projection
+#: (about 1e-15 * cond) while rejecting any y that is visibly off range(A).
+RANGE_RTOL = 1e-8
+
+
+@dataclass(frozen=True)
+class RowBasis:
+    """Orthonormal-row form of a problem: ``Q^T x = z`` is equivalent to ``A x = y``.
+
+    ``Q`` (N x r) has orthonormal columns spanning range(A^T); ``z = R11^{-T} y_P``.
+    ``to_dual`` maps a dual vector ``mu`` of the orthonormal system (``A_orth^T mu = Q mu``)
+    back to ``lam`` with ``A^T lam = Q mu``.
+    """
+
+    Q: np.ndarray
+    z: np.ndarray
+    R11: np.ndarray
+    perm: np.ndarray
+    m: int
+
+    @property
+    def rank(self) -> int:
+        return self.Q.shape[1]
+
+    def to_dual(self, mu: np.ndarray) -> np.ndarray:
+        lam = np.zeros(self.m)
+        lam[self.perm[: self.rank]] = sla.solve_triangular(self.R11, mu, lower=False)
+        return lam
+
+
+def _as_matrix(A) -> np.ndarray:
+    try:
+        A = np.asarray(A, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ProblemError(f"A must be a real numeric matrix; got {type(A).__name__} ({exc}).") from None
+    if A.ndim != 2:
+        raise ProblemError(f"A must be 2-D (m x N); got an array of shape {A.shape}. Reshape it, e.g. A.reshape(1, -1) for one row.")
+    if A.size == 0:
+        raise ProblemError(f"A is empty (shape {A.shape}); pass at least one equation and two unknowns.")
+    if not np.all(np.isfinite(A)):
+        raise ProblemError(f"A has {int(np.sum(~np.isfinite(A)))} non-finite entries (NaN or inf); clean the data first.")
+    return A
+
+
+def _as_vector(v, name: str, n: int, what: str) -> np.ndarray:
+    try:
+        v = np.asarray(v, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ProblemError(f"{name} must be a real numeric vector ({exc}).") from None
+    if v.ndim == 2 and 1 in v.shape:
+        v = v.ravel()
+    if v.shape != (n,):
+        raise ProblemError(f"{name} must have shape ({n},) to match {what}; got {v.shape}.")
+    if not np.all(np.isfinite(v)):
+        raise ProblemError(f"{name} has non-finite entries (NaN or inf); clean the data first.")
+    return v
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """A validated underdetermined system ``A x = y`` with ``y`` in range(A).
+
+    Example
+    -------
+    >>> import dlnlab as dl
+    >>> P = dl.Problem([[1, 1, 1], [3, 0, 1]], [3, 3])
+    >>> P.m, P.N, P.rank
+    (2, 3, 2)
+    """
+
+    A: np.ndarray
+    y: np.ndarray
+    x_true: np.ndarray | None = None
+    name: str = ""
+    _basis: RowBasis = field(init=False, repr=False)
+
+    def __post_init__(self):
+        A = _as_matrix(self.A)
+        m, N = A.shape
+        if m >= N:
+            raise ProblemError(
+                f"A has shape {A.shape}: m = {m} equations >= N = {N} unknowns. dlnlab studies "
+                "over-parameterized (underdetermined) systems; pass a wide matrix with m < N."
+            )
+        y = _as_vector(self.y, "y", m, f"the {m} rows of A")
+        x_true = None if self.x_true is None else _as_vector(self.x_true, "x_true", N, f"the {N} columns of A")
+        A.setflags(write=False)
+        y.setflags(write=False)
+        if x_true is not None:
+            x_true.setflags(write=False)
+        object.__setattr__(self, "A", A)
+        object.__setattr__(self, "y", y)
+        object.__setattr__(self, "x_true", x_true)
+        object.__setattr__(self, "_basis", _row_basis(A, y))
+
+    @property
+    def m(self) -> int:
+        return self.A.shape[0]
+
+    @property
+    def N(self) -> int:
+        return self.A.shape[1]
+
+    @property
+    def rank(self) -> int:
+        return self._basis.rank
+
+    @property
+    def basis(self) -> RowBasis:
+        """Orthonormal-row form used by the solvers (see `RowBasis`)."""
+        return self._basis
+
+    @cached_property
+    def y_norm(self) -> float:
+        return float(np.linalg.norm(self.y))
+
+    def relative_residual(self, x: np.ndarray) -> float:
+        """``||A x - y|| / ||y||`` (absolute when y = 0)."""
+        r = float(np.linalg.norm(self.A @ x - self.y))
+        return r / self.y_norm if self.y_norm > 0 else r
+
+    def transformed(self, M: np.ndarray) -> "Problem":
+        """The equivalent problem ``(M A, M y)`` for an invertible ``M`` (same solutions)."""
+        M = np.asarray(M, dtype=float)
+        return Problem(M @ self.A, M @ self.y, self.x_true, self.name)
+
+    def save(self, path) -> Path:
+        """Write ``A``, ``y`` (and ``x_true``) to a ``.npz`` file atomically."""
+        arrays = {"A": self.A, "y": self.y}
+        if self.x_true is not None:
+            arrays["x_true"] = self.x_true
+        return save_npz(path, **arrays)
+
+    @classmethod
+    def load(cls, path) -> "Problem":
+        """Read a problem from ``.npz`` with keys ``A``, ``y`` and optional ``x_true``."""
+        data = load_npz(path, required=("A", "y"), optional=("x_true",))
+        return cls(data["A"], data["y"], data.get("x_true"), name=Path(path).stem)
+
+
+def as_problem(A, y=None) -> Problem:
+    """Accept either a `Problem` or the pair ``(A, y)``."""
+    if isinstance(A, Problem):
+        if y is not None:
+            raise ProblemError("Pass either a Problem or (A, y), not both.")
+        return A
+    if y is None:
+        raise ProblemError("y is missing: call with (A, y) or with a Problem.")
+    return Problem(A, y)
+
+
+def _row_basis(A: np.ndarray, y: np.ndarray) -> RowBasis:
+    """Pivoted QR of ``A^T``: rank, orthonormal rows, and the range test for ``y``."""
+    m = A.shape[0]
+    Q, R, perm = sla.qr(A.T, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(R))
+    tol = max(A.shape) * np.finfo(float).eps * (diag[0] if diag.size else 0.0)
+    r = int(np.sum(diag > tol))
+    if r == 0:
+        raise ProblemError("A is the zero matrix (numerically); there is nothing to fit.")
+    R11 = R[:r, :r]
+    yP = y[perm]
+    z = sla.solve_triangular(R11.T, yP[:r], lower=True)
+    if r < m:
+        # Rows perm[r:] are combinations of the first r; y must follow the same combinations.
+        y_fit = R[:r, r:].T @ z
+        off = float(np.linalg.norm(yP[r:] - y_fit))
+        ynorm = float(np.linalg.norm(y))
+        if off > RANGE_RTOL * max(ynorm, 1e-300):
+            raise NotInRangeError(
+                f"y is not in the range of A: A has rank {r} < m = {m} and the least-squares "
+                f"residual is {off / max(ynorm, 1e-300):.2e} relative to ||y|| (tolerance {RANGE_RTOL:g}). "
+                "Drop the dependent rows of A, or fix y so that A x = y is solvable."
+            )
+    return RowBasis(Q=Q[:, :r], z=z, R11=R11, perm=perm, m=m)
+
+
+# ---------------------------------------------------------------- .npz input/output
+
+
+def save_npz(path, **arrays) -> Path:
+    """Write arrays to ``path`` atomically (temporary file, then rename): never half-written."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_suffix(".npz")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz.tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **{k: np.asarray(v) for k, v in arrays.items()})
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_npz(path, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict:
+    """Read named arrays from a ``.npz`` file (``allow_pickle=False``) with clear errors."""
+    path = Path(path)
+    if not path.exists():
+        raise ProblemError(f"{path}: no such file. Pass a .npz file with keys {', '.join(required)}.")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            keys = set(data.files)
+            missing = [k for k in required if k not in keys]
+            if missing:
+                raise ProblemError(f"{path}: missing key(s) {missing}; found {sorted(keys)}. Save with np.savez(path, {', '.join(f'{k}=...' for k in required)}).")
+            return {k: data[k] for k in (*required, *optional) if k in keys}
+    except ProblemError:
+        raise
+    except (ValueError, OSError) as exc:
+        raise ProblemError(f"{path}: not a readable .npz file without pickled objects ({exc}).") from None
+
+
+# ---------------------------------------------------------------- generators and fixtures
+
+
+def gaussian_problem(m: int, N: int, sparsity: int, seed: int = 0, *, signs: bool = False,
+                     noise: float = 0.0) -> Problem:
+    """Compressed-sensing instance: ``A`` iid N(0, 1/m), ``x_true`` k-sparse, ``y = A x_true``.
+
+    Nonzeros of ``x_true`` are standard normal, or ``+-1`` with ``signs=True``. With
+    ``noise > 0``, ``y`` gets iid N(0, noise^2) added (still in range(A) since m < N has full rank a.s.).
+
+    >>> P = gaussian_problem(20, 50, 3, seed=1)
+    >>> int(np.count_nonzero(P.x_true))
+    3
+    """
+    if not (0 <= sparsity <= N):
+        raise ProblemError(f"sparsity must be in [0, N={N}]; got {sparsity}.")
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((m, N)) / np.sqrt(m)
+    x = np.zeros(N)
+    support = rng.choice(N, size=sparsity, replace=False)
+    x[support] = rng.choice([-1.0, 1.0], size=sparsity) if signs else rng.standard_normal(sparsity)
+    y = A @ x
+    if noise > 0:
+        y = y + noise * rng.standard_normal(m)
+    return Problem(A, y, x, name=f"gaussian-{m}x{N}-k{sparsity}-s{seed}")
+
+
+def line_problem() -> Problem:
+    """THEORY.md section 4: ``A = [[1,1,1],[3,0,1]], y = (3,3)``; BP face ``{(1-t, 2(1-t), 3t)}``."""
+    return Problem([[1.0, 1.0, 1.0], [3.0, 0.0, 1.0]], [3.0, 3.0], name="line")
+
+
+def plane_problem() -> Problem:
+    """THEORY.md section 4: ``A = [[2,-1,0,1],[0,3,2,0]], y = (0,6)``; same limit as `line_problem` plus a 0."""
+    return Problem([[2.0, -1.0, 0.0, 1.0], [0.0, 3.0, 2.0, 0.0]], [0.0, 6.0], name="plane")
+
+
+def random_problem() -> Problem:
+    """The seed paper's 3 x 5 problem (THEORY.md section 5): unique BP solution, rho = 0.2551."""
+    A = [[-0.111, 0.120, -0.370, -0.240, -1.197],
+         [0.209, -0.972, -0.755, 0.324, -0.109],
+         [0.210, -0.391, 0.235, 0.665, 0.353]]
+    return Problem(A, [0.973, -0.039, -0.886], name="random")
+
+
+def kink_problem(eps: float) -> Problem:
+    """``A = [1, 1 - eps], y = 1``: BP solution (1, 0) with rho = 1 - eps (THEORY.md section 5)."""
+    if not (0 < eps < 1):
+        raise ProblemError(f"eps must be in (0, 1) for a unique BP solution; got {eps}.")
+    return Problem([[1.0, 1.0 - eps]], [1.0], np.array([1.0, 0.0]), name=f"kink-{eps:g}")
+
+
+FIXTURES = {"line": line_problem, "plane": plane_problem, "random": random_problem}

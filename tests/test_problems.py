@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+
+import dlnlab as dl
+
+
+def test_valid_problem_and_rank():
+    P = dl.Problem([[1, 1, 1], [3, 0, 1]], [3, 3])
+    assert (P.m, P.N, P.rank) == (2, 3, 2)
+    # orthonormal-row form is equivalent: Q^T x = z iff A x = y
+    x = np.array([1.0, 2.0, 0.0])
+    assert np.allclose(P.basis.Q.T @ x, P.basis.z)
+
+
+@pytest.mark.parametrize(
+    "A, y, match",
+    [
+        ([1, 2, 3], [1], "2-D"),
+        ([[1, np.nan, 3]], [1], "non-finite"),
+        ([[1, 2, 3]], [np.inf], "non-finite"),
+        ([[1, 2], [3, 4]], [1, 2], "m = 2 equations >= N = 2"),
+        ([[1, 2, 3]], [1, 2], "shape"),
+        ([[0.0, 0.0, 0.0]], [1.0], "zero matrix"),
+    ],
+)
+def test_bad_inputs_raise_problem_error(A, y, match):
+    with pytest.raises(dl.ProblemError, match=match):
+        dl.Problem(A, y)
+
+
+def test_y_outside_range_is_rejected():
+    A = [[1.0, 0.0, 0.0], [2.0, 0.0, 0.0]]  # rank 1: y must be proportional to (1, 2)
+    dl.Problem(A, [1.0, 2.0])
+    with pytest.raises(dl.NotInRangeError, match="not in the range"):
+        dl.Problem(A, [1.0, 0.0])
+
+
+def test_npz_roundtrip(tmp_path):
+    P = dl.gaussian_problem(5, 12, 2, seed=3)
+    path = P.save(tmp_path / "p.npz")
+    Q = dl.Problem.load(path)
+    assert np.array_equal(Q.A, P.A) and np.array_equal(Q.y, P.y) and np.array_equal(Q.x_true, P.x_true)
+    assert not list(tmp_path.glob("*.tmp"))  # atomic write leaves no temporary file
+
+
+def test_npz_missing_key(tmp_path):
+    np.savez(tmp_path / "bad.npz", A=np.eye(2, 3))
+    with pytest.raises(dl.ProblemError, match="missing key"):
+        dl.Problem.load(tmp_path / "bad.npz")
+    with pytest.raises(dl.ProblemError, match="no such file"):
+        dl.Problem.load(tmp_path / "absent.npz")
+
+
+def test_fixtures():
+    assert dl.line_problem().N == 3
+    assert dl.plane_problem().N == 4
+    assert dl.random_problem().m == 3
+    P = dl.kink_problem(0.1)
+    assert np.allclose(P.A, [[1.0, 0.9]])
+    with pytest.raises(dl.ProblemError):
+        dl.kink_problem(0.0)
