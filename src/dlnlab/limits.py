@@ -63,14 +63,20 @@ class LimitResult:
 
 @dataclass
 class _State:
-    """A dual point of the orthonormal system: ``mu`` and its boundary-relative image."""
+    """A dual point of the orthonormal system: ``mu`` and its boundary-relative image.
+
+    ``travel`` accumulates the moves since the last `fresh` copy, so that the change over a
+    continuation stage is known to full relative precision (not as a difference of two
+    nearly equal ``mu``).
+    """
 
     mu: np.ndarray
     sign: np.ndarray
     gap: np.ndarray
+    travel: np.ndarray
 
-    def copy(self):
-        return _State(self.mu.copy(), self.sign.copy(), self.gap.copy())
+    def fresh(self):
+        return _State(self.mu.copy(), self.sign.copy(), self.gap.copy(), np.zeros_like(self.mu))
 
 
 def _move(state: _State, dmu: np.ndarray, dz: np.ndarray, barrier: bool) -> _State | None:
@@ -79,7 +85,7 @@ def _move(state: _State, dmu: np.ndarray, dz: np.ndarray, barrier: bool) -> _Sta
     if barrier and not np.all((gap > 0.0) & (gap < 2.0)):
         return None
     sign, gap = normalize(state.sign, gap)
-    return _State(state.mu + dmu, sign, gap)
+    return _State(state.mu + dmu, sign, gap, state.travel + dmu)
 
 
 def _newton(Q: np.ndarray, z: np.ndarray, mapping: MirrorMap, state: _State, *, tol: float,
@@ -89,14 +95,13 @@ def _newton(Q: np.ndarray, z: np.ndarray, mapping: MirrorMap, state: _State, *, 
     Returns the final state, the number of iterations and whether the criterion
     ``||Q^T x - z|| <= tol * max(||z||, ||x||)`` was met.
     """
-    znorm = float(np.linalg.norm(z))
     for it in range(max_iter + 1):
         x = mapping.primal(state.sign, state.gap)
         if not np.all(np.isfinite(x)):
             return state, it, False
-        grad = Q.T @ x - z
+        grad, done = _residual_check(Q, z, x, tol)
         gnorm = float(np.linalg.norm(grad))
-        if gnorm <= tol * max(znorm, float(np.linalg.norm(x))):
+        if done:
             return state, it, True
         if it == max_iter:
             return state, it, False
@@ -141,6 +146,18 @@ def _newton(Q: np.ndarray, z: np.ndarray, mapping: MirrorMap, state: _State, *, 
             return state, it, False
         state = accepted
     return state, max_iter, False
+
+
+def _residual_check(Q: np.ndarray, z: np.ndarray, x: np.ndarray, tol: float):
+    """The dual gradient ``Q^T x - z`` and whether ``||Q^T x - z|| <= tol max(||z||, ||x||)``."""
+    grad = Q.T @ x - z
+    scale = max(float(np.linalg.norm(z)), float(np.linalg.norm(x)))
+    return grad, bool(np.linalg.norm(grad) <= tol * scale)
+
+
+#: A limit whose KKT error (see `_kkt_error`) exceeds this is not reported as converged.
+#: The dual method makes it ~1e-16 by construction; 1e-9 flags a genuinely wrong point.
+KKT_TOL = 1e-9
 
 
 def _solve_psd(H: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -206,7 +223,7 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
 
     target = net
     start = _start_network(net, Q, z)
-    state = _State(np.zeros(basis.rank), np.ones(N), np.ones(N))
+    state = _State(np.zeros(basis.rank), np.ones(N), np.ones(N), np.zeros(basis.rank))
     total = 0
     stages = 0
     status, message = "converged", ""
@@ -226,8 +243,13 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
     x = mapping.primal(state.sign, state.gap)
     lam = basis.to_dual(state.mu / target.dual_scale) if hasattr(target, "dual_scale") else basis.to_dual(state.mu)
     with np.errstate(all="ignore"):
-        residual = problem.relative_residual(x) if np.all(np.isfinite(x)) else math.inf
-        kkt = _kkt_error(Q, mapping, x) if np.all(np.isfinite(x)) else math.inf
+        finite = bool(np.all(np.isfinite(x)))
+        residual = problem.relative_residual(x) if finite else math.inf
+        kkt = _kkt_error(Q, mapping, x) if finite else math.inf
+    if status == "converged" and not (finite and _residual_check(Q, z, x, rtol)[1]):
+        status, message = "failed", "the final point fails the residual check"
+    elif status == "converged" and not kkt <= KKT_TOL:
+        status, message = "failed", f"the final point fails the KKT check ({kkt:.1e} > {KKT_TOL:g})"
     result = LimitResult(x=x, dual=lam, residual=residual, kkt=kkt, iterations=total, stages=stages,
                          status=status, network=target, sign=state.sign, gap=state.gap, message=message)
     if throw and status != "converged":
@@ -256,28 +278,35 @@ def _start_network(net, Q, z):
 def _continue(Q, z, start, target, state, rtol, intermediate_tol, max_iter, max_stages):
     """Continuation in ``log(scale)`` from ``start`` down to ``target`` (adaptive steps).
 
-    Predictor: linear extrapolation of ``mu`` in the small parameter eps from the last two
-    solutions; corrector: Newton. A step whose corrector needs more than 12 iterations or
-    fails is halved and retried; a step solved in <= 4 iterations doubles the next one.
+    Predictor: linear extrapolation in the small parameter eps of the last stage's move;
+    corrector: Newton. A step whose corrector fails within 12 iterations is quartered and
+    retried; a step solved in <= 4 iterations doubles the next one. Each predicted point is
+    snapped onto an exact l1 face where one is resolved (`_snap_to_face`).
     """
     if start is target:
         return state, 0, 0, "converged", ""
     total, stages = 0, 0
     theta, theta_end = start.log_scale, target.log_scale
     step = max(min(2.0, theta - theta_end), 1e-3)
-    history = [(start.small_parameter, state.mu.copy())]
+    eps = start.small_parameter
+    last = None  # (eps before, eps after, move) of the last stage
+    faces = {}  # cache of face projectors by support
     while theta > theta_end:
         if stages >= max_stages:
             return state, total, stages, "failed", f"continuation needed more than {max_stages} stages"
         new_theta = max(theta - step, theta_end)
         net = target if new_theta == theta_end else start.at_log_scale(new_theta)
         mapping = net.mirror_map()
-        guess = _predict(Q, state, history, net.small_parameter, mapping.barrier)
+        base = state.fresh()
+        guess = _predict(Q, base, last, net.small_parameter, mapping.barrier)
+        if mapping.barrier and guess is not base:
+            # the prediction shrinks tiny gaps by cancellation: restore the face exactly
+            guess = _snap_to_face(Q, guess, faces)
         tol = rtol if net is target else intermediate_tol
         new_state, its, ok = _newton(Q, z, mapping, guess, tol=tol, max_iter=12)
         total += its
-        if not ok and guess is not state:
-            new_state, its, ok = _newton(Q, z, mapping, state.copy(), tol=tol, max_iter=12)
+        if not ok and guess is not base:
+            new_state, its, ok = _newton(Q, z, mapping, base, tol=tol, max_iter=12)
             total += its
         if not ok:
             step *= 0.25
@@ -285,22 +314,67 @@ def _continue(Q, z, start, target, state, rtol, intermediate_tol, max_iter, max_
                 return state, total, stages, "failed", f"continuation stalled at scale exp({theta:.4g})"
             continue
         stages += 1
-        theta, state = new_theta, new_state
-        history = (history + [(net.small_parameter, state.mu.copy())])[-2:]
+        last = (eps, net.small_parameter, new_state.travel)
+        theta, eps, state = new_theta, net.small_parameter, new_state
         if its <= 4:
             step *= 2.0
-    if not np.isfinite(theta):
-        return state, total, stages, "failed", "non-finite scale"
     return state, total, stages, "converged", ""
 
 
-def _predict(Q, state, history, eps_new, barrier):
-    """Linear extrapolation in eps of the last two solutions (the state itself if unsure)."""
-    if len(history) < 2:
-        return state
-    (e1, mu1), (e2, mu2) = history
+def _predict(Q, base, last, eps_new, barrier):
+    """Extrapolate the last stage's move linearly in eps (``base`` itself if unsure)."""
+    if last is None:
+        return base
+    e1, e2, move = last
     if not abs(e2 - e1) > 1e-14 * max(abs(e1), abs(e2)):
+        return base
+    dmu = move * ((eps_new - e2) / (e2 - e1))
+    moved = _move(base, dmu, Q @ dmu, barrier)
+    return base if moved is None else moved
+
+
+#: Coordinates with gap below this are candidates for an exact l1 face (THEORY.md section 4).
+SNAP_GAP = 1e-5
+#: ``sign_F`` must lie in range(A_F^T) to this (relative) accuracy for F to count as a face.
+SNAP_CONSISTENCY = 1e-12
+
+
+def _snap_to_face(Q: np.ndarray, state: _State, faces: dict) -> _State:
+    """Remove the rounding drift of tiny gaps on an exact face of the l1 ball.
+
+    On a set F with ``sign_F`` in range(A_F^T) (a face of the BP dual), ``sign_F (1 - gap_F)``
+    lies in range(A_F^T) for every dual point, hence so does ``sign_F * gap_F``. Incremental
+    updates keep this only up to ~1e-16 absolute, which swamps gaps of 1e-20 and would let
+    rounding, not the depth-dependent potential, choose among the l1 minimizers. Projecting
+    ``sign_F * gap_F`` back onto range(A_F^T) restores it to relative precision. It changes
+    nothing when ``A_F^T`` has full row rank (a unique face) or when no face is resolved.
+    """
+    F = np.flatnonzero(state.gap < SNAP_GAP)
+    if F.size < 2:
         return state
-    dmu = (mu2 - mu1) * ((eps_new - e2) / (e2 - e1))
-    moved = _move(state, dmu, Q @ dmu, barrier)
-    return state if moved is None else moved
+    key = F.tobytes() + state.sign[F].tobytes()
+    if key not in faces:
+        faces[key] = _face_projector(Q[F], state.sign[F])
+    U = faces[key]
+    if U is None:
+        return state
+    sF = state.sign[F]
+    v = sF * state.gap[F]
+    gF = sF * (U @ (U.T @ v))
+    if not np.all(gF > 0):
+        return state
+    gap = state.gap.copy()
+    gap[F] = gF
+    return _State(state.mu, state.sign, gap, state.travel)
+
+
+def _face_projector(QF: np.ndarray, sF: np.ndarray) -> np.ndarray | None:
+    """Orthonormal basis of range(A_F^T) if F is an exact, overdetermined face; else None."""
+    U, sv, _ = np.linalg.svd(QF, full_matrices=False)
+    r = int(np.sum(sv > QF.shape[0] * np.finfo(float).eps * sv[0]))
+    if r >= QF.shape[0]:
+        return None
+    U = U[:, :r]
+    if np.max(np.abs(sF - U @ (U.T @ sF))) > SNAP_CONSISTENCY:
+        return None
+    return U
