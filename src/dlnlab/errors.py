@@ -34,3 +34,15 @@ class SolverError(DLNError, RuntimeError):
 
 class NotBPSolutionError(DLNError, ValueError):
     """A vector passed as a basis-pursuit solution is not one."""
+
+
+class SweepConfigError(DLNError, ValueError):
+    """A sweep configuration (TOML) is invalid: unknown key, wrong type, empty grid."""
+
+
+class StoreMismatchError(DLNError, RuntimeError):
+    """A sweep result store was created by a different configuration than the one given."""
+
+
+class OptionalDependencyError(DLNError, ImportError):
+    """A feature needs an optional package (dask, pyarrow) that is not installed."""
