@@ -7,5 +7,7 @@ from .mirror import HyperbolicMap, MirrorMap, PowerBarrierMap
 from .networks import SymmetricDLN
 from .problems import (FIXTURES, Problem, gaussian_problem, kink_problem, line_problem, plane_problem,
                        random_problem)
+from .l1 import BPFace, BPResult, CertificateConstant, Selection, basis_pursuit, bp_face, certificate_constant, selected_minimizer
+from .nsp import NSPConstant, nsp_constant
 
 __version__ = "0.1.0"
