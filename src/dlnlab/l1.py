@@ -535,8 +535,9 @@ def selected_minimizer(A, y=None, depth=None, *, tol: float = 1e-26, max_iter: i
     Equals `basis_pursuit`'s ``x`` when BP is unique (the face is a point).
 
     >>> import dlnlab as dl
+    >>> from dlnlab.theory import line_selection_t
     >>> sel = dl.selected_minimizer(dl.line_problem(), depth=3)
-    >>> round(sel.x[2] / 3, 6), round(dl.theory.line_selection_t(3), 6)
+    >>> round(float(sel.x[2]) / 3, 6), round(line_selection_t(3), 6)
     (0.341923, 0.341923)
     """
     if isinstance(A, Problem) and depth is None and y is not None and np.ndim(y) == 0:

@@ -147,7 +147,7 @@ def nsp_constant(A, s: int, method: str = "auto", *, max_lps: int = MAX_ENUMERAT
     >>> import numpy as np, dlnlab as dl
     >>> A = np.array([[1.0, 1.0, 1.0]])       # ker A spanned by (1,-1,0), (1,0,-1)
     >>> r = dl.nsp_constant(A, 1)
-    >>> r.value, r.exact, r.nsp                # z = (1, -1/2, -1/2): |z_1| / ||z||_1 = 1/2
+    >>> round(r.value, 12), r.exact, r.nsp     # z = (1, -1/2, -1/2): |z_1| / ||z||_1 = 1/2
     (0.5, True, False)
     """
     A, s = _validate(A, s)
