@@ -2,6 +2,7 @@
 
 from . import demo, limit  # noqa: F401  (registration side effects)
 from . import l1  # noqa: F401,E402  (registration: bp, select, rho, nsp)
+from . import sweep  # noqa: F401,E402  (registration: sweep)
 from .app import app
 
 

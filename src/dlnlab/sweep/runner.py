@@ -1,0 +1,241 @@
+"""`run_sweep`: compute a configuration's grid into its store, in parallel, resumably.
+
+Tasks are the configuration's chunks (`SweepConfig.chunks`); those whose points all have
+a row are skipped, so re-running the same sweep resumes it. Executors:
+
+- local processes (default): `concurrent.futures.ProcessPoolExecutor` with the ``spawn``
+  start method, one BLAS thread per worker, at most ``2 * workers`` tasks in flight. A
+  worker that dies (`BrokenProcessPool`) takes its pool down: the tasks that were in flight
+  are retried one at a time in a new pool, so the one that kills its worker is identified;
+  it is recorded as an error after ``max_retries`` further deaths, and the sweep goes on;
+- a Dask cluster (``scheduler`` address or a ``distributed.Client``): every task submitted
+  at once, collected as completed;
+- ``workers=0``: in this process, one task after the other.
+
+The calling process is the only writer of the store: each finished task is committed
+before the next is looked at. Ctrl-C (KeyboardInterrupt) stops the workers and returns
+with everything finished so far kept (``interrupted=True``).
+
+>>> import tempfile
+>>> from dlnlab.sweep.config import parse_config
+>>> cfg = parse_config('[problem]\\nN = 20\\ndelta = 0.5\\nrho = [0.1, 0.2]\\n[[methods]]\\nmethod = "bp"')
+>>> summary = run_sweep(cfg, tempfile.mkdtemp(), workers=0)
+>>> summary.total, summary.computed, summary.counts
+(2, 2, {'ok': 2})
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable
+
+from ..errors import OptionalDependencyError, SweepConfigError
+from .config import Chunk, SweepConfig
+from .store import ResultStore
+from .tasks import run_chunk
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """What a call of `run_sweep` did: grid size, rows there before, rows computed now,
+    status counts of the whole store, worker deaths retried, whether it was interrupted."""
+
+    directory: str
+    total: int
+    already: int
+    computed: int
+    counts: dict
+    retries: int
+    interrupted: bool
+    seconds: float
+    executor: str
+
+    @property
+    def complete(self) -> bool:
+        return sum(self.counts.values()) == self.total
+
+
+def run_sweep(config: SweepConfig, out, *, workers: int | None = None, scheduler=None, retry_errors: bool = False,
+              max_retries: int = 2, progress: Callable[[int, int], None] | None = None,
+              task: Callable[[Chunk], list[dict]] = run_chunk) -> SweepSummary:
+    """Run (or resume) ``config`` into the store in directory ``out``; see the module docstring.
+
+    ``workers``: local processes (default: the machine's cores; 0: in this process);
+    ``scheduler``: a Dask scheduler address or ``distributed.Client`` (then ``workers`` is
+    ignored); ``retry_errors``: recompute points whose row has status "error";
+    ``progress(done, total)``: called after each committed task; ``task``: the function a
+    task runs (a module-level function of a `Chunk`, returning its rows).
+    """
+    t0 = time.perf_counter()
+    with ResultStore.open(out, config) as store:
+        have = store.finished(include_errors=not retry_errors)
+        already = len(have)
+        todo = [c for c in config.chunks() if not all(p.id in have for p in c.points)]
+        executor = "dask" if scheduler is not None else ("inline" if workers == 0 else "processes")
+        n_workers = 0 if scheduler is not None else (os.cpu_count() or 1) if workers is None else int(workers)
+        if n_workers < 0:
+            raise SweepConfigError(f"workers must be >= 0; got {workers}.")
+        run_id = store.begin_run(executor, n_workers)
+        done = [already]
+
+        def finish(chunk: Chunk, rows: list[dict], attempts: int):
+            store.record(chunk, rows, attempts=attempts, run_id=run_id)
+            done[0] += sum(p.id not in have for p in chunk.points)
+            if progress is not None:
+                progress(done[0], store.total)
+
+        if progress is not None:
+            progress(already, store.total)
+        retries, interrupted = 0, False
+        try:
+            if executor == "dask":
+                _run_dask(todo, scheduler, task, finish)
+            elif executor == "inline":
+                for chunk in todo:
+                    finish(chunk, _call(task, chunk), 1)
+            else:
+                retries = _run_processes(todo, n_workers, task, finish, max_retries)
+        except KeyboardInterrupt:
+            interrupted = True
+        state = "interrupted" if interrupted else "complete"
+        store.end_run(run_id, state, retries)
+        counts = store.counts()
+        return SweepSummary(directory=str(out), total=store.total, already=already, computed=done[0] - already,
+                            counts=counts, retries=retries, interrupted=interrupted,
+                            seconds=time.perf_counter() - t0, executor=executor)
+
+
+def _call(task, chunk: Chunk) -> list[dict]:
+    """``task(chunk)``, with an exception turned into error rows for all its points."""
+    try:
+        return task(chunk)
+    except Exception as exc:
+        return error_rows(chunk, f"{type(exc).__name__}: {exc}")
+
+
+def error_rows(chunk: Chunk, message: str) -> list[dict]:
+    return [{"point_id": p.id, "status": "error", "error": message} for p in chunk.points]
+
+
+def _worker_init():
+    """Workers ignore Ctrl-C: the parent handles it and stops them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextmanager
+def _single_threaded_blas():
+    """One BLAS thread per worker process (parallelism is across processes); the user's
+    own settings win. Spawned workers read the variables when they start."""
+    saved = {v: os.environ.get(v) for v in THREAD_VARIABLES}
+    for v in THREAD_VARIABLES:
+        os.environ.setdefault(v, "1")
+    try:
+        yield
+    finally:
+        for v, old in saved.items():
+            if old is None:
+                os.environ.pop(v, None)
+            else:
+                os.environ[v] = old
+
+
+def _stop(pool: ProcessPoolExecutor):
+    """Cancel queued tasks and terminate the workers now (in-flight results are dropped)."""
+    # ProcessPoolExecutor has no public way to stop running tasks; _processes is its
+    # pid -> Process map (stable since Python 3.2).
+    for proc in list(getattr(pool, "_processes", {}).values()):
+        proc.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _run_processes(chunks: list[Chunk], workers: int, task, finish, max_retries: int) -> int:
+    """Local process pool with retry of dead workers; returns the number of retries."""
+    pending = deque(chunks)
+    suspects: deque[Chunk] = deque()
+    attempts = {c.index: 0 for c in chunks}
+    retries = 0
+    ctx = multiprocessing.get_context("spawn")
+    with _single_threaded_blas():
+        while pending or suspects:
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
+            try:
+                broken = False
+                while suspects and not broken:  # isolation: one suspect at a time
+                    chunk = suspects.popleft()
+                    attempts[chunk.index] += 1
+                    try:
+                        rows = pool.submit(task, chunk).result()
+                    except BrokenProcessPool:
+                        broken = True
+                        retries += 1
+                        if attempts[chunk.index] > max_retries:
+                            finish(chunk, error_rows(chunk, f"the worker process died on each of "
+                                                            f"{attempts[chunk.index]} attempts"), attempts[chunk.index])
+                        else:
+                            suspects.appendleft(chunk)
+                    except Exception as exc:
+                        finish(chunk, error_rows(chunk, f"{type(exc).__name__}: {exc}"), attempts[chunk.index])
+                    else:
+                        finish(chunk, rows, attempts[chunk.index])
+                flight: dict = {}
+                while not broken and (pending or flight):
+                    while pending and len(flight) < 2 * workers:
+                        chunk = pending.popleft()
+                        attempts[chunk.index] += 1
+                        flight[pool.submit(task, chunk)] = chunk
+                    ready, _ = wait(flight, return_when=FIRST_COMPLETED)
+                    for fut in ready:
+                        chunk = flight.pop(fut)
+                        try:
+                            rows = fut.result()
+                        except BrokenProcessPool:
+                            broken = True
+                            suspects.append(chunk)
+                        except Exception as exc:
+                            finish(chunk, error_rows(chunk, f"{type(exc).__name__}: {exc}"), attempts[chunk.index])
+                        else:
+                            finish(chunk, rows, attempts[chunk.index])
+                    if broken:
+                        retries += 1
+                        suspects.extend(flight.values())
+            except BaseException:
+                _stop(pool)
+                raise
+            pool.shutdown(wait=not broken, cancel_futures=True)
+    return retries
+
+
+def _run_dask(chunks: list[Chunk], scheduler, task, finish):
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise OptionalDependencyError("--scheduler needs dask.distributed: `pip install 'dlnlab[cluster]'`.") from None
+    own = not isinstance(scheduler, Client)
+    client = Client(scheduler, timeout="30s") if own else scheduler
+    futures = {}
+    try:
+        for chunk in chunks:
+            futures[client.submit(task, chunk, pure=False)] = chunk
+        for fut in as_completed(list(futures)):
+            chunk = futures[fut]
+            try:
+                rows = fut.result()
+            except Exception as exc:  # the task raised, or its worker died too often (KilledWorker)
+                rows = error_rows(chunk, f"{type(exc).__name__}: {exc}")
+            finish(chunk, rows, 1)
+    except BaseException:
+        client.cancel(list(futures))
+        raise
+    finally:
+        if own:
+            client.close()
