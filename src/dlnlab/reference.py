@@ -1,0 +1,259 @@
+"""Independent reference computations: the FULL network's gradient flow, integrated by scipy.
+
+This module exists to *check* `dlnlab.flow_limit` and to give benchmarks a baseline. It
+uses nothing of the mirror-map reduction (THEORY.md section 3): it integrates the
+2N-dimensional gradient flow of the depth-p symmetric network (THEORY.md section 2)
+
+    u' = p u^(p-1) g,   v' = -p v^(p-1) g,   g = A^T (y - A x),   x = u^p - v^p,
+    u(0) = v(0) = alpha,
+
+with a stiff integrator (Radau IIA by default) and the analytic Jacobian. The weights are
+integrated in log variables ``w = log u``, ``r = log v`` (still the full network, one
+variable per weight):
+
+    w' = p e^{(p-2) w} g,   r' = -p e^{(p-2) r} g,   x = e^{p w} - e^{p r},
+
+so that the integrator's error control acts on the *relative* error of every weight
+(``atol`` on ``w`` is a relative tolerance on ``u``); in the original variables ``v``
+decays to ~1e-10 and an absolute tolerance would have to be tuned per coordinate.
+
+Two entry points:
+
+- `network_flow`: ``x(t)`` at given times, with the loss along the way as evidence;
+- `seed_paper_limit`: the seed paper's own method for the limit (Radau, ``rtol = 2.5e-14``,
+  up to ``T = 1e9 * alpha^(2-p)``), the baseline that `flow_limit` replaces.
+
+These are slow (seconds for a 3 x 5 problem) and only reliable at moderate scales: an ODE
+integrator must follow the flow through its whole plateau-and-escape history.
+
+>>> import numpy as np
+>>> A, y = np.array([[1.0, 1.0, 1.0], [3.0, 0.0, 1.0]]), np.array([3.0, 3.0])
+>>> sol = network_flow(A, y, depth=2, alpha=0.1, times=[60.0], rtol=1e-10, atol=1e-12)
+>>> bool(sol.residual[-1] < 1e-11)
+True
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from .errors import NetworkError, ProblemError, SolverError
+
+#: The seed paper's relative tolerance (scipy's Radau refuses rtol below 100 * eps = 2.2e-14).
+SEED_RTOL = 2.5e-14
+
+
+@dataclass(frozen=True)
+class NetworkFlow:
+    """``x(t)`` of the full network at ``times``, with the evidence of the integration.
+
+    ``x`` has shape ``(len(times), N)``; ``residual[k] = ||A x(t_k) - y|| / ||y||``;
+    ``remaining[k]``: the linearized distance still to travel after ``t_k`` (see
+    `remaining_travel`), so that ``||x_inf - x(t_k)|| ~ remaining[k]`` near the limit;
+    ``nfev``/``njev``/``nlu``: right-hand side and Jacobian evaluations and LU
+    factorizations of the integrator; ``seconds``: wall time of the integration.
+    """
+
+    times: np.ndarray
+    x: np.ndarray
+    residual: np.ndarray
+    remaining: np.ndarray
+    depth: float
+    alpha: float
+    method: str
+    rtol: float
+    atol: float
+    nfev: int
+    njev: int
+    nlu: int
+    seconds: float
+    message: str
+
+    @property
+    def final(self) -> np.ndarray:
+        """``x`` at the last requested time."""
+        return self.x[-1]
+
+
+def _check(A, y, depth, alpha):
+    A = np.asarray(A, dtype=float)
+    y = np.asarray(y, dtype=float).ravel()
+    if A.ndim != 2 or y.shape != (A.shape[0],):
+        raise ProblemError(f"A must be m x N and y of length m; got A {A.shape}, y {y.shape}.")
+    if not (np.all(np.isfinite(A)) and np.all(np.isfinite(y))):
+        raise ProblemError("A and y must be finite (no NaN or inf).")
+    p = float(depth)
+    if not math.isfinite(p) or p < 2:
+        raise NetworkError(f"depth must be a real number >= 2; got {depth!r}.")
+    alpha = float(alpha)
+    if not (math.isfinite(alpha) and alpha > 0):
+        raise NetworkError(f"alpha must be positive and finite; got {alpha!r}.")
+    return A, y, p, alpha
+
+
+def _vector_field(A, y, p):
+    """Right-hand side and analytic Jacobian of the log-weight flow (module docstring).
+
+    With ``du = dx/dw = p u^p``, ``dv = -dx/dr = p v^p``, ``ew = p u^(p-2)``,
+    ``er = p v^(p-2)``, ``G = A^T A``:
+    ``dw'/dw = diag((p-2) ew g) - diag(ew) G diag(du)``, ``dw'/dr = diag(ew) G diag(dv)``,
+    ``dr'/dw = diag(er) G diag(du)``, ``dr'/dr = -diag((p-2) er g) - diag(er) G diag(dv)``.
+    """
+    N = A.shape[1]
+    G = A.T @ A
+    Aty = A.T @ y
+
+    signed_p = np.concatenate([np.full(N, p), np.full(N, -p)])
+
+    def parts(state):
+        w, r = state[:N], state[N:]
+        up, vp = np.exp(p * w), np.exp(p * r)
+        g = Aty - G @ (up - vp)
+        return w, r, up, vp, g
+
+    def rhs(_t, state):
+        powers = np.exp(p * state)
+        g = Aty - G @ (powers[:N] - powers[N:])
+        return signed_p * np.exp((p - 2.0) * state) * np.concatenate((g, g))
+
+    def jac(_t, state):
+        w, r, up, vp, g = parts(state)
+        ew, er = p * np.exp((p - 2.0) * w), p * np.exp((p - 2.0) * r)
+        du, dv = p * up, p * vp
+        J = np.empty((2 * N, 2 * N))
+        J[:N, :N] = -(ew[:, None] * G * du[None, :])
+        J[:N, N:] = ew[:, None] * G * dv[None, :]
+        J[N:, :N] = er[:, None] * G * du[None, :]
+        J[N:, N:] = -(er[:, None] * G * dv[None, :])
+        idx = np.arange(N)
+        J[idx, idx] += (p - 2.0) * ew * g
+        J[N + idx, N + idx] -= (p - 2.0) * er * g
+        return J
+
+    return rhs, jac
+
+
+def network_flow(A, y, depth: float, alpha: float, times, method: str = "Radau", rtol: float = 1e-12,
+                 atol: float = 1e-14) -> NetworkFlow:
+    """Integrate the full 2N-dimensional gradient flow of the depth-p network; ``x`` at ``times``.
+
+    ``alpha`` is the weight scale (``u(0) = v(0) = alpha``; effective scale ``alpha**depth``).
+    ``rtol``/``atol`` act on the log-weights, i.e. on the relative error of each weight.
+    Raises `SolverError` if the integrator fails.
+
+    >>> sol = network_flow([[1.0, 2.0]], [1.0], depth=3, alpha=0.5, times=[0.0, 50.0])
+    >>> sol.x.shape, bool(sol.residual[0] > 0.9 and sol.residual[1] < 1e-10)
+    ((2, 2), True)
+    """
+    A, y, p, alpha = _check(A, y, depth, alpha)
+    times = np.atleast_1d(np.asarray(times, dtype=float))
+    if times.ndim != 1 or not np.all(np.isfinite(times)) or np.any(times < 0) or np.any(np.diff(times) < 0):
+        raise ValueError("times must be finite, non-negative and non-decreasing.")
+    return _integrate(A, y, p, alpha, times, method, rtol, atol, stop_below=None)
+
+
+def network_limit(A, y, depth: float, alpha: float, t_max: float, tol: float = 1e-12, method: str = "Radau",
+                  rtol: float = 1e-10, atol: float = 1e-12) -> NetworkFlow:
+    """Integrate the full network until it has (linearly) ``tol`` left to travel; ``x`` there.
+
+    A terminal event stops the integration at the first time ``t <= t_max`` where
+    `remaining_travel` drops to ``tol``: past it, scipy's Radau only thrashes on rounding
+    noise (its Newton convergence test sees ratios ~1 between 1e-16 increments). Raises
+    `SolverError` if ``t_max`` is reached first. The result has one time, the stopping time.
+
+    >>> sol = network_limit([[1.0, 2.0]], [1.0], depth=2, alpha=0.3, t_max=1e4)
+    >>> bool(sol.remaining[-1] <= 1e-12 and sol.residual[-1] < 1e-11)
+    True
+    """
+    A, y, p, alpha = _check(A, y, depth, alpha)
+    # the event fires at tol / 2 so that the root finder's last digits cannot land above tol
+    sol = _integrate(A, y, p, alpha, np.array([float(t_max)]), method, rtol, atol, stop_below=0.5 * float(tol))
+    if sol.remaining[-1] > tol:
+        raise SolverError(f"the network flow still had {sol.remaining[-1]:.2e} to travel at t_max = {t_max:.3g} "
+                          f"(tol {tol:.1e}); raise t_max.")
+    return sol
+
+
+def _integrate(A, y, p, alpha, times, method, rtol, atol, stop_below):
+    N = A.shape[1]
+    rhs, jac = _vector_field(A, y, p)
+    state0 = np.full(2 * N, math.log(alpha))
+    T = float(times[-1])
+    events = None
+    if stop_below is not None:
+        def converged(_t, state):
+            return math.log(max(remaining_travel(A, y, p, state[:N], state[N:]), 1e-300)) - math.log(stop_below)
+        converged.terminal = True
+        converged.direction = -1
+        events = converged
+    start = time.perf_counter()
+    if T == 0.0:
+        states = np.repeat(state0[:, None], times.size, axis=1)
+        nfev = njev = nlu = 0
+        message = "no integration needed (all times are 0)"
+    else:
+        sol = solve_ivp(rhs, (0.0, T), state0, method=method, t_eval=None if events else times, jac=jac,
+                        rtol=rtol, atol=atol, events=events)
+        if sol.status < 0:
+            raise SolverError(f"{method} integration of the network flow failed at t = {sol.t[-1] if sol.t.size else 0:.3g}: "
+                              f"{sol.message}. Try a looser rtol or a shorter horizon.")
+        if events is not None:
+            stopped = sol.status == 1
+            times = np.array([sol.t_events[0][0] if stopped else sol.t[-1]])
+            states = (sol.y_events[0][0] if stopped else sol.y[:, -1])[:, None]
+        else:
+            states = sol.y
+        nfev, njev, nlu, message = int(sol.nfev), int(sol.njev), int(sol.nlu), str(sol.message)
+    seconds = time.perf_counter() - start
+    x = (np.exp(p * states[:N]) - np.exp(p * states[N:])).T
+    ynorm = float(np.linalg.norm(y))
+    residual = np.linalg.norm(x @ A.T - y, axis=1) / (ynorm if ynorm > 0 else 1.0)
+    remaining = np.array([remaining_travel(A, y, p, states[:N, k], states[N:, k]) for k in range(times.size)])
+    return NetworkFlow(times=times, x=x, residual=residual, remaining=remaining, depth=p, alpha=alpha,
+                       method=method, rtol=rtol, atol=atol, nfev=nfev, njev=njev, nlu=nlu, seconds=seconds,
+                       message=message)
+
+
+def remaining_travel(A, y, p, w, r) -> float:
+    """Linearized ``||x_inf - x||`` from the network state ``u = e^w``, ``v = e^r``.
+
+    Along the flow ``x' = D g`` with ``D = p^2 (u^(2p-2) + v^(2p-2))`` and ``g = A^T rho``,
+    ``rho = y - A x``; frozen at the current state, ``rho' = -H rho`` with ``H = A D A^T``, so
+    the rest of the path adds ``int x' dt = D A^T H^+ rho``. Computed from the weights alone.
+    """
+    D = p * p * (np.exp((2 * p - 2) * w) + np.exp((2 * p - 2) * r))
+    rho = y - A @ (np.exp(p * w) - np.exp(p * r))
+    H = (A * D) @ A.T
+    return float(np.linalg.norm(D * (A.T @ np.linalg.lstsq(H, rho, rcond=None)[0])))
+
+
+def seed_paper_horizon(depth: float, alpha: float) -> float:
+    """The seed paper's final time ``T = 1e9 * alpha^(2-p)``; for p = 2 (exponent 0), ``T = 1e9``.
+
+    For p > 2 the flow's time scale is ``1/(p (p-2) alpha^(p-2))`` (THEORY.md section 6), so
+    ``T`` is 1e9 of those units up to the factor ``p (p-2)``. At p = 2 the formula reads
+    ``alpha^0 = 1``; we keep ``T = 1e9``, which is ~1e8 times the p = 2 time scale
+    ``log(1/alpha)/2`` at every scale tested here.
+    """
+    p = float(depth)
+    return 1e9 * float(alpha) ** (2.0 - p)
+
+
+def seed_paper_limit(A, y, depth: float, alpha: float) -> NetworkFlow:
+    """The seed paper's method for the limit: Radau, ``rtol = 2.5e-14``, up to ``seed_paper_horizon``.
+
+    Our interpretation of that method: the full network flow (log-weights, analytic Jacobian,
+    ``atol = 1e-14`` on the log-weights, i.e. relative 1e-14 on the weights), one output at
+    the final time ``T``. Returns a `NetworkFlow` with one time; ``.final`` is ``x(T)``.
+
+    >>> sol = seed_paper_limit([[1.0, 2.0]], [1.0], depth=2, alpha=0.3)
+    >>> bool(sol.residual[-1] < 1e-12)
+    True
+    """
+    _A, _y, p, a = _check(A, y, depth, alpha)
+    return network_flow(A, y, p, a, [seed_paper_horizon(p, a)], method="Radau", rtol=SEED_RTOL, atol=1e-14)
