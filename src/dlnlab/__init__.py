@@ -2,6 +2,7 @@
 
 from .errors import (ConvergenceError, DLNError, NetworkError, NotBPSolutionError, NotInRangeError,
                      ProblemError, SolverError)
+from .deviation import DeviationResult, deviation_limit
 from .limits import LimitResult, flow_limit
 from .mirror import HyperbolicMap, MirrorMap, PowerBarrierMap
 from .networks import SymmetricDLN
@@ -9,5 +10,6 @@ from .problems import (FIXTURES, Problem, gaussian_problem, kink_problem, line_p
                        random_problem)
 from .l1 import BPFace, BPResult, CertificateConstant, Selection, basis_pursuit, bp_face, certificate_constant, selected_minimizer
 from .nsp import NSPConstant, nsp_constant
+from .errors import TimeGridError
 
 __version__ = "0.1.0"

@@ -46,3 +46,23 @@ class StoreMismatchError(DLNError, RuntimeError):
 
 class OptionalDependencyError(DLNError, ImportError):
     """A feature needs an optional package (dask, pyarrow) that is not installed."""
+
+
+class TimeGridError(DLNError, ValueError):
+    """Output times (or an integrator option) are invalid: negative, unsorted, non-finite, empty."""
+
+
+class InfeasibleLPError(DLNError, ValueError):
+    """A linear program ``A x = b, x >= 0`` has no feasible point (HiGHS phase-1 certified)."""
+
+
+class UnboundedLPError(DLNError, ValueError):
+    """A linear program's objective is unbounded below on its feasible set."""
+
+
+class NotStrictlyFeasibleError(DLNError, ValueError):
+    """``A x = b, x >= 0`` is feasible but has no point with ``x > 0``: no entropic/DLN limit exists."""
+
+
+class ExperimentError(DLNError, ValueError):
+    """An experiment name is unknown or registered twice, or a record/check is malformed."""

@@ -3,14 +3,19 @@
 Tasks are the configuration's chunks (`SweepConfig.chunks`); those whose points all have
 a row are skipped, so re-running the same sweep resumes it. Executors:
 
-- local processes (default): `concurrent.futures.ProcessPoolExecutor` with the ``spawn``
-  start method, one BLAS thread per worker, at most ``2 * workers`` tasks in flight. A
+- local processes (default): `concurrent.futures.ProcessPoolExecutor`, one BLAS thread per
+  worker, at most ``2 * workers`` tasks in flight. Workers come from a ``forkserver`` that
+  has imported dlnlab once (``spawn`` where there is none), so a new pool starts in
+  milliseconds and no worker is forked from a process with threads. A
   worker that dies (`BrokenProcessPool`) takes its pool down: the tasks that were in flight
   are retried one at a time in a new pool, so the one that kills its worker is identified;
   it is recorded as an error after ``max_retries`` further deaths, and the sweep goes on;
 - a Dask cluster (``scheduler`` address or a ``distributed.Client``): every task submitted
   at once, collected as completed;
 - ``workers=0``: in this process, one task after the other.
+
+As with any multiprocessing program, a script that runs a sweep on worker processes
+needs the ``if __name__ == "__main__":`` guard (workers import the main module).
 
 The calling process is the only writer of the store: each finished task is committed
 before the next is looked at. Ctrl-C (KeyboardInterrupt) stops the workers and returns
@@ -149,6 +154,15 @@ def _single_threaded_blas():
                 os.environ[v] = old
 
 
+def _context():
+    """``forkserver`` preloaded with the task module where available, else ``spawn``."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["dlnlab.sweep.tasks"])
+    return ctx
+
+
 def _stop(pool: ProcessPoolExecutor):
     """Cancel queued tasks and terminate the workers now (in-flight results are dropped)."""
     # ProcessPoolExecutor has no public way to stop running tasks; _processes is its
@@ -164,7 +178,7 @@ def _run_processes(chunks: list[Chunk], workers: int, task, finish, max_retries:
     suspects: deque[Chunk] = deque()
     attempts = {c.index: 0 for c in chunks}
     retries = 0
-    ctx = multiprocessing.get_context("spawn")
+    ctx = _context()
     with _single_threaded_blas():
         while pending or suspects:
             pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)

@@ -1,0 +1,251 @@
+"""Sweep runner and store: executors agree, kills resume exactly, failures are rows, configs guarded."""
+
+import csv
+import functools
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dlnlab.cli import app
+from dlnlab.errors import OptionalDependencyError, StoreMismatchError
+from dlnlab.sweep import ResultStore, parse_config, run_sweep
+from dlnlab.sweep.store import COLUMNS, FILE, VOLATILE_COLUMNS
+from dlnlab.sweep.tasks import run_chunk
+
+SMALL = """
+name = "small"
+trials = 3
+batch = 3
+[problem]
+N = 20
+delta = 0.5
+rho = [0.2, 0.4]
+[[methods]]
+method = "bp"
+[[methods]]
+method = "flow"
+depth = [2, 3]
+scale = 1e-6
+"""
+
+# ~40 tasks of one point each, ~20-60 ms apiece: long enough to interrupt mid-run
+LONGER = """
+name = "longer"
+trials = 8
+batch = 1
+[problem]
+N = 60
+delta = [0.3, 0.5]
+rho = [0.2, 0.3, 0.4]
+[[methods]]
+method = "bp"
+"""
+
+
+def stable(rows):
+    """Rows without the columns that say when/how long (they differ between runs)."""
+    return [{k: v for k, v in r.items() if k not in VOLATILE_COLUMNS} for r in rows]
+
+
+def read_rows(directory):
+    with ResultStore.open(directory) as store:
+        return store.rows()
+
+
+def test_local_processes_and_dask_give_identical_stores(tmp_path):
+    distributed = pytest.importorskip("distributed", reason="dask[distributed] is in the test extra")
+    cfg = parse_config(SMALL)
+    local = run_sweep(cfg, tmp_path / "local", workers=2)
+    assert local.complete and local.counts == {"ok": len(cfg.points())} and local.executor == "processes"
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        remote = run_sweep(cfg, tmp_path / "dask", scheduler=cluster.scheduler_address)
+    assert remote.complete and remote.executor == "dask"
+    a, b = read_rows(tmp_path / "local"), read_rows(tmp_path / "dask")
+    assert len(a) == len(cfg.points())
+    # same tasks, same deterministic computations: bit-for-bit equal rows
+    assert stable(a) == stable(b)
+    assert {r["solver"] for r in a} == {"highs", "batch"}
+
+
+def _cli(*args):
+    code = "import sys; from dlnlab.cli import main; sys.argv = ['dlnlab'] + sys.argv[1:]; main()"
+    return [sys.executable, "-c", code, "sweep", *args]
+
+
+def _count(db):
+    if not db.exists():
+        return 0
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
+        try:
+            return conn.execute("SELECT COUNT(*) FROM points").fetchone()[0]
+        except sqlite3.OperationalError:  # tables not created yet
+            return 0
+
+
+def _start_and_wait(config_path, out, rows, workers=1):
+    proc = subprocess.Popen(_cli(str(config_path), "--out", str(out), "--workers", str(workers), "--quiet"),
+                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while _count(out / FILE) < rows:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline, "the sweep wrote no rows in 60 s"
+        time.sleep(0.05)
+    return proc
+
+
+def test_interrupted_and_killed_sweeps_resume_to_exactly_the_uninterrupted_rows(tmp_path):
+    cfg = parse_config(LONGER)
+    total = len(cfg.points())
+    config_path = tmp_path / "longer.toml"
+    config_path.write_text(LONGER)
+    out = tmp_path / "run"
+
+    # Ctrl-C: the parent stops its workers, keeps what is finished, exits 130
+    proc = _start_and_wait(config_path, out, 4)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 130
+    after_int = _count(out / FILE)
+    assert 4 <= after_int < total
+
+    # SIGKILL of the whole process group after a few more rows (in-process tasks this time:
+    # the store is written by the parent alone either way)
+    proc = _start_and_wait(config_path, out, after_int + 4, workers=0)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    after_kill = _count(out / FILE)
+    assert after_int + 4 <= after_kill < total, "kill the sweep before it finishes"
+
+    # resume: the same sweep on the same directory
+    done = run_sweep(cfg, out, workers=0)
+    assert done.complete and done.already == after_kill and done.computed == total - after_kill
+    resumed = read_rows(out)
+
+    reference = run_sweep(cfg, tmp_path / "reference", workers=0)
+    assert reference.complete
+    assert [r["point_id"] for r in resumed] == [p.id for p in cfg.points()]  # each point once
+    assert stable(resumed) == stable(read_rows(tmp_path / "reference"))
+    with ResultStore.open(out) as store:
+        states = [r["state"] for r in store.runs()]
+    assert states == ["interrupted", "abandoned", "complete"]
+
+
+def test_a_different_config_on_the_same_directory_is_refused(tmp_path):
+    cfg = parse_config(SMALL)
+    with ResultStore.open(tmp_path, cfg):
+        pass
+    other = parse_config(SMALL.replace("trials = 3", "trials = 4"))
+    with pytest.raises(StoreMismatchError) as info:
+        run_sweep(other, tmp_path, workers=0)
+    assert "trials (3 vs 4)" in str(info.value) and "new --out" in str(info.value)
+    config_path = tmp_path / "other.toml"
+    config_path.write_text(SMALL.replace("rho = [0.2, 0.4]", "rho = [0.2]"))
+    result = CliRunner().invoke(app, ["sweep", str(config_path), "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "different configuration" in result.output
+
+
+def _raise_in_second_task(chunk):
+    if chunk.index == 1:
+        raise ValueError("boom in task 1")
+    return run_chunk(chunk)
+
+
+def test_task_errors_become_rows_and_the_sweep_goes_on(tmp_path, monkeypatch):
+    cfg = parse_config(SMALL)
+    summary = run_sweep(cfg, tmp_path / "a", workers=0, task=_raise_in_second_task)
+    rows = read_rows(tmp_path / "a")
+    bad = {p.id for p in cfg.chunks()[1].points}
+    assert summary.complete and len(rows) == len(cfg.points())
+    for r in rows:
+        if r["point_id"] in bad:
+            assert r["status"] == "error" and "boom in task 1" in r["error"]
+        else:
+            assert r["status"] == "ok"
+
+    # a single point that raises inside a task (here: its problem generator) spoils only its row
+    import dlnlab.sweep.tasks as tasks
+    target = cfg.points()[4]
+    real = tasks.make_problem
+    monkeypatch.setattr(tasks, "make_problem", lambda p: 1 / 0 if p.id == target.id else real(p))
+    run_sweep(cfg, tmp_path / "b", workers=0)
+    rows = {r["point_id"]: r for r in read_rows(tmp_path / "b")}
+    assert rows[target.id]["status"] == "error" and "ZeroDivisionError" in rows[target.id]["error"]
+    assert sum(r["status"] == "ok" for r in rows.values()) == len(rows) - 1
+
+    # errors are finished points; --retry-errors recomputes them (here: successfully)
+    monkeypatch.setattr(tasks, "make_problem", real)
+    again = run_sweep(cfg, tmp_path / "b", workers=0, retry_errors=True)
+    assert again.computed == 1 and again.counts == {"ok": len(rows)}
+
+
+def _die(marker, chunk):
+    """Task 0 kills its worker once (a marker file remembers), task 1 every time."""
+    marker = Path(marker)
+    if chunk.index == 0 and not marker.exists():
+        marker.touch()
+        os._exit(1)
+    if chunk.index == 1:
+        os._exit(1)
+    return run_chunk(chunk)
+
+
+def test_dead_workers_are_retried_and_a_killer_task_is_recorded(tmp_path):
+    cfg = parse_config(SMALL)
+    task = functools.partial(_die, str(tmp_path / "marker"))
+    summary = run_sweep(cfg, tmp_path / "run", workers=2, task=task, max_retries=1)
+    assert summary.complete and summary.retries >= 2
+    rows = {r["point_id"]: r for r in read_rows(tmp_path / "run")}
+    chunks = cfg.chunks()
+    for p in chunks[0].points:
+        assert rows[p.id]["status"] == "ok" and rows[p.id]["attempts"] >= 2
+    for p in chunks[1].points:
+        assert rows[p.id]["status"] == "error" and "died" in rows[p.id]["error"]
+        assert rows[p.id]["attempts"] == 2  # one retry (max_retries=1), in isolation
+    assert all(rows[p.id]["status"] == "ok" for c in chunks[2:] for p in c.points)
+
+
+def test_progress_export_and_missing_parquet(tmp_path, monkeypatch):
+    cfg = parse_config(SMALL)
+    seen = []
+    run_sweep(cfg, tmp_path, workers=0, progress=lambda done, total: seen.append((done, total)))
+    total = len(cfg.points())
+    assert seen[0] == (0, total) and seen[-1] == (total, total)
+    assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:]))
+    result = CliRunner().invoke(app, ["sweep", str(tmp_path), "--export", "csv"])
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "results.csv") as fh:
+        exported = list(csv.DictReader(fh))
+    rows = read_rows(tmp_path)
+    assert [r["point_id"] for r in exported] == [r["point_id"] for r in rows]
+    assert list(exported[0]) == list(COLUMNS)
+    assert all(float(e["rel_error"]) == r["rel_error"] for e, r in zip(exported, rows))  # repr round-trips
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if pyarrow were not installed
+    with ResultStore.open(tmp_path) as store, pytest.raises(OptionalDependencyError, match="pip install pyarrow"):
+        store.export(tmp_path / "r.parquet", "parquet")
+
+
+def test_parquet_export_round_trips(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet", reason="parquet export is optional (pyarrow not installed)")
+    cfg = parse_config(SMALL)
+    run_sweep(cfg, tmp_path, workers=0)
+    with ResultStore.open(tmp_path) as store:
+        path = store.export(tmp_path / "r.parquet", "parquet")
+        assert pq.read_table(path).to_pylist() == store.rows()
+
+
+def test_cli_example_and_usage_errors(tmp_path):
+    runner = CliRunner()
+    example = runner.invoke(app, ["sweep", "--example"])
+    assert example.exit_code == 0 and parse_config(example.output).points()
+    missing = runner.invoke(app, ["sweep"])
+    assert missing.exit_code == 2 and "--example" in missing.output
+    no_out = runner.invoke(app, ["sweep", str(tmp_path / "x.toml")])
+    assert no_out.exit_code == 2 and "--out" in no_out.output
+    not_a_store = runner.invoke(app, ["sweep", str(tmp_path), "--export", "csv"])
+    assert not_a_store.exit_code == 2 and "no sweep" in not_a_store.output
