@@ -14,7 +14,6 @@ from ..errors import DLNError
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="dlnlab: exact implicit regularization of diagonal linear networks.")
 console = Console()
-err_console = Console(stderr=True)
 
 
 def jsonable(value):
@@ -41,5 +40,5 @@ def emit_json(payload: dict) -> None:
 
 def fail(exc: DLNError) -> None:
     """Print a DLNError as a one-line message and exit with status 2."""
-    err_console.print(f"[bold red]error:[/] {exc}")
+    typer.echo(f"error: {exc}", err=True)  # one unwrapped line, greppable
     raise typer.Exit(code=2)
