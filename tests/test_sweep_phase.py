@@ -64,8 +64,13 @@ def test_logistic_fit_matches_direct_likelihood_maximization():
                                options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000}).x
     assert ok and np.allclose(b, direct, rtol=1e-5)  # Nelder-Mead's own accuracy
     t = transition(rho, success, 0.5)
-    assert abs(t.rho50 - 0.37) < 0.02 and t.rho_ci[0] < t.rho50 < t.rho_ci[1]
+    assert abs(t.rho50 - 0.37) < 0.02 and t.rho_ci[0] < t.rho50 < t.rho_ci[1] and not t.separated
     assert t.n == rho.size and t.successes == int(success.sum())
+
+
+def test_separated_data_bracket_the_50_percent_point():
+    t = transition([0.1, 0.2, 0.3, 0.4] * 3, [True, True, False, False] * 3, 0.5)
+    assert t.separated and t.rho_ci == (0.2, 0.3) and abs(t.rho50 - 0.25) < 1e-6  # symmetric data
 
 
 def test_transition_refuses_columns_without_a_transition():

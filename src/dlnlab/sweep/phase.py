@@ -134,8 +134,10 @@ class Transition:
 
     ``rho50 = -b0 / b1`` of the logistic fit ``P(success) = 1 / (1 + exp(-(b0 + b1 rho)))``
     (maximum likelihood; a 1e-6 ridge on ``b1`` keeps it finite on separable data);
-    ``rho_ci`` a 95% interval for rho50 by the delta method; ``n`` trials, ``successes``,
-    ``iterations`` and ``converged`` of the fit.
+    ``rho_ci`` a 95% interval for rho50 by the delta method, or, when the data are separated
+    (every success at a smaller rho than every failure, so that the likelihood has no finite
+    maximum), the gap between the last success and the first failure; ``n`` trials,
+    ``successes``, ``iterations`` and ``converged`` of the fit.
     """
 
     delta: float
@@ -146,6 +148,7 @@ class Transition:
     successes: int
     iterations: int
     converged: bool
+    separated: bool
 
 
 def logistic_fit(rho: Sequence[float], success: Sequence[bool], *, ridge: float = 1e-6,
@@ -190,11 +193,16 @@ def transition(rho: Sequence[float], success: Sequence[bool], delta: float) -> T
                        "extend the rho grid across the transition.")
     b, cov, its, ok = logistic_fit(rho, success)
     r50 = -b[0] / b[1]
-    grad = np.array([-1.0 / b[1], b[0] / b[1] ** 2])  # d rho50 / d (b0, b1)
-    se = float(np.sqrt(max(grad @ cov @ grad, 0.0)))
-    return Transition(delta=float(delta), rho50=float(r50), rho_ci=(float(r50 - 1.96 * se), float(r50 + 1.96 * se)),
-                      slope=float(b[1]), n=int(success.size), successes=int(success.sum()), iterations=its,
-                      converged=ok)
+    last_success, first_failure = float(rho[success].max()), float(rho[~success].min())
+    separated = last_success < first_failure
+    if separated:
+        ci = (last_success, first_failure)
+    else:
+        grad = np.array([-1.0 / b[1], b[0] / b[1] ** 2])  # d rho50 / d (b0, b1)
+        se = float(np.sqrt(max(grad @ cov @ grad, 0.0)))
+        ci = (float(r50 - 1.96 * se), float(r50 + 1.96 * se))
+    return Transition(delta=float(delta), rho50=float(r50), rho_ci=ci, slope=float(b[1]), n=int(success.size),
+                      successes=int(success.sum()), iterations=its, converged=ok, separated=separated)
 
 
 def transitions(rows: Iterable[dict]) -> dict[tuple, list[Transition]]:
@@ -230,11 +238,18 @@ def solver_label(key: tuple) -> str:
 
 
 def plot_phase(rows: Sequence[dict], path, *, title: str = "Donoho-Tanner phase diagram") -> str:
-    """Success fraction on the (delta, rho) grid per solver, the empirical 50% points and the
-    theoretical weak threshold; written as a PNG to ``path``."""
-    import matplotlib
+    """`phase_figure` written as a PNG to ``path``."""
+    import matplotlib.pyplot as plt
 
-    matplotlib.use("Agg")
+    fig = phase_figure(rows, title=title)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return str(path)
+
+
+def phase_figure(rows: Sequence[dict], *, title: str = "Donoho-Tanner phase diagram"):
+    """Success fraction on the (delta, rho) grid per solver, the empirical 50% points (with
+    95% intervals) and the theoretical weak threshold; a matplotlib figure."""
     import matplotlib.pyplot as plt
 
     fits = transitions(rows)
@@ -266,6 +281,4 @@ def plot_phase(rows: Sequence[dict], path, *, title: str = "Donoho-Tanner phase 
     axes[0][0].legend(loc="upper left", fontsize=7)
     fig.colorbar(sc, ax=axes[0].tolist(), label="success fraction")
     fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return str(path)
+    return fig
