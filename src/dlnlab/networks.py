@@ -36,7 +36,7 @@ class SymmetricDLN:
     >>> net = SymmetricDLN(depth=3, scale=1e-9)
     >>> round(net.alpha, 12)
     0.001
-    >>> SymmetricDLN(depth=2, alpha=1e-3).scale
+    >>> float(f"{SymmetricDLN(depth=2, alpha=1e-3).scale:.12g}")
     1e-06
     """
 
