@@ -1,0 +1,168 @@
+"""`dlnlab reproduce`, `dlnlab rates`, `dlnlab report`: the papers' figures and rate studies."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .. import experiments as ex
+from ..errors import DLNError, ProblemError
+from ..experiments.files import atomic_write_csv, atomic_write_json
+from ..problems import Problem
+from ..report import load_results, summary_rows, write_report
+from .app import app, console, fail
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console, disable=not console.is_terminal, transient=False)
+
+
+def _print_summary(results) -> tuple[int, int]:
+    table = Table(title="measured vs predicted (per experiment)")
+    for col in ("experiment", "records", "checks passed", "seconds", "failed checks"):
+        table.add_column(col, justify="left" if col in ("experiment", "failed checks") else "right")
+    total = failed = 0
+    for res in results:
+        rows = [r for r in summary_rows([res]) if r["quantity"]]
+        bad = [r for r in rows if not r["pass"]]
+        total += len(rows)
+        failed += len(bad)
+        shown = "; ".join(f"{r['curve']}: {r['quantity']} {r['measured']:.4g} vs {r['theory']:.4g}" for r in bad[:4])
+        if len(bad) > 4:
+            shown += f"; ... ({len(bad) - 4} more)"
+        seconds = res["meta"].get("seconds")
+        table.add_row(res["name"], str(len(res["records"])), f"{len(rows) - len(bad)}/{len(rows)}",
+                      f"{seconds:.1f}" if isinstance(seconds, (int, float)) else "", shown)
+    console.print(table)
+    return total, failed
+
+
+@app.command()
+def reproduce(
+    name: str = typer.Argument(..., help="Experiment name, 'all', or 'list' to show the registry."),
+    quick: bool = typer.Option(False, "--quick", help="Small grids (seconds instead of minutes)."),
+    out: Path = typer.Option(Path("results"), "--out", help="Output folder (one subfolder per experiment)."),
+    strict: bool = typer.Option(False, "--strict", help="Exit with status 1 if any check fails."),
+):
+    """Reproduce the papers' figures: figures (PNG, PDF), data (CSV), OUT/NAME/summary.json, OUT/report.html."""
+    try:
+        registry = ex.load()
+        if name == "list":
+            table = Table(title="experiments")
+            table.add_column("name", justify="left")
+            table.add_column("title", justify="left")
+            for n in sorted(registry):
+                table.add_row(n, registry[n].title)
+            console.print(table)
+            return
+        names = sorted(registry) if name == "all" else [ex.get(name).name]
+        t0 = time.perf_counter()
+        with _progress() as progress:
+            overall = progress.add_task("experiments", total=len(names))
+            for n in names:
+                task = progress.add_task(f"  {n}", total=None)
+                ex.run_experiment(n, out, quick=quick,
+                                  advance=lambda k=1, task=task: progress.advance(task, k),
+                                  set_total=lambda total, task=task: progress.update(task, total=total))
+                progress.update(task, visible=False)
+                progress.advance(overall)
+        results = [r for r in load_results(out) if r["name"] in names]
+        report = write_report(out)
+    except DLNError as exc:
+        fail(exc)
+    total, failed = _print_summary(results)
+    console.print(f"{len(names)} experiment(s) in {time.perf_counter() - t0:.1f} s; {total - failed}/{total} checks "
+                  f"passed; report: {report}")
+    if strict and failed:
+        raise typer.Exit(code=1)
+
+
+def _parse_depths(text: str) -> list[float]:
+    try:
+        depths = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ProblemError(f"--depths must be comma-separated numbers like 2,3,4; got {text!r}.") from None
+    if not depths or any(not math.isfinite(p) or p < 2 for p in depths):
+        raise ProblemError(f"--depths must be numbers >= 2 like 2,3,4; got {text!r}.")
+    return depths
+
+
+@app.command()
+def rates(
+    problem: Path = typer.Argument(..., help=".npz file with keys A, y (optional x_true)."),
+    depths: str = typer.Option("2,3,4", "--depths", help="Comma-separated depths p >= 2."),
+    out: Path = typer.Option(Path("rates"), "--out", help="Output folder."),
+    per_decade: float = typer.Option(0.25, "--per-decade", help="Scales per decade of the grid."),
+):
+    """Rate study: error to the BP solution (or selected minimizer) vs scale, fitted and predicted slopes."""
+    from .. import plots
+    from ..rates import default_scales, rate_study
+
+    try:
+        P = Problem.load(problem)
+        ps = _parse_depths(depths)
+        if not per_decade > 0:
+            raise ProblemError(f"--per-decade must be positive; got {per_decade}.")
+        from ..l1 import basis_pursuit
+        from ..rates import bp_target, selected_target
+        unique = basis_pursuit(P).unique
+        grids = {}
+        for p in ps:
+            t = bp_target(P) if unique else selected_target(P, p)
+            lo = float(default_scales(p, t)[-1])
+            grids[p] = np.linspace(0.0, lo, max(int(round(-lo * per_decade)) + 1, 8))
+        with _progress() as progress:
+            task = progress.add_task("flow limits", total=sum(len(g) for g in grids.values()))
+            study = rate_study(P, ps, log10_scales=grids, progress=lambda: progress.advance(task))
+    except DLNError as exc:
+        fail(exc)
+    out.mkdir(parents=True, exist_ok=True)
+    records = study.records()
+    for r in records:
+        r["experiment"] = "rates"
+    rows = [[c.depth, L, e] for c in study.curves for L, e in zip(c.log10_scale, c.log10_error)]
+    atomic_write_csv(out / "rates.csv", ["depth", "log10_scale", "log10_error"], rows)
+    fig, ax = plots.new_figure(size=(6.0, 4.2))
+    for c in study.curves:
+        color = plots.depth_color(c.depth)
+        plots.plot_curve(ax, c.log10_scale, c.log10_error, label=f"p={c.depth:g}: slope {c.fit.slope:.4f} "
+                         f"(predicted {c.predicted_slope:.4f})", color=color, ms=2.5)
+    kind = next(iter(study.targets.values())).kind
+    plots.rate_axes(ax, f"{P.name}: error to the {'BP solution' if kind == 'bp' else 'selected minimizer'}")
+    ax.legend(fontsize=8)
+    files = [p.name for p in plots.save_figure(fig, out / "rates")] + ["rates.csv"]
+    atomic_write_json(out / "summary.json", records)
+    atomic_write_json(out / "meta.json", {"experiment": "rates", "title": f"rate study of {problem.name}",
+                                          "mode": "rates", "params": {"problem": str(problem), "depths": ps,
+                                                                      "per_decade": per_decade},
+                                          "files": files, "seconds": None})
+    table = Table(title=f"rate study: {P.name} ({P.m} x {P.N}), target: {kind}")
+    for col in ("depth", "rho", "slope (fit)", "slope (theory)", "fit range log10 a", "constant", "constant (theory)",
+                "pass"):
+        table.add_column(col, justify="right")
+    for r in records:
+        ct = r["log10_constant_theory"]
+        table.add_row(f"{r['depth']:g}", f"{r['rho']:.4f}", f"{r['slope']:.4f}", f"{r['slope_theory']:.4f}",
+                      f"[{r['fit_range'][0]:.0f}, {r['fit_range'][1]:.0f}]", f"{10 ** r['log10_constant']:.4g}",
+                      "" if ct is None else f"{10 ** ct:.4g}", str(r["pass"]))
+    console.print(table)
+    console.print(f"wrote {out / 'summary.json'}, {out / 'rates.png'}, {out / 'rates.csv'}")
+
+
+@app.command()
+def report(folder: Path = typer.Argument(..., help="A results folder (from `reproduce` or `rates`).")):
+    """Write FOLDER/report.html (figures and measured-vs-predicted tables) and print the summary."""
+    try:
+        results = load_results(folder)
+        path = write_report(folder)
+    except DLNError as exc:
+        fail(exc)
+    total, failed = _print_summary(results)
+    console.print(f"{total - failed}/{total} checks passed; wrote {path}")

@@ -1,0 +1,268 @@
+"""Generalized hardness of approximation (GHA) on the family ``A_d = [1, 1-d], y = 1``.
+
+BP's solution is ``(1, 0)`` for ``d > 0`` and ``(0, 1/(1-d))`` for ``d < 0`` (THEORY.md
+section 5): a jump of ``~sqrt(2)`` at ``d = 0``. When the input is known only to precision
+``delta >= |d|``, the inputs ``+d`` and ``-d`` cannot be told apart, so every algorithm errs by
+at least half the jump, ``~0.707``, on one of them. The flow limit at a fixed scale is
+continuous in ``d``: it pays for that with a bias ``~a^d`` (p = 2) or ``~a d^-k`` (p > 2).
+
+- ``gha-heatmap``: worst-case error of BP and of flow limits against ``d`` and ``delta``;
+- ``gha-scale``: the scale a DLN needs for accuracy ``eps`` as ``rho = 1 - d -> 1``;
+- ``gha-staircase``: a class whose inputs carry ``K`` digits of the answer: ``K`` digits are
+  computable, ``K + 1`` are not, by any algorithm; the DLN attains the bound exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.optimize import brentq
+
+from .. import plots
+from ..l1 import basis_pursuit
+from ..limits import flow_limit
+from ..networks import SymmetricDLN
+from ..problems import Problem, kink_problem
+from ..rates import deviation_from_bp
+from ..theory import kink_constant
+from . import check, experiment, record
+
+_LN10 = math.log(10.0)
+
+
+def _family(d: float) -> Problem:
+    return Problem([[1.0, 1.0 - d]], [1.0], name=f"A_d={d:g}")
+
+
+def _solution(d: float) -> np.ndarray:
+    """BP's exact solution of ``A_d x = 1`` for ``d != 0``."""
+    return np.array([1.0, 0.0]) if d > 0 else np.array([0.0, 1.0 / (1.0 - d)])
+
+
+def _flow_error(d_in: float, truth: float, depth: float, log10_scale: float) -> float:
+    """``log10 ||x_inf(A_{d_in}) - x*(A_truth)||``; by `deviation_from_bp` when both share x*'s support."""
+    P = _family(d_in)
+    res = flow_limit(P, SymmetricDLN.from_log_scale(depth, log10_scale * _LN10))
+    if d_in != 0 and (d_in > 0) == (truth > 0):
+        support = [0] if d_in > 0 else [1]
+        dev = deviation_from_bp(P, res, support, _solution(d_in))
+        shift = _solution(d_in) - _solution(truth)
+        if not np.any(shift):
+            return dev.log10_norm
+        return math.log10(float(np.linalg.norm(dev.vector() + shift)))
+    return math.log10(float(np.linalg.norm(res.x - _solution(truth))))
+
+
+def _bp_error(d_in: float, truth: float, exact: bool) -> float:
+    """BP as an algorithm: the exact solution map (a vertex, (1, 0), at the tie d = 0) or HiGHS."""
+    if exact:
+        x = _solution(d_in) if d_in != 0 else np.array([1.0, 0.0])
+    else:
+        x = basis_pursuit(_family(d_in), throw=False).x
+    e = float(np.linalg.norm(x - _solution(truth)))
+    return math.log10(e) if e > 0 else -math.inf
+
+
+@experiment("gha-heatmap", title="GHA: worst-case error of BP and DLN limits vs d and input precision",
+            quick=dict(log10_d=(-8, -6, -4, -2, -1), log10_delta=(-10, -7, -5, -3, -1.5), flows=((2, -100), (3, -30))),
+            full=dict(log10_d=tuple(np.arange(-10, -0.5, 0.5)), log10_delta=tuple(np.arange(-12, -0.5, 0.5)),
+                      flows=((2, -100), (2, -300), (3, -30))))
+def heatmap(ctx, *, log10_d, log10_delta, flows):
+    """Cell ``(d, delta)``: the worst error over the truths ``+-d`` and the inputs an algorithm may
+    see for them (the ends of ``[truth - delta, truth + delta]``, and 0 when it lies inside).
+    GHA bound: where ``delta >= d`` both truths share the input 0, so every algorithm's cell
+    value is at least ``||x*(d) - x*(-d)|| / 2`` (about 0.707)."""
+    algos = [("BP (exact)", "exact"), ("BP (HiGHS)", "highs")] + [
+        (f"flow p={p:g}, a=1e{L:g}", (float(p), float(L))) for p, L in flows]
+    ctx.expect(len(algos) * len(log10_d) * len(log10_delta))
+    cache: dict = {}
+
+    def err(algo, d_in, truth):
+        key = (algo, d_in, truth)
+        if key not in cache:
+            cache[key] = (_bp_error(d_in, truth, algo == "exact") if isinstance(algo, str)
+                          else _flow_error(d_in, truth, *algo))
+        return cache[key]
+
+    fig, axes = plots.new_figure(1, len(algos), size=(4.4, 3.8))
+    axes = axes.ravel()
+    records, rows = [], []
+    for ax, (label, algo) in zip(axes, algos):
+        values = np.empty((len(log10_delta), len(log10_d)))
+        ratio_unstable, worst_stable = math.inf, -math.inf
+        for j, ld in enumerate(log10_d):
+            d = 10.0 ** ld
+            for i, lt in enumerate(log10_delta):
+                delta = 10.0 ** lt
+                worst = -math.inf
+                for truth in (d, -d):
+                    inputs = [truth - delta, truth + delta] + ([0.0] if delta >= d else [])
+                    worst = max(worst, max(err(algo, x, truth) for x in inputs))
+                values[i, j] = worst
+                rows.append([label, ld, lt, worst])
+                if delta >= d:
+                    bound = 0.5 * float(np.linalg.norm(_solution(d) - _solution(-d)))
+                    ratio_unstable = min(ratio_unstable, 10 ** worst / bound)
+                else:
+                    worst_stable = max(worst_stable, worst)
+                ctx.step()
+        # GHA bound is exact math; 1e-9 covers rounding of the computed errors
+        checks = [check("unstable_ratio_to_bound", ratio_unstable, 1.0, 1e-9, "min")]
+        note = ("cell value: worst error over truths +-d and inputs within delta; "
+                "bound 0.5 ||x*(d) - x*(-d)|| ~ 0.707 wherever delta >= d")
+        if algo == "exact":  # the exact map on an input of the right sign: errors O(delta) only
+            checks.append(check("stable_max_error", 10 ** worst_stable, 0.0, 2 * 10 ** max(log10_delta), "max"))
+        elif algo == "highs":
+            note += ("; HiGHS decides ties only to its ~1e-7 optimality tolerance, so for d below it even "
+                     "exact inputs give a wrong vertex (log10_stable_worst)")
+        records.append(record(label, params={"algorithm": label}, checks=checks,
+                              log10_stable_worst=worst_stable, note=note))
+        plots.heatmap(ax, np.asarray(log10_d), np.asarray(log10_delta), np.clip(values, -20, 1), vmin=-20, vmax=0.5,
+                      xlabel=r"$\log_{10} d$ ($\rho = 1 - d$)", ylabel=r"$\log_{10}$ input precision $\delta$",
+                      title=label, colorbar_label=r"$\log_{10}$ worst error")
+        ax.plot(log10_d, log10_d, color="w", ls="--", lw=1)
+    fig.suptitle("GHA on A_d = [1, 1-d]: above the dashed line (delta >= d) no algorithm beats 0.707", fontsize=10)
+    ctx.save_figure(fig, "heatmap")
+    ctx.save_csv("heatmap", ["algorithm", "log10_d", "log10_delta", "log10_worst_error"], rows)
+    return records
+
+
+def _exact_needed_scale(d: float, depth: float, log10_eps: float) -> float:
+    """``log10 a`` with error ``eps`` from the exact parametric form of the flow limit on ``[1, 1-d]``.
+
+    With one equation the dual is a scalar: ``x_1 = X(s)``, ``x_2 = X((1-d)s)`` and ``x_1 + (1-d)x_2 = 1``
+    fixes ``a`` for each ``s``; the error is ``sqrt(1 + (1-d)^2) x_2`` (since ``1 - x_1 = (1-d) x_2``).
+    p = 2: ``X(s) = 2a sinh(4s)``; p > 2: ``X(tau) = a h_p(tau)``, ``tau = 1 - e^-u``. All in logs, then
+    a scalar root in ``s`` (or ``u``): independent of the flow engine and of its dual coordinates.
+    """
+    c = 1.0 - d
+    half = 0.5 * math.log(1.0 + c * c)
+    if depth == 2:
+        def lsinh2(x):  # log(2 sinh x), x > 0
+            return x + math.log1p(-math.exp(-2.0 * x))
+
+        def log_a_and_err(s):
+            la = -np.logaddexp(lsinh2(4 * s), math.log(c) + lsinh2(4 * c * s))
+            return la, half + la + lsinh2(4 * c * s)
+    else:
+        k = depth / (depth - 2.0)
+
+        def logh(log1m, log1p):  # log[(1-t)^-k - (1+t)^-k] from log(1-t), log(1+t)
+            return -k * log1m + math.log1p(-math.exp(-k * (log1p - log1m)))
+
+        def log_a_and_err(u):
+            t = -math.expm1(-u)  # tau = 1 - e^-u
+            l1 = logh(-u, math.log1p(t))
+            l2 = logh(math.log1p(-c * t), math.log1p(c * t))
+            la = -np.logaddexp(l1, math.log(c) + l2)
+            return la, half + la + l2
+    target = log10_eps * _LN10
+    hi = 1.0
+    while log_a_and_err(hi)[1] > target:
+        hi *= 2.0
+    root = brentq(lambda v: log_a_and_err(v)[1] - target, 1e-12, hi, xtol=1e-14, rtol=1e-15)
+    return float(log_a_and_err(root)[0] / _LN10)
+
+
+def _needed_scale(d: float, depth: float, log10_eps: float, lowest: float) -> float:
+    """``log10 a`` at which the flow's error on ``[1, 1-d]`` equals ``eps`` (error increases with a)."""
+    P = kink_problem(d)
+
+    def f(L):
+        res = flow_limit(P, SymmetricDLN.from_log_scale(depth, L * _LN10))
+        return deviation_from_bp(P, res, [0], np.array([1.0, 0.0])).log10_norm - log10_eps
+
+    return brentq(f, lowest, 0.0, xtol=1e-6)
+
+
+@experiment("gha-scale", title="GHA: the scale a DLN needs for accuracy eps as rho -> 1",
+            quick=dict(d=(0.5, 0.2, 0.1, 0.05, 0.02), depths=(2, 3, 4), log10_eps=-3.0),
+            full=dict(d=(0.5, 0.3, 0.2, 0.1, 0.05, 0.03, 0.02, 0.015, 0.011), depths=(2, 2.5, 3, 4), log10_eps=-3.0))
+def scale_needed(ctx, *, d, depths, log10_eps):
+    """Root of ``error(a) = eps`` on the kink ``[1, 1-d]`` (``rho = 1 - d``), from flow limits and
+    `deviation_from_bp`, against the exact parametric form (`_exact_needed_scale`); beside them the
+    leading order ``a^d sqrt(1+(1-d)^2) = eps`` (p = 2), ``a C_p(d) = eps`` (p > 2, kink constant).
+    ``log10(1/a)`` grows like ``1/d`` at p = 2 but only like ``k log10(1/d)`` at p > 2."""
+    ctx.expect(len(d) * len(depths))
+    fig, ax = plots.new_figure(size=(5.5, 4.0))
+    records, rows = [], []
+    for p in depths:
+        p = float(p)
+        xs, ys = [], []
+        for dd in d:
+            C = math.sqrt(1 + (1 - dd) ** 2) if p == 2 else kink_constant(dd, p)
+            leading = (log10_eps - math.log10(C)) / (dd if p == 2 else 1.0)
+            exact = _exact_needed_scale(dd, p, log10_eps)
+            L = _needed_scale(dd, p, log10_eps, lowest=max(-300.0, 2.0 * exact - 5.0))
+            rows.append([p, dd, L, exact, leading])
+            xs.append(1.0 / dd)
+            ys.append(-L)
+            # brentq's xtol 1e-6 on log10 a, and the deviation's ~1e-13 relative accuracy: 1e-5 decades
+            records.append(record(f"p={p:g}, d={dd:g}", params={"depth": p, "d": dd, "rho": 1 - dd},
+                                  checks=[check("log10_scale_needed", L, exact, 1e-5)], log10_eps=log10_eps,
+                                  log10_scale_leading_order=leading))
+            ctx.step()
+        ax.plot(xs, ys, marker="o", color=plots.depth_color(p), label=f"p={p:g}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    plots.rate_axes(ax, f"scale needed for error 1e{log10_eps:g} on A=[1,1-d]", xlabel="1 / (1 - rho) = 1/d",
+                    ylabel=r"$\log_{10}(1/a)$ needed")
+    ax.legend(fontsize=8)
+    ctx.save_figure(fig, "scale_needed")
+    ctx.save_csv("scale_needed", ["depth", "d", "log10_scale_needed", "log10_scale_exact", "log10_scale_leading_order"],
+                 rows)
+    return records
+
+
+def _staircase_problem(d: float, K: int) -> Problem:
+    """``A = [[1,0,0],[0,1,1-d]], y = (1, 10^-K)``: BP = ``(1, 10^-K, 0)`` (d > 0) or ``(1, 0, 10^-K/(1-d))``."""
+    return Problem([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0 - d]], [1.0, 10.0 ** -K])
+
+
+@experiment("gha-staircase", title="GHA: the K-digit staircase",
+            quick=dict(K=(1, 2, 3, 4, 5, 6), delta=1e-6, flows=((2, -12), (3, -12))),
+            full=dict(K=tuple(range(1, 13)), delta=1e-9, flows=((2, -12), (2, -40), (3, -12), (4, -30))))
+def staircase(ctx, *, K, delta, flows):
+    """Class ``Omega_K = {A_d: d = +-delta}`` with ``y = (1, 10^-K)`` (`_staircase_problem`), inputs known
+    to a precision coarser than ``delta`` (so both are seen as ``d = 0``). Any algorithm's worst error
+    over the class is at least ``||x*(+delta) - x*(-delta)|| / 2 ~ 0.707 10^-K``: ``K`` correct digits
+    at best (error < 10^-K), never ``K+1``. At ``d = 0`` columns 2 and 3 coincide, so the flow's limit
+    is symmetric, ``(1, c, c)`` with ``2c = 10^-K``: the midpoint, which attains the bound."""
+    algos = [("BP (HiGHS)", None)] + [(f"flow p={p:g}, a=1e{L:g}", (float(p), float(L))) for p, L in flows]
+    ctx.expect(len(algos) * len(K))
+    fig, ax = plots.new_figure(size=(5.5, 4.0))
+    records, rows = [], []
+    bounds = []
+    for k in K:
+        truths = [np.array([1.0, 10.0 ** -k, 0.0]), np.array([1.0, 0.0, 10.0 ** -k / (1 + delta)])]
+        bounds.append(0.5 * float(np.linalg.norm(truths[0] - truths[1])))
+    for label, algo in algos:
+        worst = []
+        for k, bound in zip(K, bounds):
+            P = _staircase_problem(0.0, k)  # the input both members of the class round to
+            if algo is None:
+                x = basis_pursuit(P, throw=False).x
+            else:
+                x = flow_limit(P, SymmetricDLN.from_log_scale(algo[0], algo[1] * _LN10)).x
+            truths = [np.array([1.0, 10.0 ** -k, 0.0]), np.array([1.0, 0.0, 10.0 ** -k / (1 + delta)])]
+            w = max(float(np.linalg.norm(x - t)) for t in truths)
+            worst.append(w)
+            rows.append([label, k, w, bound])
+            checks = [check("worst_over_bound", w / bound, 1.0, 1e-9, "min")]  # exact math; rounding 1e-9
+            if algo is not None:
+                # the flow's limit (1, c, c), 2c = 10^-K, is the midpoint up to the truths' asymmetry
+                # 10^-K delta / (1 + delta): it attains the bound to relative delta (plus rounding)
+                checks.append(check("flow_attains_bound", w / bound, 1.0, delta + 1e-9, "abs"))
+            records.append(record(f"{label}, K={k}", params={"algorithm": label, "K": k, "delta": delta}, checks=checks,
+                                  worst_error=w, bound=bound, correct_digits=int(math.floor(-math.log10(w)))))
+            ctx.step()
+        ax.step(K, np.log10(worst), where="mid", marker="o", ms=3, label=label)
+    ax.plot(K, np.log10(bounds), "k--", lw=1, label="GHA bound (any algorithm)")
+    ax.plot(K, -np.asarray(K, dtype=float), color="0.5", ls=":", label="10^-K (K digits)")
+    plots.rate_axes(ax, "K-digit staircase: worst error over the class vs K", xlabel="K",
+                    ylabel=r"$\log_{10}$ worst error")
+    ax.legend(fontsize=7)
+    ctx.save_figure(fig, "staircase")
+    ctx.save_csv("staircase", ["algorithm", "K", "worst_error", "bound"], rows)
+    return records
