@@ -202,11 +202,11 @@ def test_dead_workers_are_retried_and_a_killer_task_is_recorded(tmp_path):
     assert summary.complete and summary.retries >= 2
     rows = {r["point_id"]: r for r in read_rows(tmp_path / "run")}
     chunks = cfg.chunks()
-    for p in chunks[0].points:
-        assert rows[p.id]["status"] == "ok" and rows[p.id]["attempts"] >= 2
-    for p in chunks[1].points:
-        assert rows[p.id]["status"] == "error" and "died" in rows[p.id]["error"]
-        assert rows[p.id]["attempts"] == 2  # one retry (max_retries=1), in isolation
+    for p in chunks[0].points:  # died once (in the pool, or alone if the pool broke before it ran)
+        assert rows[p.id]["status"] == "ok" and rows[p.id]["attempts"] in (2, 3)
+    for p in chunks[1].points:  # in the first pool, then alone: died, retried once, died
+        assert rows[p.id]["status"] == "error" and "died 2 times running this task alone" in rows[p.id]["error"]
+        assert rows[p.id]["attempts"] == 3
     assert all(rows[p.id]["status"] == "ok" for c in chunks[2:] for p in c.points)
 
 

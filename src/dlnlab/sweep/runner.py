@@ -9,7 +9,8 @@ a row are skipped, so re-running the same sweep resumes it. Executors:
   milliseconds and no worker is forked from a process with threads. A
   worker that dies (`BrokenProcessPool`) takes its pool down: the tasks that were in flight
   are retried one at a time in a new pool, so the one that kills its worker is identified;
-  it is recorded as an error after ``max_retries`` further deaths, and the sweep goes on;
+  a task that kills its worker running alone is retried up to ``max_retries`` times, then
+  recorded as an error, and the sweep goes on (``attempts`` counts every submission);
 - a Dask cluster (``scheduler`` address or a ``distributed.Client``): every task submitted
   at once, collected as completed;
 - ``workers=0``: in this process, one task after the other.
@@ -177,6 +178,7 @@ def _run_processes(chunks: list[Chunk], workers: int, task, finish, max_retries:
     pending = deque(chunks)
     suspects: deque[Chunk] = deque()
     attempts = {c.index: 0 for c in chunks}
+    deaths = {c.index: 0 for c in chunks}  # deaths while running alone: certainly its own
     retries = 0
     ctx = _context()
     with _single_threaded_blas():
@@ -192,9 +194,10 @@ def _run_processes(chunks: list[Chunk], workers: int, task, finish, max_retries:
                     except BrokenProcessPool:
                         broken = True
                         retries += 1
-                        if attempts[chunk.index] > max_retries:
-                            finish(chunk, error_rows(chunk, f"the worker process died on each of "
-                                                            f"{attempts[chunk.index]} attempts"), attempts[chunk.index])
+                        deaths[chunk.index] += 1
+                        if deaths[chunk.index] > max_retries:
+                            finish(chunk, error_rows(chunk, f"the worker process died {deaths[chunk.index]} times "
+                                                            "running this task alone"), attempts[chunk.index])
                         else:
                             suspects.appendleft(chunk)
                     except Exception as exc:
