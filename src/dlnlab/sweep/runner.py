@@ -88,7 +88,7 @@ def run_sweep(config: SweepConfig, out, *, workers: int | None = None, scheduler
         already = len(have)
         todo = [c for c in config.chunks() if not all(p.id in have for p in c.points)]
         executor = "dask" if scheduler is not None else ("inline" if workers == 0 else "processes")
-        n_workers = 0 if scheduler is not None else (os.cpu_count() or 1) if workers is None else int(workers)
+        n_workers = 0 if scheduler is not None else _cores() if workers is None else int(workers)
         if n_workers < 0:
             raise SweepConfigError(f"workers must be >= 0; got {workers}.")
         run_id = store.begin_run(executor, n_workers)
@@ -119,6 +119,14 @@ def run_sweep(config: SweepConfig, out, *, workers: int | None = None, scheduler
         return SweepSummary(directory=str(out), total=store.total, already=already, computed=done[0] - already,
                             counts=counts, retries=retries, interrupted=interrupted,
                             seconds=time.perf_counter() - t0, executor=executor)
+
+
+def _cores() -> int:
+    """The cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 def _call(task, chunk: Chunk) -> list[dict]:

@@ -30,6 +30,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from .. import __version__
 from ..errors import OptionalDependencyError, StoreMismatchError, SweepConfigError
 from .config import Chunk, SweepConfig, from_dict
 
@@ -90,7 +91,8 @@ class ResultStore:
                 with _transaction(conn):
                     conn.executemany("INSERT INTO meta VALUES (?, ?)", [
                         ("config_hash", config.hash), ("config", json.dumps(config.canonical, sort_keys=True)),
-                        ("points", str(total)), ("created", repr(time.time())), ("format", "1")])
+                        ("points", str(total)), ("created", repr(time.time())), ("format", "1"),
+                        ("dlnlab_version", __version__)])
                 return cls(path, conn, config, total)
             stored = from_dict(json.loads(meta["config"]), source=str(path))
             if config is not None and meta["config_hash"] != config.hash:
