@@ -11,5 +11,8 @@ from .problems import (FIXTURES, Problem, gaussian_problem, kink_problem, line_p
 from .l1 import BPFace, BPResult, CertificateConstant, Selection, basis_pursuit, bp_face, certificate_constant, selected_minimizer
 from .nsp import NSPConstant, nsp_constant
 from .errors import TimeGridError
+from .dynamics import Trajectory, flow_trajectory, rescaled_time
+from .twolayer import TwoLayerDLN
+from .layered import LayeredDLN
 
 __version__ = "0.1.0"

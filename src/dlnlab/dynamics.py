@@ -1,0 +1,339 @@
+"""`flow_trajectory`: the gradient flow of a network in time, by its m-dimensional dual ODE.
+
+Every network of THEORY.md section 2 trains as a mirror flow ``x(t) = X(A^T lam(t))`` with
+
+    lam' = y - A X(A^T lam),        lam(0) = 0          (THEORY.md section 3),
+
+so the 2N- (or LN-) dimensional flow of the weights is an m-dimensional ODE. dlnlab
+integrates it in the map's own dual units and a rescaled time,
+
+    w = d lam,   T = d t,   dw/dT = y - A X(A^T w),   Jacobian  -A diag(X'(z)) A^T,
+
+with ``d = net.dual_scale`` (``z = A^T w`` is the map's coordinate, ``|z| ~ 1`` in the l1
+regime). ``T`` is the natural clock of the small-scale regime: the flow reaches the
+l1 regime at ``T ~ 1`` for every depth (THEORY.md section 6), whatever the scale.
+
+Accuracy. The integrator controls the error of ``w`` (``rtol``, ``atol`` in z units); an
+error ``dz`` moves ``x_i`` by ``X'(z_i) dz``. `Trajectory.condition` is the largest
+``X'(z_i) (|A|^T |w|)_i / ||x||_inf`` met at the output times: ``x`` is accurate to about
+``rtol * condition`` relative, and float64 rounding of the dual alone costs
+``eps * condition``. For depth 2 the condition is ``~log(1/scale)`` (harmless); for
+p > 2 it grows like ``k / gap`` near the barrier ``|z| < 1``, so tiny scales at p > 2 are
+out of float64 reach for trajectories (the limit itself, `flow_limit`, is not affected):
+the result then says ``status = "imprecise"``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.integrate import LSODA, Radau
+
+from .errors import ConvergenceError, TimeGridError
+from .problems import Problem, as_problem
+
+_EPS = float(np.finfo(float).eps)
+#: Stand-in for x outside the map's domain (see `flow_trajectory`'s right-hand side).
+_HUGE = 1e150
+
+#: Largest relative error of x that float64 rounding of the dual may cause before a
+#: trajectory is flagged "imprecise" (half of float64's digits).
+MAX_ROUNDING = 1e-8
+
+#: Integrators of scipy that accept an analytic Jacobian and suit this stiff ODE.
+METHODS = ("LSODA", "Radau")
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """``x(t)`` and the loss along the gradient flow, with the integrator's evidence.
+
+    Attributes: ``t`` (requested times), ``x`` (shape ``(len(t), N)``), ``loss``
+    (``1/2 ||A x(t) - y||^2``), ``dual`` (``lam(t)``, shape ``(len(t), m)``, THEORY units
+    ``s = A^T lam``), ``residual`` (``||A x - y|| / ||y||`` at each time), ``nfev``, ``njev``,
+    ``nlu`` (right-hand sides, Jacobians, LU factorizations), ``condition`` (see the module
+    docstring), ``accuracy`` (``(rtol + eps) * condition``: the expected relative accuracy
+    of ``x``), ``status`` (``"ok"``, ``"imprecise"`` or ``"failed"``) and ``message``.
+    """
+
+    t: np.ndarray
+    x: np.ndarray
+    loss: np.ndarray
+    dual: np.ndarray
+    residual: np.ndarray
+    nfev: int
+    njev: int
+    nlu: int
+    condition: float
+    accuracy: float
+    status: str
+    method: str
+    rtol: float
+    atol: float
+    network: object = field(repr=False)
+    message: str = ""
+
+    @property
+    def final(self) -> np.ndarray:
+        """``x`` at the last requested time."""
+        return self.x[-1]
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def check_times(times) -> np.ndarray:
+    """Validate output times: a non-empty 1-D array of finite, non-negative, sorted numbers."""
+    try:
+        t = np.asarray(times, dtype=float)
+    except (TypeError, ValueError):
+        raise TimeGridError(f"times must be real numbers; got {times!r}.") from None
+    if t.ndim == 0:
+        t = t.reshape(1)
+    if t.ndim != 1 or t.size == 0:
+        raise TimeGridError(f"times must be a non-empty 1-D sequence; got shape {t.shape}.")
+    if not np.all(np.isfinite(t)):
+        raise TimeGridError("times contain NaN or inf; pass finite times (use a large finite time for the limit, "
+                            "or dl.flow_limit for t = infinity).")
+    if np.any(t < 0):
+        raise TimeGridError(f"times must be >= 0 (the flow starts at t = 0); got min {t.min():g}.")
+    if np.any(np.diff(t) < 0):
+        raise TimeGridError("times must be sorted in increasing order; pass np.sort(times).")
+    return t
+
+
+def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, atol: float = 1e-13,
+                    method: str = "LSODA", max_steps: int = 100_000, throw: bool = True) -> Trajectory:
+    """``x(t)`` of gradient flow of ``net`` on ``1/2 ||A x - y||^2`` at ``times`` (THEORY.md section 3).
+
+    Parameters
+    ----------
+    A, y : the data, or a `Problem` as ``A`` (then ``y`` is omitted and ``net`` follows it).
+    net : a network with ``mirror_map()`` (`SymmetricDLN`, `TwoLayerDLN`, `LayeredDLN`, ...).
+    times : sorted non-negative output times (the flow's own clock ``t``).
+    rtol, atol : tolerances of the integrator on the scaled dual ``w = dual_scale * lam``.
+    method : ``"LSODA"`` (default: Adams while the flow is non-stiff, BDF once it is),
+        or ``"Radau"``; both use the analytic Jacobian.
+    max_steps : step budget of the integrator over all outputs (status "failed" beyond it).
+    throw : raise `ConvergenceError` if the integration fails or is imprecise (default);
+        else return with ``status`` saying so.
+
+    Example
+    -------
+    >>> import dlnlab as dl
+    >>> P = dl.line_problem()
+    >>> tr = dl.flow_trajectory(P, dl.SymmetricDLN(depth=2, scale=1e-2), [0.0, 1.0, 1e6])
+    >>> float(tr.loss[0]), bool(tr.loss[1] < tr.loss[0]), bool(tr.residual[-1] < 1e-9)
+    (9.0, True, True)
+    """
+    if isinstance(A, Problem):
+        if times is None:
+            net, times, y = y, net, None
+    elif net is None:
+        raise TypeError("flow_trajectory(A, y, net, times): the network is missing.")
+    if net is None or times is None:
+        raise TypeError("flow_trajectory(A, y, net, times): the network or the times are missing.")
+    problem = as_problem(A, y)
+    t = check_times(times)
+    if method not in METHODS:
+        raise TimeGridError(f"method must be one of {METHODS}; got {method!r}.")
+    A_, y_ = problem.A, problem.y
+    mapping = net.mirror_map()
+    d = float(getattr(net, "dual_scale", 1.0))
+    absA = np.abs(A_)
+
+    def primal(w):
+        z = A_.T @ w
+        sign = np.where(z < 0, -1.0, 1.0)
+        gap = 1.0 - np.abs(z)
+        if mapping.barrier and np.any(gap <= 0.0):
+            return None, sign, gap
+        with np.errstate(over="ignore", invalid="ignore"):
+            x = mapping.primal(sign, gap)
+        return x, sign, gap
+
+    calls = [0, 0]
+
+    def rhs(_, w):
+        calls[0] += 1
+        x, sign, _ = primal(w)
+        if x is None:
+            x = sign * _HUGE
+        elif not np.all(np.isfinite(x)):
+            x = np.clip(np.nan_to_num(x, nan=0.0, posinf=_HUGE, neginf=-_HUGE), -_HUGE, _HUGE)
+        # Beyond the barrier or float range x is "infinite": a huge finite value makes the
+        # trial step's error estimate huge, so the integrator rejects it and shrinks the step
+        # (the exact flow never gets there; accepted steps never see the clipped values).
+        return y_ - A_ @ x
+
+    def jac(_, w):
+        calls[1] += 1
+        _, sign, gap = primal(w)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            slope = mapping.slope(sign, np.maximum(gap, 1e-300) if mapping.barrier else gap)
+        slope = np.clip(np.nan_to_num(slope, nan=_HUGE, posinf=_HUGE), 0.0, _HUGE)
+        return -(A_ * slope) @ A_.T
+
+    def condition_at(w, x, sign, gap):
+        """``max_i X'(z_i) (|A|^T |w|)_i / ||x||_inf``: relative sensitivity of x to the dual."""
+        size = float(np.max(np.abs(x))) if x.size else 0.0
+        if size == 0:
+            return 0.0
+        with np.errstate(over="ignore", invalid="ignore"):
+            slope = mapping.slope(sign, gap)
+        return float(np.max(slope * (absA.T @ np.abs(w)))) / size
+
+    seen = [0.0]
+
+    def monitor(w):
+        """Stop early once float64 cannot represent the trajectory (see the module docstring)."""
+        x, sign, gap = primal(w)
+        if x is not None and np.all(np.isfinite(x)):
+            seen[0] = max(seen[0], condition_at(w, x, sign, gap))
+            if _EPS * seen[0] > MAX_ROUNDING:
+                return "imprecise", _imprecise_message(seen[0])
+        return None
+
+    T = d * t
+    with np.errstate(over="ignore", invalid="ignore"):  # trial stages beyond the domain (see rhs)
+        W, nlu, status, message = _integrate(rhs, jac, T, np.zeros(problem.m), method, rtol, atol, monitor,
+                                             max_steps)
+    nfev, njev = calls
+
+    X = np.full((T.size, problem.N), np.nan)
+    condition = seen[0]
+    for k, w in enumerate(W):
+        if not np.all(np.isfinite(w)):
+            continue
+        x, sign, gap = primal(w)
+        if x is None:
+            continue
+        X[k] = x
+        condition = max(condition, condition_at(w, x, sign, gap))
+    r = X @ A_.T - y_
+    loss = 0.5 * np.sum(r * r, axis=1)
+    ynorm = problem.y_norm
+    residual = np.sqrt(2.0 * loss) / (ynorm if ynorm > 0 else 1.0)
+    if status == "ok" and not np.all(np.isfinite(X)):
+        status, message = "failed", "x(t) left the floating-point range (overflow) at some output time."
+    if status == "ok" and _EPS * condition > MAX_ROUNDING:
+        status, message = "imprecise", _imprecise_message(condition)
+    traj = Trajectory(t=t, x=X, loss=loss, dual=W / d, residual=residual, nfev=nfev, njev=njev, nlu=nlu,
+                      condition=condition, accuracy=(rtol + _EPS) * condition, status=status, method=method, rtol=rtol, atol=atol, network=net,
+                      message=message)
+    if throw and status != "ok":
+        raise ConvergenceError(f"flow_trajectory: {message} Pass throw=False to inspect the result.", traj)
+    return traj
+
+
+def _imprecise_message(condition):
+    return (f"float64 rounding of the dual alone moves x by ~{_EPS * condition:.1e} relative "
+            f"(condition {condition:.2e}) > {MAX_ROUNDING:g}: the scale is too small for a "
+            "float64 trajectory at this depth; use a larger scale (the limit itself is "
+            "available at any scale from dl.flow_limit).")
+
+
+_SOLVERS = {"Radau": Radau, "LSODA": LSODA}
+
+
+def _integrate(rhs, jac, T, w0, method, rtol, atol, monitor, max_steps):
+    """Integrate from 0 to each ``T[k]`` in turn, so that every output is a step end.
+
+    Each output time is the bound of its own segment (no dense-output interpolation: a
+    collocation polynomial stretched over a long step can leave a barrier map's domain
+    between its nodes); the step size carries over from segment to segment.
+
+    Rest detection: the ODE is the gradient flow ``w' = -grad Phi(w)`` of the convex dual
+    ``Phi(w) = sum F(A^T w) - <w, y>``, so the distance of ``w(T)`` to the set of minimizers
+    never increases. Once the Newton step ``H^+ f`` (``H = A diag X' A^T``, ``f = w'``)
+    is below a tenth of the tolerance, the flow sits on its limit: Newton polishes ``w*``
+    and every later output is ``w*`` (within tolerance, by that monotonicity). Integrating
+    further would only accumulate rounding over arbitrarily long times.
+
+    Every 16 steps ``monitor(w)`` may stop the integration with a status and message; after
+    ``max_steps`` steps in all it stops with status "failed".
+
+    Returns the states (``len(T) x m``, NaN after a failure), LU factorizations, status, message.
+    """
+    W = np.full((T.size, w0.size), np.nan)
+    nlu = 0
+    t_cur, w, h = 0.0, w0, None
+    at_rest = False
+    f_checked = np.inf
+    steps = 0
+    for k, Tk in enumerate(T):
+        if Tk > t_cur and not at_rest:
+            options = dict(rtol=rtol, atol=atol, jac=jac)
+            if h is not None:
+                options["first_step"] = min(h, Tk - t_cur)
+            solver = _SOLVERS[method](rhs, t_cur, w, Tk, **options)
+            message = None
+            while solver.status == "running":
+                message = solver.step()
+                steps += 1
+                if steps >= max_steps:
+                    return W, nlu + int(solver.nlu or 0), "failed", (
+                        f"{method} needed more than max_steps = {max_steps} steps (reached rescaled time "
+                        f"{solver.t:.6g} of {T[-1]:.6g}); loosen rtol or raise max_steps.")
+                if steps % 16 == 0 and solver.status == "running" and np.all(np.isfinite(solver.y)):
+                    stop = monitor(solver.y)
+                    if stop is not None:
+                        return W, nlu + int(solver.nlu or 0), stop[0], stop[1]
+                    f = rhs(solver.t, solver.y)
+                    fnorm = float(np.linalg.norm(f))
+                    if fnorm <= 0.1 * f_checked:  # test again only after real progress
+                        f_checked = fnorm
+                        rest = _rest_point(rhs, jac, solver.y, f, rtol, atol)
+                        if rest is not None:
+                            at_rest, w = True, rest
+                            break
+            nlu += int(solver.nlu or 0)
+            if at_rest:
+                W[k:] = w
+                break
+            if solver.status != "finished" or not np.all(np.isfinite(solver.y)):
+                return W, nlu, "failed", (f"{method} stopped at rescaled time {solver.t:.6g} before "
+                                                    f"{Tk:.6g}: {message or 'non-finite state'}")
+            t_cur, w = solver.t, solver.y
+            h = float(getattr(solver, "h_abs", None) or solver.step_size or 0.0) or None
+        W[k] = w
+    return W, nlu, "ok", ""
+
+
+def _rest_point(rhs, jac, w, f, rtol, atol):
+    """``w*`` if ``w`` is within a tenth of the tolerance of the dual minimizer, else None."""
+    tol = 0.1 * (atol + rtol * float(np.max(np.abs(w))))
+    for it in range(6):
+        H = -jac(0.0, w)
+        if not np.all(np.isfinite(H)):
+            return None
+        step = np.linalg.lstsq(H, f, rcond=None)[0]
+        size = float(np.linalg.norm(step))
+        if it == 0 and size > tol:
+            return None
+        w_new = w + step
+        f_new = rhs(0.0, w_new)
+        if not np.all(np.isfinite(f_new)):
+            return None
+        w, f = w_new, f_new
+        if size <= 1e-3 * tol:
+            break
+    return w
+
+
+def rescaled_time(net, t):
+    """The clock ``T = dual_scale * t`` in which the small-scale dynamics has a limit.
+
+    For the symmetric network of depth 2 at scale ``a = alpha^2``, ``T = 4 t / log(1/a)``
+    (``t = T log(1/alpha) / 2``); for p > 2, ``T = p (p-2) alpha^(p-2) t``. In ``T`` the
+    dual ``z = A^T w`` moves at unit speed ``z' = A^T (y - A x)``, which is the time of
+    `saddle_to_saddle` (THEORY.md section 6).
+
+    >>> from dlnlab.networks import SymmetricDLN
+    >>> round(float(rescaled_time(SymmetricDLN(depth=2, scale=math.exp(-40)), 10.0)), 12)
+    1.0
+    """
+    return float(getattr(net, "dual_scale", 1.0)) * np.asarray(t, dtype=float)

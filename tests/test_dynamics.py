@@ -1,0 +1,144 @@
+"""flow_trajectory: the m-dimensional dual ODE against the full networks' weight flows."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import dlnlab as dl
+from full_networks import layered_flow, symmetric_flow
+
+# The reduced ODE at rtol 1e-12 and the full network at rtol 1e-13 both resolve x to ~1e-11
+# relative on these 3 x 5 problems; 1e-8 (the issue's bar) leaves three orders of margin.
+TRAJ_RTOL = 1e-8
+
+
+def _rel(a, b):
+    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+
+
+@pytest.mark.parametrize("depth, alpha", [(2.0, 0.1), (3.0, 0.3)])
+def test_symmetric_trajectory_matches_full_network(depth, alpha):
+    P = dl.random_problem()
+    net = dl.SymmetricDLN(depth=depth, alpha=alpha)
+    times = np.array([0.0, 0.5, 1.0, 2.0, 4.0]) / net.dual_scale  # through the l1 transition
+    ref = symmetric_flow(P.A, P.y, depth, alpha, times)
+    tr = dl.flow_trajectory(P, net, times, rtol=1e-12, atol=1e-15)
+    assert tr.ok and _rel(tr.x, ref) <= TRAJ_RTOL
+
+
+def test_two_layer_trajectory_matches_full_network():
+    P = dl.random_problem()
+    u0 = np.array([0.3, -0.2, 0.25, 0.1, 0.4])
+    v0 = np.array([0.1, 0.3, -0.05, 0.0, -0.4])  # includes |u0| = |v0| (delta = 0) at the last coordinate
+    times = np.array([0.0, 1.0, 3.0, 10.0])
+    ref, _ = layered_flow(P.A, P.y, np.vstack([u0, v0]), times)
+    tr = dl.flow_trajectory(P, dl.TwoLayerDLN(u0, v0), times, rtol=1e-12, atol=1e-15)
+    assert tr.ok and _rel(tr.x, ref) <= TRAJ_RTOL
+
+
+def test_layered_trajectory_matches_full_network_and_conserves():
+    P = dl.random_problem()
+    rng = np.random.default_rng(3)
+    U = rng.uniform(0.2, 0.8, (3, 5)) * rng.choice([-1.0, 1.0], (3, 5))
+    times = np.array([0.0, 0.5, 2.0, 6.0])
+    ref, layers = layered_flow(P.A, P.y, U, times)
+    net = dl.LayeredDLN(U)
+    tr = dl.flow_trajectory(P, net, times, rtol=1e-12, atol=1e-15)
+    assert tr.ok and _rel(tr.x, ref) <= TRAJ_RTOL
+    # the full network conserves (u^j)^2 - (u^k)^2 (relative to the weights' size, Radau 1e-13)
+    diffs = layers ** 2 - layers[:, :1] ** 2
+    assert np.max(np.abs(diffs - diffs[0])) <= 1e-10
+    # and the layers reconstructed from the reduced trajectory's x are the network's layers
+    for k in range(times.size):
+        assert np.allclose(net.layers(tr.x[k]), layers[k], rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("net", [
+    dl.SymmetricDLN(depth=2, scale=1e-30),
+    dl.SymmetricDLN(depth=3, scale=1e-6),
+    dl.SymmetricDLN(depth=4, scale=1e-3),
+    dl.TwoLayerDLN([1e-3, 2e-3, -1e-3], [0.0, 1e-3, 5e-4]),
+    dl.LayeredDLN([[0.3, 0.2, 0.1], [0.5, -0.4, 0.6], [0.7, 0.8, -0.9]]),
+], ids=["p2-1e-30", "p3-1e-6", "p4-1e-3", "two-layer", "layered-3"])
+def test_long_times_sit_on_flow_limit(net):
+    P = dl.line_problem()
+    T = np.array([0.0, 1.0, 3.0, 1e3, 1e9, 1e15])
+    tr = dl.flow_trajectory(P, net, T / net.dual_scale)
+    lim = dl.flow_limit(P, net)
+    # at rest the trajectory is the polished dual minimizer: same point as the dual Newton
+    # up to the integrator tolerance (1e-10) times the map's condition (<= ~3e3 here)
+    assert _rel(tr.x[-3:], np.tile(lim.x, (3, 1))) <= 1e-8
+    assert tr.residual[-1] <= 1e-9
+    assert np.allclose(tr.x[0], getattr(net, "x0", np.zeros(3)), rtol=0, atol=1e-15)
+
+
+def test_mirror_flow_identity_on_full_network():
+    """Labarriere et al.: d/dt grad Q(x(t)) = -grad f(x(t)) = A^T (y - A x), with the map's grad Q.
+
+    x(t) comes from the full network's weights; grad Q from the map's inverse (dual units
+    z = dual_scale * s); the time derivative by a central difference (h = 1e-4: error ~1e-8).
+    """
+    P = dl.random_problem()
+    rng = np.random.default_rng(7)
+    U = rng.uniform(0.2, 0.8, (3, 5)) * rng.choice([-1.0, 1.0], (3, 5))
+    net = dl.LayeredDLN(U)
+    M = net.mirror_map()
+    h, t = 1e-4, 1.5
+    X, _ = layered_flow(P.A, P.y, U, np.array([t - h, t, t + h]))
+    s = [M.dual(x) for x in X]
+    z = [sg * (1 - gp) for sg, gp in s]
+    dgradQ = (z[2] - z[0]) / (2 * h) / net.dual_scale
+    assert np.allclose(dgradQ, P.A.T @ (P.y - P.A @ X[1]), rtol=0, atol=1e-6)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), depth=st.sampled_from([2.0, 2.5, 3.0]), log_scale=st.floats(-12, 0))
+def test_loss_never_increases(seed, depth, log_scale):
+    """Gradient flow decreases the loss; the dual ODE must reproduce that at any output grid."""
+    P = dl.gaussian_problem(4, 9, 2, seed=seed)
+    net = dl.SymmetricDLN(depth=depth, scale=10.0 ** log_scale)
+    times = np.geomspace(1e-3, 1e3, 25) / net.dual_scale
+    tr = dl.flow_trajectory(P, net, np.concatenate([[0.0], times]))
+    # decreases up to the integration error of the loss (~1e-10 of its initial value)
+    assert np.all(np.diff(tr.loss) <= 1e-10 * tr.loss[0])
+
+
+@pytest.mark.parametrize("times, match", [
+    ([1.0, -1.0], ">= 0"),
+    ([-1.0, 2.0], ">= 0"),
+    ([2.0, 1.0], "sorted"),
+    ([0.0, np.inf], "NaN or inf"),
+    ([np.nan], "NaN or inf"),
+    ([], "non-empty"),
+    ([[0.0, 1.0]], "1-D"),
+    ("abc", "real numbers"),
+])
+def test_bad_times(times, match):
+    with pytest.raises(dl.TimeGridError, match=match):
+        dl.flow_trajectory(dl.line_problem(), dl.SymmetricDLN(depth=2, scale=1e-3), times)
+
+
+def test_bad_method_and_missing_network():
+    with pytest.raises(dl.TimeGridError, match="method"):
+        dl.flow_trajectory(dl.line_problem(), dl.SymmetricDLN(depth=2, scale=1e-3), [1.0], method="RK45")
+    with pytest.raises(TypeError, match="missing"):
+        dl.flow_trajectory(dl.line_problem(), None, [1.0])
+
+
+def test_tiny_scale_at_depth_3_is_flagged_imprecise():
+    """p > 2 near the barrier: float64 rounding of the dual costs k eps / gap relative in x."""
+    P = dl.line_problem()
+    net = dl.SymmetricDLN(depth=3, scale=1e-40)
+    tr = dl.flow_trajectory(P, net, [0.0, 10.0 / net.dual_scale], throw=False)
+    assert tr.status == "imprecise" and tr.condition * np.finfo(float).eps > 1e-8
+    with pytest.raises(dl.ConvergenceError, match="imprecise|rounding"):
+        dl.flow_trajectory(P, net, [0.0, 10.0 / net.dual_scale])
+
+
+def test_zero_time_only_and_rescaled_time():
+    P = dl.line_problem()
+    net = dl.SymmetricDLN(depth=2, scale=np.exp(-40.0))
+    tr = dl.flow_trajectory(P, net, [0.0, 0.0])
+    assert np.all(tr.x == 0) and tr.nfev == 0 and np.allclose(tr.loss, 9.0)
+    assert dl.rescaled_time(net, 10.0) == pytest.approx(1.0, rel=1e-14)  # T = 4 t / log(1/a)
