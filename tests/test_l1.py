@@ -83,6 +83,13 @@ def test_bp_on_gaussian_recovers_sparse_truth():
     assert bp.unique and bp.verified
     np.testing.assert_allclose(bp.x, P.x_true, atol=1e-12)  # exact recovery at k=5, m=40 (well inside DT)
     assert bp.residual < 1e-14 and bp.margin > 0
+    # HiGHS' basic dual is tight on m columns; a strict certificate had to be found
+    c = P.A.T @ bp.certificate
+    off = np.setdiff1d(np.arange(P.N), bp.support)
+    np.testing.assert_allclose(c[bp.support], bp.sign, atol=1e-13)
+    assert np.max(np.abs(c[off])) == pytest.approx(1 - bp.margin, abs=1e-15) and bp.margin > 1e-6
+    assert bp.certificate_source in ("soft-max", "rho-lp", "highs")
+    assert dl.certificate_constant(P, bp.x).rho <= 1 - bp.margin + 1e-9  # rho is the best margin
 
 
 @pytest.mark.parametrize("seed", range(40))

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 
 import numpy as np
+import scipy.linalg as sla
 from scipy.optimize import linprog
 
 from .errors import ConvergenceError, NetworkError, NotBPSolutionError, ProblemError, SolverError
@@ -62,7 +63,8 @@ class BPResult:
     ``duality_gap`` (``(||x||_1 - <w, y>) / ||x||_1``), ``margin`` (``1 - max_{j not in S}
     |a_j^T w|``: > 0 means the certificate is strict), ``injective`` (``A_S``),
     ``status`` (``"optimal"`` when every check passed, else ``"unverified"``),
-    ``certificate_source`` (``"highs"`` marginals, ``"dual-lp"`` or ``"rho-lp"``).
+    ``certificate_source`` (``"highs"`` marginals, ``"dual-lp"``, ``"soft-max"`` search or
+    ``"rho-lp"``).
     """
 
     x: np.ndarray
@@ -233,7 +235,7 @@ def _polish_certificate(A: np.ndarray, w0: np.ndarray, idx: np.ndarray, target: 
     if idx.size == 0:
         return w0.copy()
     At = A[:, idx].T
-    return w0 + np.linalg.lstsq(At, target - At @ w0, rcond=None)[0]
+    return w0 + sla.lstsq(At, target - At @ w0, lapack_driver="gelsy", check_finite=False)[0]
 
 
 def _certify(A, y, x, S, sigma, candidates):
@@ -257,6 +259,8 @@ def _certify(A, y, x, S, sigma, candidates):
             variants.append(_polish_certificate(A, w0, T, sT))
         variants.append(_polish_certificate(A, w0, S, sigma))
         for w in variants:
+            if best is not None and best[1] <= 1e-14:
+                break
             norm = float(np.max(np.abs(A.T @ w))) if A.shape[1] else 0.0
             if not math.isfinite(norm):
                 continue
@@ -272,6 +276,62 @@ def _dual_lp(A: np.ndarray, y: np.ndarray) -> np.ndarray:
     res = _linprog(-y, what="basis-pursuit dual", A_ub=np.vstack([A.T, -A.T]),
                    b_ub=np.ones(2 * A.shape[1]), bounds=(None, None))
     return res.x
+
+
+def _strict_certificate(A: np.ndarray, S: np.ndarray, sigma: np.ndarray, max_newton: int = 30) -> np.ndarray | None:
+    """A cheap search for ``w`` with ``A_S^T w = sigma`` and ``||A_Sc^T w||_inf < 1`` (or None).
+
+    Writes ``w = w0 + Z c`` (``w0`` the min-norm solution, ``Z`` a basis of ker ``A_S^T``) and
+    minimizes the soft maximum ``(1/beta) log sum_j 2 cosh(beta r_j)``, ``r = A_Sc^T w``, by
+    Newton for ``beta = 4, 16, ..., 4096``; it overestimates ``||r||_inf`` by at most
+    ``log(2k)/beta`` and stops at the first strict ``w``. A heuristic for evidence only: when
+    it returns None, the ``rho`` LP decides.
+    """
+    N = A.shape[1]
+    Sc = np.setdiff1d(np.arange(N), S)
+    AS = A[:, S]
+    w0 = np.linalg.lstsq(AS.T, sigma, rcond=None)[0] if S.size else np.zeros(A.shape[0])
+    if S.size and np.max(np.abs(AS.T @ w0 - sigma)) > 1e-12:
+        return None
+    if Sc.size == 0:
+        return w0
+    b0 = A[:, Sc].T @ w0
+    if np.max(np.abs(b0)) < 1 - RHO_TOL:
+        return w0
+    Z = _null_space(AS.T) if S.size else np.eye(A.shape[0])
+    if Z.shape[1] == 0:
+        return None
+    B = A[:, Sc].T @ Z
+    c = np.zeros(Z.shape[1])
+
+    def soft(c, beta):
+        r = b0 + B @ c
+        a = beta * np.abs(r)
+        top = float(a.max())
+        e1, e2 = np.exp(a - top), np.exp(-a - top)
+        Zs = float(np.sum(e1 + e2))
+        return top / beta + math.log(Zs) / beta, r, np.sign(r) * (e1 - e2) / Zs, (e1 + e2) / Zs
+
+    for beta in (4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0):
+        for _ in range(max_newton):
+            f, r, u, v = soft(c, beta)
+            if np.max(np.abs(r)) < 1 - 1e-6:  # a margin far above rounding
+                return w0 + Z @ c
+            g = B.T @ u
+            H = beta * ((B.T * v) @ B - np.outer(g, g)) + 1e-12 * np.eye(c.size)
+            try:
+                dc = np.linalg.solve(H, -g)
+            except np.linalg.LinAlgError:
+                break
+            dec = -float(g @ dc)
+            if dec <= 1e-12:
+                break
+            t = 1.0
+            while t > 1e-8 and soft(c + t * dc, beta)[0] > f - 1e-4 * t * dec:
+                t *= 0.5
+            c = c + t * dc
+    r = b0 + B @ c
+    return w0 + Z @ c if np.max(np.abs(r)) < 1 - RHO_TOL else None
 
 
 def _rho_lp(A: np.ndarray, S: np.ndarray, sigma: np.ndarray) -> tuple[float, np.ndarray, float]:
@@ -332,8 +392,9 @@ def basis_pursuit(A, y=None, *, throw: bool = True) -> BPResult:
     Steps: HiGHS (``scipy.optimize.linprog(method="highs")``) on ``x = x+ - x-``; support
     ``S = {|x_i| > 1e-9 ||x||_inf}``, ``x_S = lstsq(A_S, y)`` when ``A_S`` is injective;
     certificate from HiGHS' equality marginals, polished and checked, else from the dual LP;
-    ``unique`` iff ``A_S`` injective and ``rho < 1`` (the certificate itself shows it when
-    it is strict off ``S``; otherwise the ``rho`` LP decides). Raises `SolverError` when
+    ``unique`` iff ``A_S`` injective and ``rho < 1``: shown by a strict certificate (HiGHS'
+    own, or one found by a soft-max Newton search, `_strict_certificate`), else decided by
+    the ``rho`` LP. Raises `SolverError` when
     HiGHS fails or (with ``throw=True``) when the answer cannot be verified.
 
     >>> import dlnlab as dl
@@ -362,13 +423,19 @@ def basis_pursuit(A, y=None, *, throw: bool = True) -> BPResult:
     Sc = np.setdiff1d(np.arange(N), S)
     margin = 1.0 - float(np.max(np.abs(A[:, Sc].T @ w))) if Sc.size else 1.0
     unique = injective and margin > RHO_TOL
-    if injective and not unique:
-        rho, w_rho, eq = _rho_lp(A, S, sigma)
-        if rho < 1 - RHO_TOL and eq <= VERIFY_TOL:
-            w_rho = w_rho / max(1.0, float(np.max(np.abs(A.T @ w_rho))))
-            gap_rho = _relative_gap(value, float(w_rho @ y))
-            if gap_rho <= max(gap, VERIFY_TOL):
-                w, gap, source, unique = w_rho, gap_rho, "rho-lp", True
+    if injective and not unique:  # HiGHS' basic dual is tight off S: look for a strict certificate
+        strict = _strict_certificate(A, S, sigma)
+        source_strict = "soft-max"
+        if strict is None:  # the exact decision: the rho LP
+            rho, strict, eq = _rho_lp(A, S, sigma)
+            source_strict = "rho-lp"
+            if not (rho < 1 - RHO_TOL and eq <= VERIFY_TOL):
+                strict = None
+        if strict is not None:
+            strict = strict / max(1.0, float(np.max(np.abs(A.T @ strict))))
+            gap_strict = _relative_gap(value, float(strict @ y))
+            if gap_strict <= max(gap, VERIFY_TOL):
+                w, gap, source, unique = strict, gap_strict, source_strict, True
                 margin = 1.0 - float(np.max(np.abs(A[:, Sc].T @ w)))
     ok = residual <= VERIFY_TOL and gap <= VERIFY_TOL
     status = "optimal" if ok else "unverified"
