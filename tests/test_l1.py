@@ -131,6 +131,10 @@ def test_ties_decided_exactly():
     bp = dl.basis_pursuit(near)
     assert bp.unique and np.allclose(bp.x, [1, 0], atol=1e-15)
     assert abs(dl.certificate_constant(near, bp.x).rho - (1 - 1e-6)) < 1e-14
+    # A = [1, 1 + 1e-8]: HiGHS at its default tolerance 1e-7 returns the vertex (1, 0), worse by
+    # 1e-8; the duality-gap check catches it and the tight-tolerance retry finds the optimum
+    bp = dl.basis_pursuit([[1.0, 1.0 + 1e-8]], [1.0])
+    assert bp.verified and bp.unique and np.allclose(bp.x, [0, 1 / (1 + 1e-8)], atol=1e-15)
 
 
 @pytest.mark.parametrize("damage", ["shift", "nan"])

@@ -46,6 +46,9 @@ VERIFY_TOL = 1e-9
 RHO_TOL = 1e-9
 #: ``|a_i^T w| >= 1 - TIGHT_TOL`` counts as tight when reading a face off a certificate.
 TIGHT_TOL = 1e-9
+#: HiGHS' default primal/dual feasibility tolerances are 1e-7: on near-ties it may return a
+#: vertex 1e-8 worse than optimal. An unverified answer is retried with the tightest it takes.
+TIGHT_HIGHS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
 #: Relative rank tolerance (times ``max(shape)``) of the SVD rank test.
 RANK_RTOL = np.finfo(float).eps
 
@@ -171,10 +174,11 @@ class CertificateConstant:
 # ----------------------------------------------------------------------- helpers
 
 
-def _linprog(c, *, what: str, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=(0, None)):
+def _linprog(c, *, what: str, A_ub=None, b_ub=None, A_eq=None, b_eq=None, bounds=(0, None), options=None):
     """HiGHS through scipy; any failure becomes a `SolverError` that names the LP."""
     try:
-        res = linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=bounds, method="highs")
+        res = linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=bounds, method="highs",
+                      **({"options": options} if options else {}))
     except ValueError as exc:
         raise SolverError(f"HiGHS rejected the {what} LP: {exc}") from None
     if res.status != 0 or res.x is None:
@@ -271,10 +275,10 @@ def _certify(A, y, x, S, sigma, candidates):
     return best
 
 
-def _dual_lp(A: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _dual_lp(A: np.ndarray, y: np.ndarray, options=None) -> np.ndarray:
     """``argmax <w, y> s.t. -1 <= A^T w <= 1`` by HiGHS (the BP dual, solved directly)."""
     res = _linprog(-y, what="basis-pursuit dual", A_ub=np.vstack([A.T, -A.T]),
-                   b_ub=np.ones(2 * A.shape[1]), bounds=(None, None))
+                   b_ub=np.ones(2 * A.shape[1]), bounds=(None, None), options=options)
     return res.x
 
 
@@ -391,7 +395,8 @@ def basis_pursuit(A, y=None, *, throw: bool = True) -> BPResult:
 
     Steps: HiGHS (``scipy.optimize.linprog(method="highs")``) on ``x = x+ - x-``; support
     ``S = {|x_i| > 1e-9 ||x||_inf}``, ``x_S = lstsq(A_S, y)`` when ``A_S`` is injective;
-    certificate from HiGHS' equality marginals, polished and checked, else from the dual LP;
+    certificate from HiGHS' equality marginals, polished and checked, else from the dual LP
+    (and the whole solve once more with HiGHS tolerances 1e-10 if the gap is still too large);
     ``unique`` iff ``A_S`` injective and ``rho < 1``: shown by a strict certificate (HiGHS'
     own, or one found by a soft-max Newton search, `_strict_certificate`), else decided by
     the ``rho`` LP. Raises `SolverError` when
@@ -405,20 +410,23 @@ def basis_pursuit(A, y=None, *, throw: bool = True) -> BPResult:
     P = as_problem(A, y)
     A, y = P.A, P.y
     m, N = A.shape
-    res = _linprog(np.ones(2 * N), what="basis-pursuit", A_eq=np.hstack([A, -A]), b_eq=y)
-    x, injective = _clean_primal(A, y, res.x[:N] - res.x[N:])
-    S = np.flatnonzero(x)
-    sigma = np.sign(x[S])
-    value = float(np.sum(np.abs(x)))
-    residual = P.relative_residual(x)
-    marg = getattr(getattr(res, "eqlin", None), "marginals", None)
-    candidates = [(None if marg is None else np.asarray(marg, dtype=float), "highs")]
-    best = _certify(A, y, x, S, sigma, candidates)
-    if best is None or best[1] > VERIFY_TOL:  # repair: solve the dual LP itself
-        candidates.append((_dual_lp(A, y), "dual-lp"))
+    for options in (None, TIGHT_HIGHS):  # a gap above tolerance: once more with tight tolerances
+        res = _linprog(np.ones(2 * N), what="basis-pursuit", A_eq=np.hstack([A, -A]), b_eq=y, options=options)
+        x, injective = _clean_primal(A, y, res.x[:N] - res.x[N:])
+        S = np.flatnonzero(x)
+        sigma = np.sign(x[S])
+        value = float(np.sum(np.abs(x)))
+        residual = P.relative_residual(x)
+        marg = getattr(getattr(res, "eqlin", None), "marginals", None)
+        candidates = [(None if marg is None else np.asarray(marg, dtype=float), "highs")]
         best = _certify(A, y, x, S, sigma, candidates)
-    if best is None:
-        raise SolverError("No finite dual certificate could be formed from HiGHS' output or the dual LP.")
+        if best is None or best[1] > VERIFY_TOL:  # repair: solve the dual LP itself
+            candidates.append((_dual_lp(A, y, options), "dual-lp"))
+            best = _certify(A, y, x, S, sigma, candidates)
+        if best is None:
+            raise SolverError("No finite dual certificate could be formed from HiGHS' output or the dual LP.")
+        if best[1] <= VERIFY_TOL and residual <= VERIFY_TOL:
+            break
     w, gap, source = best
     Sc = np.setdiff1d(np.arange(N), S)
     margin = 1.0 - float(np.max(np.abs(A[:, Sc].T @ w))) if Sc.size else 1.0
