@@ -14,6 +14,7 @@ from .errors import TimeGridError
 from .dynamics import Trajectory, flow_trajectory, rescaled_time
 from .twolayer import TwoLayerDLN
 from .layered import LayeredDLN
+from .gd import GDResult, gradient_descent
 from .errors import InfeasibleLPError, NotStrictlyFeasibleError, UnboundedLPError
 from .nonnegative import EntropicMap, NonNegativeDLN
 from .lp import LPResult, basis_pursuit_lp, descend, entropic_lp, solve_lp
