@@ -94,6 +94,11 @@ class _Batch:
         return _Batch(self.mu.copy(), self.sign.copy(), self.gap.copy(), travel)
 
 
+def _rows(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``a[idx]``, without a copy when ``idx`` is every row in order (the common case)."""
+    return a if idx.size == a.shape[0] and (idx.size == 0 or idx[-1] == idx.size - 1) else a[idx]
+
+
 def _matvec(Q, v):
     """``Q_b @ v_b`` for stacks ``Q`` (B, N, r) and ``v`` (B, r)."""
     return np.matmul(Q, v[:, :, None])[:, :, 0]
@@ -160,7 +165,7 @@ def _newton(Q, z, mapping, state: _Batch, *, tol: float, max_iter: int):
     for it in range(max_iter + 1):
         if active.size == 0:
             break
-        Qa, za, sa = Q[active], z[active], state.take(active)
+        Qa, za, sa = _rows(Q, active), _rows(z, active), state.take(active)
         x = mapping.primal(sa.sign, sa.gap)
         finite = np.all(np.isfinite(x), axis=1)
         grad = _rmatvec(Qa, np.where(finite[:, None], x, 0.0)) - za
@@ -170,9 +175,11 @@ def _newton(Q, z, mapping, state: _Batch, *, tol: float, max_iter: int):
         keep = finite & ~done
         if it == max_iter or not np.any(keep):
             break
-        active, Qa, za, sa, grad = active[keep], Qa[keep], za[keep], sa.take(keep), grad[keep]
+        if not keep.all():
+            active, Qa, za, sa, grad = active[keep], Qa[keep], za[keep], sa.take(keep), grad[keep]
         d = mapping.slope(sa.sign, sa.gap)
-        H = np.matmul(np.swapaxes(Qa, 1, 2) * d[:, None, :], Qa)
+        X = Qa * np.sqrt(d)[:, :, None]  # H = X^T X: one product, symmetric by construction
+        H = np.matmul(np.swapaxes(X, 1, 2), X)
         dmu = _solve_stack(H, -grad)
         dz = _matvec(Qa, dmu)
         decrement = -np.einsum("br,br->b", grad, dmu)
