@@ -100,6 +100,12 @@ def test_unique_and_face_agree_with_brute_force(seed):
     assert bp.verified
     assert abs(bp.value - best) <= 1e-12 * max(1.0, best)
     assert bp.unique == (len(optimal) == 1)
+    if bp.unique:
+        assert bp.alternative is None and bp.margin > 0  # a strict certificate is the evidence
+    else:  # another minimizer is the evidence
+        alt = bp.alternative
+        assert P.relative_residual(alt) < 1e-13 and abs(np.abs(alt).sum() - best) <= 1e-12 * best
+        assert np.max(np.abs(alt - bp.x)) > 1e-6
     face = dl.bp_face(P)
     assert face.status == "verified"
     assert face.unique == bp.unique

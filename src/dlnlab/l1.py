@@ -62,7 +62,8 @@ class BPResult:
 
     ``x`` (cleaned), ``value = ||x||_1``, ``certificate`` (``w`` with ``||A^T w||_inf <= 1``;
     strictly below 1 off the support when ``unique``), ``unique`` (``A_S`` injective and
-    ``rho < 1``), ``support`` and ``sign`` (of ``x_S``), ``residual`` (``||Ax-y||/||y||``),
+    ``rho < 1``), ``alternative`` (when not unique: another minimizer, checked feasible and
+    of the same l1 norm), ``support`` and ``sign`` (of ``x_S``), ``residual`` (``||Ax-y||/||y||``),
     ``duality_gap`` (``(||x||_1 - <w, y>) / ||x||_1``), ``margin`` (``1 - max_{j not in S}
     |a_j^T w|``: > 0 means the certificate is strict), ``injective`` (``A_S``),
     ``status`` (``"optimal"`` when every check passed, else ``"unverified"``),
@@ -74,6 +75,7 @@ class BPResult:
     value: float
     certificate: np.ndarray
     unique: bool
+    alternative: np.ndarray | None
     support: np.ndarray
     sign: np.ndarray
     residual: float
@@ -99,7 +101,8 @@ class BPFace:
     ``F``: the directions of the affine hull), ``point`` (a relative-interior point: every
     ``F`` entry nonzero), ``vertices`` (k x N array, or None when not enumerated),
     ``certificate`` (an optimal ``w`` with ``|a_j^T w| < 1`` for every ``j`` outside ``F``:
-    strict complementarity), ``rho`` (``max_{j not in F} |a_j^T w| < 1``), ``value``,
+    strict complementarity), ``rho`` (``max_{j not in F} |a_j^T w| < 1`` for that ``w``;
+    the minimal such value when it came from the ``rho`` LP), ``value``,
     ``lps`` (linear programs solved), ``status`` (``"verified"`` or the failed check).
     """
 
@@ -338,6 +341,50 @@ def _strict_certificate(A: np.ndarray, S: np.ndarray, sigma: np.ndarray, max_new
     return w0 + Z @ c if np.max(np.abs(r)) < 1 - RHO_TOL else None
 
 
+def _second_minimizer(P: Problem, x: np.ndarray, S: np.ndarray, w: np.ndarray) -> np.ndarray | None:
+    """Another BP minimizer ``x + eps v``, or None when ``x`` is the only one (Farkas).
+
+    Every minimizer is supported in the tight set ``T`` of the optimal certificate ``w``, with
+    the signs of ``A_T^T w``. So another one exists iff some ``v != 0`` has ``A v = 0``,
+    ``supp v in T`` and ``s_j v_j >= 0`` on ``E = T \\ S`` (``x`` is 0 there): with ``A_S``
+    injective, iff the small LP ``A_S v_S + A_E (s_E u) = 0, u >= 0, sum u = 1`` is feasible
+    (``|T|`` variables, ``m + 1`` rows). ``eps`` keeps the signs on ``S``; the point is checked.
+    """
+    A, y = P.A, P.y
+    c = A.T @ w
+    T = np.union1d(np.flatnonzero(np.abs(c) >= 1 - TIGHT_TOL), S)
+    E = np.setdiff1d(T, S)
+    sE = np.sign(c[E])
+    v = np.zeros(P.N)
+    Z = _null_space(A[:, S])
+    if Z.shape[1]:  # A_S not injective: a direction inside the support
+        v[S] = Z[:, 0]
+    elif E.size:
+        A_eq = np.vstack([np.hstack([A[:, S], A[:, E] * sE]), np.r_[np.zeros(S.size), np.ones(E.size)][None, :]])
+        b_eq = np.r_[np.zeros(A.shape[0]), 1.0]
+        bounds = [(None, None)] * S.size + [(0, None)] * E.size
+        try:
+            res = linprog(np.zeros(S.size + E.size), A_eq=A_eq, b_eq=b_eq, bounds=bounds, method="highs")
+        except ValueError:
+            return None
+        if res.status != 0 or res.x is None:
+            return None  # infeasible (status 2): x is the unique minimizer, up to tolerance
+        v[S], v[E] = res.x[:S.size], sE * res.x[S.size:]
+        v = np.zeros(P.N) if not np.any(v[E]) else v
+    if not np.any(v):
+        return None
+    v[np.abs(v) <= SUPPORT_RTOL * np.max(np.abs(v))] = 0.0
+    with np.errstate(divide="ignore"):
+        limit = np.min(np.abs(x[S]) / np.abs(v[S]), initial=np.inf)
+    eps = 0.5 * limit if np.isfinite(limit) else 1.0
+    eps = min(eps, np.max(np.abs(x)) / np.max(np.abs(v))) if np.any(x) else eps
+    x2 = x + eps * v
+    value = float(np.sum(np.abs(x)))
+    ok = (P.relative_residual(x2) <= VERIFY_TOL and np.max(np.abs(x2 - x)) > SUPPORT_RTOL * max(value, 1e-300)
+          and abs(float(np.sum(np.abs(x2))) - value) <= VERIFY_TOL * max(value, 1e-300))
+    return x2 if ok else None
+
+
 def _rho_lp(A: np.ndarray, S: np.ndarray, sigma: np.ndarray) -> tuple[float, np.ndarray, float]:
     """``min ||A_Sc^T w||_inf s.t. A_S^T w = sigma``: ``(rho, w, equality residual)``.
 
@@ -398,8 +445,9 @@ def basis_pursuit(A, y=None, *, throw: bool = True) -> BPResult:
     certificate from HiGHS' equality marginals, polished and checked, else from the dual LP
     (and the whole solve once more with HiGHS tolerances 1e-10 if the gap is still too large);
     ``unique`` iff ``A_S`` injective and ``rho < 1``: shown by a strict certificate (HiGHS'
-    own, or one found by a soft-max Newton search, `_strict_certificate`), else decided by
-    the ``rho`` LP. Raises `SolverError` when
+    own, or one found by a soft-max Newton search, `_strict_certificate`); else refuted by
+    another minimizer (`_second_minimizer`, a small LP on the tight set), else the ``rho``
+    LP supplies the strict certificate. Raises `SolverError` when
     HiGHS fails or (with ``throw=True``) when the answer cannot be verified.
 
     >>> import dlnlab as dl
@@ -431,10 +479,13 @@ def basis_pursuit(A, y=None, *, throw: bool = True) -> BPResult:
     Sc = np.setdiff1d(np.arange(N), S)
     margin = 1.0 - float(np.max(np.abs(A[:, Sc].T @ w))) if Sc.size else 1.0
     unique = injective and margin > RHO_TOL
-    if injective and not unique:  # HiGHS' basic dual is tight off S: look for a strict certificate
-        strict = _strict_certificate(A, S, sigma)
+    alternative = None
+    if not injective or not unique:  # HiGHS' basic dual is tight off S: is there another minimizer?
+        strict = _strict_certificate(A, S, sigma) if injective else None
         source_strict = "soft-max"
-        if strict is None:  # the exact decision: the rho LP
+        if strict is None:
+            alternative = _second_minimizer(P, x, S, w)
+        if strict is None and alternative is None and injective:  # the rho LP: a strict certificate
             rho, strict, eq = _rho_lp(A, S, sigma)
             source_strict = "rho-lp"
             if not (rho < 1 - RHO_TOL and eq <= VERIFY_TOL):
@@ -449,7 +500,8 @@ def basis_pursuit(A, y=None, *, throw: bool = True) -> BPResult:
     status = "optimal" if ok else "unverified"
     message = "" if ok else (f"checks failed: residual {residual:.2e}, duality gap {gap:.2e} "
                              f"(tolerance {VERIFY_TOL:g})")
-    result = BPResult(x=x, value=value, certificate=w, unique=bool(unique), support=S, sign=sigma,
+    result = BPResult(x=x, value=value, certificate=w, unique=bool(unique), alternative=alternative,
+                      support=S, sign=sigma,
                       residual=residual, duality_gap=gap, status=status, margin=margin,
                       injective=bool(injective), certificate_source=source,
                       iterations=int(getattr(res, "nit", 0)), message=message)
@@ -471,9 +523,10 @@ def bp_face(A, y=None, *, max_bases: int = 20000, bp: BPResult | None = None) ->
     ``F`` (coordinates nonzero in *some* minimizer) is found by LPs over ``S*``: maximize the
     sum of the still-undecided ``s_i x_i``; every coordinate the optimum makes positive joins
     ``F``; when the optimum is 0 the rest are zero on all of ``S*``. Evidence: the average of
-    the points found is nonzero on all of ``F`` (``F`` is not too big), and the ``rho`` LP on
-    ``(F, s_F)`` gives ``w`` with ``|a_j^T w| < 1`` off ``F`` (strict complementarity, as
-    Goldman-Tucker guarantees; ``F`` is not too small). The affine hull is
+    the points found is nonzero on all of ``F`` (``F`` is not too big), and a ``w`` with
+    ``A_F^T w = s_F`` and ``|a_j^T w| < 1`` off ``F`` (strict complementarity, which
+    Goldman-Tucker guarantees; found by `_strict_certificate` or the ``rho`` LP on
+    ``(F, s_F)``) shows that every minimizer vanishes off ``F`` (``F`` is not too small). The affine hull is
     ``point + ker A_F``; vertices are the basic solutions ``A_B x_B = y`` (``B`` in ``F``,
     ``|B| = rank A_F``) with the face's signs, enumerated when ``C(|F|, rank) <= max_bases``.
 
@@ -522,8 +575,13 @@ def bp_face(A, y=None, *, max_bases: int = 20000, bp: BPResult | None = None) ->
     Z = _null_space(A[:, F])
     basis = np.zeros((N, Z.shape[1]))
     basis[F] = Z
-    rho, wF, eq = _rho_lp(A, F, sF)
+    wF = _strict_certificate(A, F, sF)  # cheap search first; the rho LP if it finds none
+    if wF is None:
+        _, wF, _ = _rho_lp(A, F, sF)
     wF = wF / max(1.0, float(np.max(np.abs(A.T @ wF))))
+    Fc = np.setdiff1d(np.arange(N), F)
+    rho = float(np.max(np.abs(A[:, Fc].T @ wF))) if Fc.size else 0.0
+    eq = float(np.max(np.abs(A[:, F].T @ wF - sF))) if F.size else 0.0
     problems = []
     if not np.all(tF > 0):
         problems.append("the interior point has a zero or sign-flipped entry")
