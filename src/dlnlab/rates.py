@@ -482,9 +482,10 @@ def fit_slope(log10_scale, log10_error, *, lo: float = -math.inf, hi: float = ma
         stderr = math.sqrt(float(resid @ resid) / (xs.size - 2) / float(np.sum((xs - xs.mean()) ** 2)))
     else:
         stderr = 0.0
-    local = np.diff(ys) / np.diff(xs)
+    dx = np.diff(xs)
+    local = np.diff(ys)[dx > 0] / dx[dx > 0]  # repeated scales (e.g. two methods) give no local slope
     return SlopeFit(float(slope), float(intercept), stderr, int(xs.size), (float(xs[0]), float(xs[-1])), local,
-                    float(np.max(np.abs(local - slope))))
+                    float(np.max(np.abs(local - slope))) if local.size else 0.0)
 
 
 def asymptotic_upper(depth: float, target: Target) -> float:

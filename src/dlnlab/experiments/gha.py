@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from matplotlib.ticker import NullFormatter
 from scipy.optimize import brentq
 
 from .. import plots
@@ -206,6 +207,8 @@ def scale_needed(ctx, *, d, depths, log10_eps):
         ax.plot(xs, ys, marker="o", color=plots.depth_color(p), label=f"p={p:g}")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
     plots.rate_axes(ax, f"scale needed for error 1e{log10_eps:g} on A=[1,1-d]", xlabel="1 / (1 - rho) = 1/d",
                     ylabel=r"$\log_{10}(1/a)$ needed")
     ax.legend(fontsize=8)
@@ -237,7 +240,8 @@ def staircase(ctx, *, K, delta, flows):
     for k in K:
         truths = [np.array([1.0, 10.0 ** -k, 0.0]), np.array([1.0, 0.0, 10.0 ** -k / (1 + delta)])]
         bounds.append(0.5 * float(np.linalg.norm(truths[0] - truths[1])))
-    for label, algo in algos:
+    styles = ["-", "--", "-.", ":", (0, (5, 1))]
+    for n_algo, (label, algo) in enumerate(algos):
         worst = []
         for k, bound in zip(K, bounds):
             P = _staircase_problem(0.0, k)  # the input both members of the class round to
@@ -257,8 +261,8 @@ def staircase(ctx, *, K, delta, flows):
             records.append(record(f"{label}, K={k}", params={"algorithm": label, "K": k, "delta": delta}, checks=checks,
                                   worst_error=w, bound=bound, correct_digits=int(math.floor(-math.log10(w)))))
             ctx.step()
-        ax.step(K, np.log10(worst), where="mid", marker="o", ms=3, label=label)
-    ax.plot(K, np.log10(bounds), "k--", lw=1, label="GHA bound (any algorithm)")
+        ax.step(K, np.log10(worst), where="mid", marker="o", ms=3, label=label, ls=styles[n_algo % len(styles)])
+    ax.plot(K, np.log10(bounds), color="k", lw=0.8, label="GHA bound (any algorithm)")
     ax.plot(K, -np.asarray(K, dtype=float), color="0.5", ls=":", label="10^-K (K digits)")
     plots.rate_axes(ax, "K-digit staircase: worst error over the class vs K", xlabel="K",
                     ylabel=r"$\log_{10}$ worst error")

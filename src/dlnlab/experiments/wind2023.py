@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+import mpmath
 import numpy as np
 from scipy.optimize import minimize_scalar
 
@@ -18,7 +19,7 @@ from .. import plots
 from ..l1 import basis_pursuit
 from ..networks import SymmetricDLN
 from ..problems import FIXTURES, kink_problem
-from ..rates import bp_target, rate_curve, selected_target
+from ..rates import asymptotic_upper, bp_target, fit_slope, mp_flow_limit, rate_curve, selected_target
 from ..theory import h_p, kink_constant, line_selection_t
 from . import check, experiment, record
 
@@ -38,31 +39,67 @@ def _grid(lo: float, per_decade: float) -> np.ndarray:
     return np.linspace(0.0, lo, int(round(-lo * per_decade)) + 1)
 
 
+def _mp_selected_error(P, name: str, p: float, L: float) -> float:
+    """``log10`` of the error to the selected minimizer, all in extended precision (line/plane).
+
+    The flow limit by `dlnlab.rates.mp_flow_limit`; the selected minimizer from THEORY.md
+    section 4's closed form ``(1-t*, 2(1-t*), 3t*[, 0])`` evaluated in mpmath. The error is
+    ``Theta(a^2)`` (p = 2) or ``Theta(a)``, and support entries near the barrier lose
+    ``|log10 a| / k`` digits: ``40 + 2.2 |log10 a|`` digits cover both.
+    """
+    dps = int(40 + 2.2 * abs(L))
+    lim = mp_flow_limit(P.A, P.y, p, L, dps=dps)
+    with mpmath.workdps(dps):
+        q = mpmath.mpf(p)
+        if p == 2:
+            t = (4 - 6 * mpmath.cbrt(2) + 9 * mpmath.cbrt(4)) / 31
+        else:
+            ratio = mpmath.power(3, 2 / q) / (mpmath.power(2, 2 / q) + 1)
+            t = 1 / (1 + ratio ** (-q / (q - 2)))
+        xhat = [1 - t, 2 * (1 - t), 3 * t] + ([mpmath.mpf(0)] if name == "plane" else [])
+        return float(mpmath.log10(mpmath.norm([a - b for a, b in zip(lim.x, xhat)])))
+
+
 @experiment("wind2023-fig1", title="Error to the selected l1 minimizer vs scale (Wind-Antun-Hansen 2023, Fig. 1)",
-            quick=dict(problems=("line", "plane", "random"), depths=(2, 2.5, 3, 4), per_decade=1.0, lowest=-40.0),
-            full=dict(problems=("line", "plane", "random"), depths=(2, 2.5, 3, 4), per_decade=4.0, lowest=-100.0))
-def fig1(ctx, *, problems, depths, per_decade, lowest):
+            quick=dict(problems=("line", "plane", "random"), depths=(2, 2.5, 3, 4), per_decade=1.0, lowest=-40.0,
+                       mp_scales=(-20.0, -40.0)),
+            full=dict(problems=("line", "plane", "random"), depths=(2, 2.5, 3, 4), per_decade=2.0, lowest=-100.0,
+                      mp_scales=(-10.0, -15.0, -20.0, -25.0, -30.0, -35.0, -40.0)))
+def fig1(ctx, *, problems, depths, per_decade, lowest, mp_scales):
     """Line and plane (non-unique BP): error to the depth's selected minimizer, by subtraction
-    (resolved to ~1e-13 / eps); random (unique BP): error to x* by `deviation_from_bp`, down
-    to ``10^lowest``. Predicted slopes: `dlnlab.rates.predicted_slope`."""
+    (resolved to ~1e-13 / eps) and, at ``mp_scales`` below that, entirely in extended precision
+    (`_mp_selected_error`); random (unique BP): error to x* by `deviation_from_bp`, down to
+    ``10^lowest``. Predicted slopes: `dlnlab.rates.predicted_slope`."""
     plan = []
     for name in problems:
         P = FIXTURES[name]()
         unique = basis_pursuit(P).unique
         for p in depths:
             lo = lowest if unique else (-12.0 if p == 2 else -16.0)
-            plan.append((name, P, unique, float(p), _grid(lo, per_decade)))
-    ctx.expect(sum(len(g) for *_, g in plan))
+            plan.append((name, P, unique, float(p), _grid(lo, per_decade), () if unique else tuple(mp_scales)))
+    ctx.expect(sum(len(g) + len(m) for *_, g, m in plan))
     records, rows = [], []
     fig, axes = plots.new_figure(1, len(problems), size=(4.6, 3.8))
     axes = np.atleast_1d(axes).ravel()
-    for name, P, unique, p, grid in plan:
+    for name, P, unique, p, grid, mp_grid in plan:
         target = bp_target(P) if unique else selected_target(P, p)
         curve = rate_curve(P, p, target, grid, progress=ctx.step)
         for L, e, r, k, it in zip(curve.log10_scale, curve.log10_error, curve.residual, curve.kkt, curve.iterations):
             rows.append([name, p, L, e, r, k, it, curve.method])
-        tol = SLOPE_TOL if unique else FACE_SLOPE_TOL
-        checks = [check("slope", curve.fit.slope, curve.predicted_slope, tol)]
+        fit, mp_err = curve.fit, []
+        resolved = curve.log10_scale[np.isfinite(curve.log10_error)]
+        kept = tuple(L for L in mp_grid if L < resolved.min())  # only where float64 cannot resolve
+        ctx.step(len(mp_grid) - len(kept))
+        mp_grid = kept
+        for L in mp_grid:
+            mp_err.append(_mp_selected_error(P, name, p, L))
+            rows.append([name, p, L, mp_err[-1], "", "", "", "mpmath"])
+            ctx.step()
+        if mp_grid:  # refit over float64 and extended-precision points together
+            fit = fit_slope(np.r_[curve.log10_scale, mp_grid], np.r_[curve.log10_error, mp_err],
+                            hi=asymptotic_upper(p, target))
+        tol = SLOPE_TOL if unique or mp_grid else FACE_SLOPE_TOL
+        checks = [check("slope", fit.slope, curve.predicted_slope, tol)]
         if curve.predicted_log10_constant is not None:
             checks.append(check("constant", 10 ** curve.log10_constant, 10 ** curve.predicted_log10_constant,
                                 CONSTANT_RTOL, "rel"))
@@ -72,23 +109,28 @@ def fig1(ctx, *, problems, depths, per_decade, lowest):
             checks.append(check("t_star", target.x[2] / 3.0, line_selection_t(p), 1e-10))
         records.append(record(
             f"{name}, p={p:g}", params={"problem": name, "depth": p, "target": target.kind, "rho": target.rho},
-            checks=checks, fit_range=list(curve.fit.range), slope_stderr=curve.fit.stderr, method=curve.method,
+            checks=checks, fit_range=list(fit.range), slope_stderr=fit.stderr, method=curve.method,
             log10_constant=curve.log10_constant, log10_constant_theory=curve.predicted_log10_constant,
             max_residual=float(np.max(curve.residual)),
             note=("error to the unique BP solution, from the off-support entries (rates.deviation_from_bp)" if unique
-                  else "error to the depth's selected minimizer by float64 subtraction; NaN where below "
-                       "1e-13 ||x|| / eps (unresolvable)")))
+                  else "error to the depth's selected minimizer by float64 subtraction (NaN where below "
+                       "1e-13 ||x|| / eps, unresolvable) and, at the smallest scales, in mpmath")))
         ax = axes[list(problems).index(name)]
         color = plots.depth_color(p)
         plots.plot_curve(ax, curve.log10_scale, curve.log10_error, label=f"p={p:g}", color=color, ms=2.5)
+        if mp_grid:
+            ax.plot(mp_grid, mp_err, ls=":", marker="s", mfc="none", ms=4, color=color,
+                    label="mpmath" if p == depths[0] else None)
         ok = np.isfinite(curve.log10_error)
         if np.any(ok):
             L0 = float(curve.log10_scale[ok][-1])
             plots.plot_slope(ax, L0, 0.35 * L0 if L0 < 0 else 0.0, curve.predicted_slope,
                              float(curve.log10_error[ok][-1]) - curve.predicted_slope * L0, color=color)
     for ax, name in zip(axes, problems):
-        plots.rate_axes(ax, f"{name}: error to the selected minimizer (dashed: predicted slope)")
+        kind = "unique BP: error to x*" if basis_pursuit(FIXTURES[name]()).unique else "error to selected minimizer"
+        plots.rate_axes(ax, f"{name} ({kind})", ylabel=r"$\log_{10}$ error")
         ax.legend(fontsize=7)
+    fig.suptitle("Wind-Antun-Hansen Fig. 1: error vs scale (dashed: predicted slopes)", fontsize=10)
     ctx.save_figure(fig, "error_vs_scale")
     ctx.save_csv("error_vs_scale", ["problem", "depth", "log10_scale", "log10_error", "residual", "kkt",
                                     "iterations", "method"], rows)
@@ -151,9 +193,9 @@ def fig2(ctx, *, eps, depths, per_decade):
         ax.axhline(math.log10(C), color=color, ls="--", lw=0.8)
         ax.axvline(p / (p - 2.0) * math.log10(e), color=color, ls=":", lw=0.8)
     for ax, p in zip(axes, depths):
-        plots.rate_axes(ax, f"p={p:g}: error/a (dashed: kink constant, dotted: a = eps^(p/(p-2)))",
-                        ylabel=r"$\log_{10} (\|x_\infty - x^*\| / a)$")
+        plots.rate_axes(ax, f"p={p:g}", ylabel=r"$\log_{10} (\|x_\infty - x^*\| / a)$")
         ax.legend(fontsize=7)
+    fig.suptitle("Kink on A = [1, 1-eps]: error/a (dashed: kink constant; dotted: a = eps^(p/(p-2)))", fontsize=10)
     ctx.save_figure(fig, "kink")
     ctx.save_csv("kink", ["eps", "depth", "log10_scale", "log10_error", "log10_error_over_scale", "kink_constant"], rows)
     return records
@@ -223,7 +265,7 @@ def fig3(ctx, *, depths, log10_scales, points):
         ctx.step()
         records.append(record(f"p={p:g}", params={"depth": p}, checks=checks,
                               potential_deviation_by_scale=dict(zip([f"1e{L:g}" for L in log10_scales], devs))))
-    plots.rate_axes(axes[0], "(q_p(x) - |x|)/eps (solid) vs small-scale term (dashed)", xlabel="x",
+    plots.rate_axes(axes[0], "(q - |x|)/eps (solid) and G_p (dashed): they coincide", xlabel="x",
                     ylabel="(q - |x|) / eps")
     plots.rate_axes(axes[1], r"$g_p$: $g_2 = x\log(x/e)$, $g_p = x - (p/2) x^{2/p}$", xlabel="x", ylabel=r"$g_p(x)$")
     plots.rate_axes(axes[2], r"maps $x/a = h_p(z)$ ($p=2$: $2\sinh(cz)$)", xlabel="z (dual, map units)",
