@@ -18,7 +18,6 @@ from .gd import GDResult, gradient_descent
 from .errors import InfeasibleLPError, NotStrictlyFeasibleError, UnboundedLPError
 from .nonnegative import EntropicMap, NonNegativeDLN
 from .lp import LPResult, basis_pursuit_lp, descend, entropic_lp, solve_lp
-from .ot import OTResult, sinkhorn, solve_ot
 from .rates import RateStudy, deviation_from_bp, rate_study
 
 __version__ = "0.1.0"
