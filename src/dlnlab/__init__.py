@@ -15,6 +15,7 @@ from .dynamics import Trajectory, flow_trajectory, rescaled_time
 from .twolayer import TwoLayerDLN
 from .layered import LayeredDLN
 from .gd import GDResult, gradient_descent
+from .saddle import Plateau, SaddleResult, saddle_to_saddle
 from .errors import InfeasibleLPError, NotStrictlyFeasibleError, UnboundedLPError
 from .nonnegative import EntropicMap, NonNegativeDLN
 from .lp import LPResult, basis_pursuit_lp, descend, entropic_lp, solve_lp
