@@ -507,9 +507,14 @@ def asymptotic_upper(depth: float, target: Target) -> float:
 
 
 def default_scales(depth: float, target: Target, points_per_decade: float = 0.25) -> np.ndarray:
-    """A grid of ``log10 a`` from 0 deep into the asymptotic range (down to 1e-300 at most)."""
+    """A grid of ``log10 a`` from 0 deep into the asymptotic range (down to 1e-300 at most).
+
+    Selected minimizers are resolved in float64 over a few decades only (`RESOLUTION`), so
+    their grids have at least 2 points per decade.
+    """
     if target.kind == "selected":
         lo = -12.0 if depth == 2 else -16.0
+        points_per_decade = max(points_per_decade, 2.0)
     elif depth == 2:
         lo = -max(60.0, min(300.0, 12.0 / max(1.0 - target.rho, 1e-3)))
     else:

@@ -116,8 +116,7 @@ def rates(
         grids = {}
         for p in ps:
             t = bp_target(P) if unique else selected_target(P, p)
-            lo = float(default_scales(p, t)[-1])
-            grids[p] = np.linspace(0.0, lo, max(int(round(-lo * per_decade)) + 1, 8))
+            grids[p] = default_scales(p, t, per_decade)
         with _progress() as progress:
             task = progress.add_task("flow limits", total=sum(len(g) for g in grids.values()))
             study = rate_study(P, ps, log10_scales=grids, progress=lambda: progress.advance(task))
