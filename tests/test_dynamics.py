@@ -142,3 +142,27 @@ def test_zero_time_only_and_rescaled_time():
     tr = dl.flow_trajectory(P, net, [0.0, 0.0])
     assert np.all(tr.x == 0) and tr.nfev == 0 and np.allclose(tr.loss, 9.0)
     assert dl.rescaled_time(net, 10.0) == pytest.approx(1.0, rel=1e-14)  # T = 4 t / log(1/a)
+
+
+def test_cli_flow_and_saddle(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from dlnlab.cli import app
+
+    runner = CliRunner()
+    path = dl.line_problem().save(tmp_path / "line.npz")
+    out = runner.invoke(app, ["flow", str(path), "--depth", "3", "--scale", "1e-6", "--times", "0,0.5,3",
+                              "--rescaled", "--json"])
+    assert out.exit_code == 0, out.output
+    payload = json.loads(out.output)
+    net = dl.SymmetricDLN(depth=3, scale=1e-6)
+    ref = dl.flow_trajectory(dl.line_problem(), net, np.array([0, 0.5, 3]) / net.dual_scale)
+    assert np.allclose(payload["x"], ref.x, rtol=0, atol=1e-14) and payload["status"] == "ok"
+    out = runner.invoke(app, ["flow", str(path), "--scale", "1e-3", "--times", "2,1"])
+    assert out.exit_code == 2 and "sorted" in out.output
+    out = runner.invoke(app, ["flow", str(path), "--scale", "1e-3", "--times", "a,b"])
+    assert out.exit_code == 2 and "comma-separated" in out.output
+    out = runner.invoke(app, ["saddle", str(path)])
+    assert out.exit_code == 0 and "status converged" in out.output
