@@ -19,6 +19,7 @@ from .saddle import Plateau, SaddleResult, saddle_to_saddle
 from .errors import InfeasibleLPError, NotStrictlyFeasibleError, UnboundedLPError
 from .nonnegative import EntropicMap, NonNegativeDLN
 from .lp import LPResult, basis_pursuit_lp, descend, entropic_lp, solve_lp
+from .ot import OTResult, sinkhorn, solve_ot
 from .rates import RateStudy, deviation_from_bp, rate_study
 
 __version__ = "0.1.0"
