@@ -180,7 +180,8 @@ def test_unverifiable_answer_raises_or_reports(monkeypatch):
     def wrong(c, **kwargs):
         res = real(c, **kwargs)
         if len(c) == 6 and kwargs.get("A_eq") is not None and kwargs["A_eq"].shape == (2, 6):
-            x = np.array([2.0, 4.0, -3.0])  # (1,2,0) + (1,2,-3) in ker A: A x = y, ||x||_1 = 9 > 3
+            # (1,2,0) + (1,2,-3) in ker A: A x = y, ||x||_1 = 9 > 3 (scaled with the LP's y)
+            x = np.array([2.0, 4.0, -3.0]) * kwargs["b_eq"][0] / 3.0
             res.x = np.concatenate([np.maximum(x, 0), np.maximum(-x, 0)])
         return res
 
@@ -207,6 +208,8 @@ def disguises(P, x_sel, rng):
     # dominated columns: 0.5 a_0 costs 2 per unit of a_0; -0.4 (a_1 + a_2) costs 1 per 0.8
     extra = np.column_stack([0.5 * A[:, 0], -0.4 * (A[:, 1] + A[:, 2])])
     yield "dominated columns", dl.Problem(np.hstack([A, extra]), y), lambda x: x[:N]
+    for c in (1e-8, 1e8):  # BP and the selection are homogeneous in y; HiGHS' tolerances are not
+        yield f"y scaled by {c:g}", dl.Problem(A, c * y), lambda x, c=c: x / c
 
 
 @pytest.mark.parametrize("fixture", ["line", "plane"])
@@ -224,7 +227,9 @@ def test_selected_minimizer_closed_form(fixture, depth):
         s2 = dl.selected_minimizer(Q, depth=depth)
         assert s2.converged, name
         np.testing.assert_allclose(back(s2.x), expected, atol=1e-9, err_msg=name)
-        assert abs(np.abs(s2.x).sum() - 3.0) < 1e-12  # dominated columns stay unused
+        assert abs(np.abs(back(s2.x)).sum() - 3.0) < 1e-12
+        if name == "dominated columns":
+            assert np.all(s2.x[P.N:] == 0) and np.all(s2.face.support < P.N)  # never used
 
 
 def test_selected_equals_bp_when_unique():

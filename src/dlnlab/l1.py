@@ -24,7 +24,7 @@ tie closer than the rounding of its data; these tolerances say where dlnlab draw
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 
 import numpy as np
@@ -129,8 +129,9 @@ class Selection:
     """The scale -> 0 limit of the depth-p flow: ``argmin_{x in S*} sum g_p(x_i)``.
 
     ``x``, ``depth``, ``face`` (`BPFace`), ``objective`` (``sum g_p(x_i)``, THEORY.md
-    section 4), ``kkt`` (``||B^T g_p'(x)||_inf / ||g_p'(x_F)||_inf`` for the face's basis ``B``:
-    the gradient is orthogonal to the face at the minimizer), ``decrement`` (Newton
+    section 4), ``kkt`` (``||B^T s_F g_p'(t)||_inf / max(1, ||g_p'(t)||_inf)`` at
+    ``t = |x_F| / ||x||_1``, for the face's basis ``B``: the gradient is orthogonal to the
+    face at the minimizer; the normalization keeps the scale of x out), ``decrement`` (Newton
     decrement of the last step, on the face normalized to ``||x||_1 = 1``),
     ``iterations``, ``status`` (``"converged"`` or ``"failed"``).
     """
@@ -455,7 +456,28 @@ def basis_pursuit(A, y=None, *, throw: bool = True) -> BPResult:
     >>> np.round(bp.x, 6).tolist(), bp.unique, bp.status
     ([0.0, 0.0, -0.27822, -0.949197, -0.536551], True, 'optimal')
     """
-    P = as_problem(A, y)
+    P, ys = _normalized(as_problem(A, y))
+    result = _basis_pursuit(P, throw)
+    return _rescaled_bp(result, ys)
+
+
+def _normalized(P: Problem) -> tuple[Problem, float]:
+    """``(A, y / max|y|)`` and ``max|y|``: BP is homogeneous in y (``x(c y) = c x(y)``, same
+    certificates), and HiGHS' absolute tolerances (1e-7) need data of order one."""
+    ys = float(np.max(np.abs(P.y)))
+    if ys == 0.0 or ys == 1.0:
+        return P, 1.0
+    return Problem(P.A, P.y / ys, name=P.name), ys
+
+
+def _rescaled_bp(bp: BPResult, c: float) -> BPResult:
+    if c == 1.0:
+        return bp
+    return replace(bp, x=bp.x * c, value=bp.value * c,
+                   alternative=None if bp.alternative is None else bp.alternative * c)
+
+
+def _basis_pursuit(P: Problem, throw: bool) -> BPResult:
     A, y = P.A, P.y
     m, N = A.shape
     for options in (None, TIGHT_HIGHS):  # a gap above tolerance: once more with tight tolerances
@@ -535,10 +557,18 @@ def bp_face(A, y=None, *, max_bases: int = 20000, bp: BPResult | None = None) ->
     >>> face.support.tolist(), face.dimension, np.round(face.vertices, 12).tolist()
     ([0, 1, 2], 1, [[0.0, 0.0, 3.0], [1.0, 2.0, 0.0]])
     """
-    P = as_problem(A, y)
+    P, ys = _normalized(as_problem(A, y))
+    bp = _basis_pursuit(P, True) if bp is None else _rescaled_bp(bp, 1.0 / ys)
+    face = _bp_face(P, bp, max_bases)
+    if ys == 1.0:
+        return face
+    return replace(face, point=face.point * ys, value=face.value * ys,
+                   vertices=None if face.vertices is None else face.vertices * ys)
+
+
+def _bp_face(P: Problem, bp: BPResult, max_bases: int) -> BPFace:
     A, y = P.A, P.y
     m, N = A.shape
-    bp = bp if bp is not None else basis_pursuit(P)
     value = bp.value
     lps = 0
     if bp.unique:
@@ -724,9 +754,8 @@ def selected_minimizer(A, y=None, depth=None, *, tol: float = 1e-26, max_iter: i
         t = t_new
     x = np.zeros(N)
     x[F] = sF * t * value
-    _, g, _ = _g_and_derivatives(np.abs(x[F]), p)
-    gnorm = float(np.max(np.abs(g)))
-    kkt = float(np.max(np.abs(face.basis[F].T @ (sF * g)))) / gnorm if gnorm > 0 else 0.0
+    _, g, _ = _g_and_derivatives(t, p)  # on the normalized face: g' is O(1) unless t is tiny
+    kkt = float(np.max(np.abs(face.basis[F].T @ (sF * g)))) / max(1.0, float(np.max(np.abs(g))))
     obj = float(np.sum(_g_and_derivatives(np.abs(x[F]), p)[0]))
     result = Selection(x=x, depth=p, face=face, objective=obj, kkt=kkt, decrement=math.sqrt(max(dec2, 0.0)),
                        iterations=it, status=status)
