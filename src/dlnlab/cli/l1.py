@@ -38,7 +38,8 @@ def bp(problem: Path = PROBLEM, as_json: bool = AS_JSON):
     except DLNError as exc:
         fail(exc)
     payload = {
-        "x": res.x, "value": res.value, "unique": res.unique, "support": res.support, "sign": res.sign,
+        "x": res.x, "value": res.value, "unique": res.unique, "alternative": res.alternative,
+        "support": res.support, "sign": res.sign,
         "certificate": res.certificate, "certificate_source": res.certificate_source, "margin": res.margin,
         "residual": res.residual, "duality_gap": res.duality_gap, "status": res.status,
     }
