@@ -208,3 +208,28 @@ def test_basis_pursuit_as_lp():
     assert abs(np.abs(x).sum() - h.fun) <= 1e-9 * h.fun
     # THEORY.md section 5: x* = (0, 0, -.278220, -.949197, -.536551)
     assert np.allclose(x, [0, 0, -0.278220, -0.949197, -0.536551], atol=2e-6)
+
+
+def test_cli_lp(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from dlnlab.cli import app
+    from dlnlab.problems import save_npz
+
+    c, A, b = _random_lp(21, "interior")
+    path = save_npz(tmp_path / "lp.npz", c=c, A=A, b=b)
+    runner = CliRunner()
+    out = runner.invoke(app, ["lp", str(path), "--json"])
+    assert out.exit_code == 0, out.output
+    payload = json.loads(out.output)
+    ref = linprog(c, A_eq=A, b_eq=b, method="highs").fun
+    assert payload["status"] == "optimal" and abs(payload["objective"] - ref) <= 1e-9 * abs(ref)
+    out = runner.invoke(app, ["lp", str(path), "--method", "eg", "--reg", "0.05", "--max-iter", "30"])
+    assert out.exit_code == 0 and "status stopped" in out.output
+    out = runner.invoke(app, ["lp", str(path), "--method", "simplex"])
+    assert out.exit_code == 2 and "--method" in out.output
+    bad = save_npz(tmp_path / "bad.npz", c=c, A=A)
+    out = runner.invoke(app, ["lp", str(bad)])
+    assert out.exit_code == 2 and "missing key" in out.output

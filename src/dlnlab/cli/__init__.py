@@ -5,6 +5,7 @@ from . import l1  # noqa: F401,E402  (registration: bp, select, rho, nsp)
 from . import sweep  # noqa: F401,E402  (registration: sweep)
 from . import reproduce  # noqa: F401,E402  (registration: reproduce, rates, report)
 from . import flow  # noqa: F401,E402  (registration: flow, saddle)
+from . import lp  # noqa: F401,E402  (registration: lp)
 from .app import app
 
 
