@@ -106,3 +106,4 @@ def test_ids_depend_only_on_the_point(rhos, trials, batch):
     full = {p.id: p.seed for p in parse_config(text.replace(f"rho = {rhos}", "rho = [0.1, 0.2, 0.3, 0.45]")
                                                .replace(f"trials = {trials}", "trials = 3")).points()}
     assert all(full[i] == s for i, s in small.items())
+

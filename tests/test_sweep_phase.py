@@ -103,7 +103,7 @@ def test_basis_pursuit_50_percent_curve_at_N200_is_on_the_theory_curve(tmp_path)
     assert summary.complete and summary.counts == {"ok": 96}
     with ResultStore.open(tmp_path) as store:
         rows = store.rows()
-    assert max(r["residual"] for r in rows) < 1e-9
+    assert max(r["residual"] for r in rows) < 1e-12  # polished on the support: rounding level
     fits = transitions(rows)
     (key, columns), = fits.items()
     assert key[0] == "bp" and [t.delta for t in columns] == [0.25, 0.5]

@@ -83,14 +83,14 @@ def run_sweep(config: SweepConfig, out, *, workers: int | None = None, scheduler
     task runs (a module-level function of a `Chunk`, returning its rows).
     """
     t0 = time.perf_counter()
+    executor = "dask" if scheduler is not None else ("inline" if workers == 0 else "processes")
+    n_workers = 0 if scheduler is not None else _cores() if workers is None else int(workers)
+    if n_workers < 0:
+        raise SweepConfigError(f"workers must be >= 0 (0: run in this process); got {workers}.")
     with ResultStore.open(out, config) as store:
         have = store.finished(include_errors=not retry_errors)
         already = len(have)
         todo = [c for c in config.chunks() if not all(p.id in have for p in c.points)]
-        executor = "dask" if scheduler is not None else ("inline" if workers == 0 else "processes")
-        n_workers = 0 if scheduler is not None else _cores() if workers is None else int(workers)
-        if n_workers < 0:
-            raise SweepConfigError(f"workers must be >= 0; got {workers}.")
         run_id = store.begin_run(executor, n_workers)
         done = [already]
 
