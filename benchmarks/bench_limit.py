@@ -1,0 +1,153 @@
+"""Benchmark: `dl.flow_limit` against the seed paper's Radau integration and one HiGHS BP solve.
+
+Run: ``.venv/bin/python benchmarks/bench_limit.py [--quick] [--out results/bench/limit.json]``
+(about 10 minutes on an idle 2-core machine; ``--quick`` about 2).
+
+Table 1: the seed paper's method (`dlnlab.reference.seed_paper_limit`: the full 2N-dimensional
+network flow, Radau at rtol 2.5e-14 up to T = 1e9 alpha^(2-p)) on the line, plane and random
+problems, p in {2, 2.5, 3, 4}: its time (one run, the baseline), flow_limit's (best of 5,
+from raw arrays), the ratio baseline / flow_limit (target >= 1000) and max |difference|
+(target <= 1e-9).
+
+Table 2: a 300 x 3000 Gaussian problem (k = 30) at scale 1e-6, p = 2 and 3: flow_limit
+against one basis-pursuit solve by HiGHS (``linprog(method="highs")`` on ``[A, -A]``,
+c = 1), both from raw arrays; ratio flow_limit / HiGHS (target <= 1).
+
+Table 3: time, Newton iterations and continuation stages of flow_limit across scales 1e-1
+.. 1e-300 (p = 2, 3, 4) on the same problem; each point in a child process, stopped and
+reported after ``--limit`` seconds (default 30).
+
+BLAS runs single-threaded (see `common`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402  (first: pins BLAS threads before numpy loads)
+
+import numpy as np  # noqa: E402
+from scipy.optimize import linprog  # noqa: E402
+
+import dlnlab as dl  # noqa: E402
+from dlnlab.reference import seed_paper_horizon, seed_paper_limit  # noqa: E402
+
+DEPTHS = [2.0, 2.5, 3.0, 4.0]
+LARGE = dict(m=300, N=3000, k=30, seed=0)
+
+
+def large_problem():
+    return dl.gaussian_problem(LARGE["m"], LARGE["N"], LARGE["k"], seed=LARGE["seed"])
+
+
+def vs_seed_paper(scales):
+    rows = []
+    for name in ("line", "plane", "random"):
+        P = dl.FIXTURES[name]()
+        A, y = np.array(P.A), np.array(P.y)
+        for depth in DEPTHS:
+            for scale in scales:
+                alpha = scale ** (1 / depth)
+                ref = seed_paper_limit(A, y, depth, alpha)
+                net = dl.SymmetricDLN(depth=depth, scale=scale)
+                t_flow, res = common.best_time(lambda: dl.flow_limit(A, y, net), repeats=5)
+                rows.append(dict(problem=name, p=depth, scale=scale, T=seed_paper_horizon(depth, alpha),
+                                 radau_s=ref.seconds, radau_nfev=ref.nfev, radau_residual=float(ref.residual[-1]),
+                                 flow_ms=1e3 * t_flow, ratio=ref.seconds / t_flow,
+                                 max_diff=float(np.max(np.abs(res.x - ref.final))), iterations=res.iterations))
+                print(f"  seed-paper {name} p={depth:g} scale={scale:g}: Radau {ref.seconds:.2f} s, "
+                      f"flow_limit {1e3 * t_flow:.2f} ms", flush=True)
+    common.print_table(
+        "Table 1: seed paper's Radau (rtol 2.5e-14, T = 1e9 alpha^(2-p)) vs flow_limit "
+        "(ratio = Radau time / flow_limit time; target >= 1000, max_diff <= 1e-9)",
+        [("problem", ""), ("p", "g"), ("scale", "g"), ("T", ".2g"), ("radau_s", ".2f"), ("radau_nfev", "d"),
+         ("flow_ms", ".2f"), ("ratio", ".0f"), ("max_diff", ".1e"), ("iterations", "d")], rows)
+    ok_diff = all(r["max_diff"] <= 1e-9 for r in rows)
+    print(f"min ratio {min(r['ratio'] for r in rows):.0f}, max diff {max(r['max_diff'] for r in rows):.1e}: "
+          f"accuracy target {'met' if ok_diff else 'MISSED'}, speed target "
+          f"{'met' if min(r['ratio'] for r in rows) >= 1000 else 'MISSED'}")
+    return rows
+
+
+def highs_bp(A, y):
+    N = A.shape[1]
+    lp = linprog(np.ones(2 * N), A_eq=np.hstack([A, -A]), b_eq=y, bounds=(0, None), method="highs")
+    if lp.status != 0:
+        raise RuntimeError(f"HiGHS failed: {lp.message}")
+    return lp.x[:N] - lp.x[N:]
+
+
+def vs_highs(depths=(2.0, 3.0), scale=1e-6):
+    P = large_problem()
+    A, y = np.array(P.A), np.array(P.y)
+    t_lp, x_bp = common.best_time(lambda: highs_bp(A, y))
+    rows = []
+    for depth in depths:
+        net = dl.SymmetricDLN(depth=depth, scale=scale)
+        t_flow, res = common.best_time(lambda: dl.flow_limit(A, y, net))
+        rows.append(dict(p=depth, scale=scale, highs_s=t_lp, flow_s=t_flow, ratio=t_flow / t_lp,
+                         iterations=res.iterations, stages=res.stages, residual=res.residual, kkt=res.kkt,
+                         dist_to_bp=float(np.max(np.abs(res.x - x_bp))),
+                         bp_recovers_truth=bool(np.max(np.abs(x_bp - P.x_true)) < 1e-6)))
+    common.print_table(
+        f"Table 2: {LARGE['m']} x {LARGE['N']} Gaussian (k = {LARGE['k']}): flow_limit vs one HiGHS BP solve "
+        "(ratio = flow_limit / HiGHS; target <= 1)",
+        [("p", "g"), ("scale", "g"), ("highs_s", ".2f"), ("flow_s", ".2f"), ("ratio", ".2f"), ("iterations", "d"),
+         ("stages", "d"), ("residual", ".1e"), ("kkt", ".1e"), ("dist_to_bp", ".1e"), ("bp_recovers_truth", "")],
+        rows)
+    return rows
+
+
+def _sweep_point(depth, scale):
+    """One flow_limit on the large problem (run in a child process; problem built outside the timing)."""
+    import time
+
+    P = large_problem()
+    A, y = np.array(P.A), np.array(P.y)
+    start = time.perf_counter()
+    res = dl.flow_limit(A, y, dl.SymmetricDLN(depth=depth, scale=scale), throw=False)
+    seconds = time.perf_counter() - start
+    return dict(seconds=seconds, iterations=res.iterations, stages=res.stages, status=res.status,
+                residual=res.residual, kkt=res.kkt, dist_to_truth=float(np.max(np.abs(res.x - P.x_true))))
+
+
+def scale_sweep(depths=(2.0, 3.0, 4.0), scales=(1e-1, 1e-3, 1e-6, 1e-12, 1e-30, 1e-100, 1e-300), limit=30.0):
+    rows = []
+    for depth in depths:
+        for scale in scales:
+            kind, value = common.run_with_limit(_sweep_point, (depth, scale), seconds=limit)
+            row = dict(p=depth, scale=scale)
+            if kind == "ok":
+                row.update(value)
+            else:
+                row.update(status=f"timeout > {limit:g} s" if kind == "timeout" else value)
+            rows.append(row)
+            print(f"  sweep p={depth:g} scale={scale:g}: {row.get('seconds', float('nan')):.2f} s "
+                  f"{row['status']}", flush=True)
+    common.print_table(
+        f"Table 3: flow_limit across scales on the {LARGE['m']} x {LARGE['N']} problem "
+        f"(dist_to_truth = max |x - x_true|, BP recovers x_true here)",
+        [("p", "g"), ("scale", "g"), ("seconds", ".2f"), ("iterations", "d"), ("stages", "d"), ("status", ""),
+         ("residual", ".1e"), ("kkt", ".1e"), ("dist_to_truth", ".1e")], rows)
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one seed-paper scale, p = 2 only in tables 2-3")
+    parser.add_argument("--limit", type=float, default=30.0, help="seconds per point of table 3")
+    parser.add_argument("--out", default="results/bench/limit.json", help="JSON output (relative: to the repo root)")
+    args = parser.parse_args(argv)
+    seed_rows = vs_seed_paper([1e-2] if args.quick else [1e-2, 1e-3])
+    highs_rows = vs_highs(depths=(2.0,) if args.quick else (2.0, 3.0))
+    sweep_rows = scale_sweep(depths=(2.0,) if args.quick else (2.0, 3.0, 4.0), limit=args.limit)
+    path = common.write_json(args.out, {"benchmark": "limit", "quick": args.quick, "problem": LARGE,
+                                        "seed_paper": seed_rows, "highs": highs_rows, "scales": sweep_rows})
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()
