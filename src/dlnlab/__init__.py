@@ -21,5 +21,6 @@ from .nonnegative import EntropicMap, NonNegativeDLN
 from .lp import LPResult, basis_pursuit_lp, descend, entropic_lp, solve_lp
 from .ot import OTResult, sinkhorn, solve_ot
 from .rates import RateStudy, deviation_from_bp, rate_study
+from .sweep import BatchLimitResult, batch_flow_limit, load_config, run_sweep, weak_threshold
 
 __version__ = "0.1.0"

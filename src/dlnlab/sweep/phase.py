@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import optimize, special
 
 from ..errors import DLNError
 
@@ -99,7 +99,8 @@ def _net_slope(nu: float, kappa: float) -> float:
 def _statistical_dimension(kappa: float) -> float:
     """``delta(D)/N`` of the l1 descent cone at a ``kappa N``-sparse vector (ALMT 2014, Prop 4.5)."""
     def f(tau):
-        tail = (1.0 + tau * tau) * stats.norm.sf(tau) - tau * stats.norm.pdf(tau)  # E (g - tau)_+^2
+        pdf = math.exp(-tau * tau / 2.0) / math.sqrt(2.0 * math.pi)
+        tail = (1.0 + tau * tau) * float(special.ndtr(-tau)) - tau * pdf  # E (g - tau)_+^2
         return kappa * (1.0 + tau * tau) + (1.0 - kappa) * 2.0 * tail
     return float(optimize.minimize_scalar(f, bounds=(0.0, 40.0), method="bounded", options={"xatol": 1e-13}).fun)
 

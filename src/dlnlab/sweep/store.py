@@ -30,7 +30,6 @@ import sqlite3
 import time
 from pathlib import Path
 
-from .. import __version__
 from ..errors import OptionalDependencyError, StoreMismatchError, SweepConfigError
 from .config import Chunk, SweepConfig, from_dict
 
@@ -87,6 +86,8 @@ class ResultStore:
             if not meta:
                 if config is None:
                     raise SweepConfigError(f"{path}: the store has no configuration; it was not created by dlnlab.")
+                from .. import __version__  # at call time: dlnlab imports this module first
+
                 total = len(config.points())
                 with _transaction(conn):
                     conn.executemany("INSERT INTO meta VALUES (?, ?)", [
