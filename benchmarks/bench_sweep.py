@@ -100,7 +100,9 @@ def bench_bp(instances: int):
         print(f"   dlnlab sweep, {what:<11}          {rates[workers]:7.2f} inst/s wall ({seconds:.2f} s; "
               f"{ok} recovered)  ratio {rates[workers] / rate0:.2f}x{extra}")
         assert ok == ok0, "the sweep and the plain loop must recover the same instances"
-    print(f"   scaling 1 -> 2 workers: {rates[2] / rates[1]:.2f}x")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"   scaling 1 -> 2 workers: {rates[2] / rates[1]:.2f}x (1-minute load average {load:.1f} on "
+          f"{os.cpu_count()} cores: above ~1 the second worker competes with other processes)")
     return rates, rate0
 
 
