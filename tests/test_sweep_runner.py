@@ -35,13 +35,13 @@ depth = [2, 3]
 scale = 1e-6
 """
 
-# ~40 tasks of one point each, ~20-60 ms apiece: long enough to interrupt mid-run
+# 60 tasks of one point each, 10-60 ms apiece: long enough to interrupt twice mid-run
 LONGER = """
 name = "longer"
-trials = 8
+trials = 10
 batch = 1
 [problem]
-N = 60
+N = 80
 delta = [0.3, 0.5]
 rho = [0.2, 0.3, 0.4]
 [[methods]]
