@@ -1,16 +1,20 @@
-"""deviation_limit against an independent mpmath flow limit, and its rates on the kink family."""
+"""deviation_from_bp where |S| < m: the free dual directions, checked in extended precision."""
+
+import math
 
 import mpmath as mp
 import numpy as np
 import pytest
+from scipy.optimize import linprog
 
 import dlnlab as dl
-from dlnlab.deviation import deviation_limit
-from mp_reference import mp_flow_limit
+from dlnlab import rates
+
+LN10 = math.log(10.0)
 
 
 def sparse_problem():
-    """5 x 10 Gaussian A, x* 2-sparse: the unique BP solution (checked with HiGHS below), |S| < m."""
+    """5 x 10 Gaussian A, x* 2-sparse and the unique BP solution (checked below): |S| = 2 < m = 5."""
     rng = np.random.default_rng(5)
     A = rng.standard_normal((5, 10))
     x_star = np.zeros(10)
@@ -18,61 +22,64 @@ def sparse_problem():
     return A, x_star
 
 
-def test_fixture_is_the_unique_bp_solution():
-    from scipy.optimize import linprog
+def test_fixture_is_the_bp_solution():
     A, x_star = sparse_problem()
     r = linprog(np.ones(20), A_eq=np.hstack([A, -A]), b_eq=A @ x_star, bounds=(0, None), method="highs")
     assert np.allclose(r.x[:10] - r.x[10:], x_star, atol=1e-9)
 
 
-@pytest.mark.parametrize("depth, scale, dps", [(2, 1e-40, 80), (2, 1e-200, 120), (3, 1e-60, 140)])
-def test_deviation_matches_extended_precision(depth, scale, dps):
-    """Every entry of delta = x_inf - x* to relative 1e-10, although |delta| << 1e-16 |x*|.
+@pytest.mark.parametrize("depth, log10_scale", [(2, -40.0), (2, -200.0), (3, -60.0)])
+def test_deviation_matches_extended_precision(depth, log10_scale):
+    """Each entry of delta = x_inf - x* to relative 1e-10, although ||delta|| << 1e-16 ||x*||.
 
-    Entries off the support come from dual coordinates known to ~1e-16 absolute, which the
-    map turns into a relative error of at most log(1/a) * 1e-16 ~ 5e-14 (p = 2); the support's
-    deviation is a well-conditioned linear image of them. 1e-10 leaves a margin of 1000.
+    The mpmath limit uses exact data y = A x* (formed in mpmath). Off-support entries come
+    from dual coordinates known to ~1e-16 absolute, which the map turns into a relative error
+    of at most log(1/a) * 1e-16 ~ 5e-14 (p = 2); the support's deviation is a well-conditioned
+    linear image of them. 1e-10 leaves a margin of 1000.
     """
     A, x_star = sparse_problem()
-    dev = deviation_limit(A, x_star, dl.SymmetricDLN(depth=depth, scale=scale))
-    assert dev.status == "converged" and dev.free_residual < 1e-11
-    ref = mp_flow_limit(A.tolist(), x_star, depth, scale, dps=dps)
+    net = dl.SymmetricDLN.from_log_scale(depth, log10_scale * LN10)
+    P = dl.Problem(A, A @ x_star)
+    dev = rates.deviation_from_bp(P, dl.flow_limit(P, net), [1, 6], x_star)
+    assert dev.free_residual < 1e-12
+    dps = int(40 + 1.1 * 1.5 * abs(log10_scale))
     with mp.workdps(dps):
-        delta_ref = [ref[i] - mp.mpf(float(x_star[i])) for i in range(10)]
-        rel = max(abs((mp.mpf(float(dev.delta[i])) - delta_ref[i]) / delta_ref[i]) for i in range(10))
+        y = [mp.fsum(mp.mpf(float(A[i, j])) * mp.mpf(float(x_star[j])) for j in range(10)) for i in range(5)]
+        ref = rates.mp_flow_limit(A, y, depth, log10_scale, dps=dps)
+        delta_ref = [ref.x[j] - mp.mpf(float(x_star[j])) for j in range(10)]
+        got = dev.vector() if dev.log10_norm > -300 else None
+        assert got is not None
+        rel = max(abs((mp.mpf(float(got[j])) - delta_ref[j]) / delta_ref[j]) for j in range(10))
     assert rel < 1e-10
-    assert dev.error < 1e-13  # where float64 subtraction of x* (~1) keeps at most a few digits
+    assert dev.log10_norm < -13  # far below what float64 subtraction of x* (~1) can show
 
 
 def test_plain_flow_limit_cannot_resolve_the_free_directions():
-    """Why the module exists: with |S| < m the float64 limit's off-support entries are noise."""
+    """Why the refinement exists: with |S| < m the float64 limit's off-support entries are noise."""
     A, x_star = sparse_problem()
-    dev = deviation_limit(A, x_star, dl.SymmetricDLN(depth=2, scale=1e-200))
+    P = dl.Problem(A, A @ x_star)
+    res = dl.flow_limit(P, dl.SymmetricDLN(depth=2, scale=1e-200))
+    dev = rates.deviation_from_bp(P, res, [1, 6], x_star)
     off = np.setdiff1d(np.arange(10), [1, 6])
-    rel = np.abs(dev.limit.x[off] - dev.delta[off]) / np.abs(dev.delta[off])
+    rel = np.abs(res.x[off] - dev.vector()[off]) / np.abs(dev.vector()[off])
     assert rel.max() > 1e-3
 
 
 def test_moderate_scale_equals_subtraction():
     A, x_star = sparse_problem()
-    net = dl.SymmetricDLN(depth=2, scale=1e-4)
-    dev = deviation_limit(A, x_star, net)
-    plain = dl.flow_limit(A, A @ x_star, net)
-    assert np.allclose(dev.delta, plain.x - x_star, rtol=0, atol=1e-13)
+    P = dl.Problem(A, A @ x_star)
+    res = dl.flow_limit(P, dl.SymmetricDLN(depth=2, scale=1e-4))
+    dev = rates.deviation_from_bp(P, res, [1, 6], x_star)
+    assert np.allclose(dev.vector(), res.x - x_star, rtol=0, atol=1e-13)
 
 
 @pytest.mark.parametrize("eps", [0.1, 0.3])
 def test_kink_rate_is_one_minus_rho(eps):
     """THEORY.md section 5: on A = [1, 1-eps] (rho = 1-eps), p = 2 error ~ a^(1-rho) = a^eps."""
     P = dl.kink_problem(eps)
-    scales = np.array([1e-100, 1e-200, 1e-300])
-    errs = [deviation_limit(P.A, P.x_true, dl.SymmetricDLN(depth=2, scale=a)).error for a in scales]
-    slope = np.polyfit(np.log(scales), np.log(errs), 1)[0]
-    # log-error = eps log a + log C + O(1/log(1/a)) corrections: within 0.005 at a <= 1e-100
+    L = np.array([-100.0, -200.0, -300.0])
+    errs = [rates.deviation_from_bp(P, dl.flow_limit(P, dl.SymmetricDLN.from_log_scale(2, l * LN10)), [0]).log10_norm
+            for l in L]
+    slope = np.polyfit(L, errs, 1)[0]
+    # log-error = eps log a + log C + O(1/log(1/a)): within 0.005 at a <= 1e-100
     assert abs(slope - eps) < 0.005
-
-
-def test_rejects_a_support_that_is_not_injective():
-    A = np.array([[1.0, 1.0, 0.0], [1.0, 1.0, 1.0]])
-    with pytest.raises(dl.NotBPSolutionError, match="rank"):
-        deviation_limit(A, np.array([1.0, 1.0, 0.0]), dl.SymmetricDLN(depth=2, scale=1e-6))

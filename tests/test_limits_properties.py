@@ -187,20 +187,13 @@ def test_problem_and_extra_y_is_rejected():
         dl.flow_limit(P, P.y, NET)
 
 
-@pytest.mark.xfail(strict=True, raises=(TypeError, AttributeError),
-                   reason="flow_limit raises TypeError/AttributeError, not a DLNError, for a missing "
-                          "or non-network `net` (reported in the issue-2 verification report)")
 @pytest.mark.parametrize("args", [(LINE_A, [3.0, 3.0]), (dl.line_problem(), 3.0), (LINE_A, [3.0, 3.0], "deep")])
 def test_missing_or_invalid_network_is_a_dln_error(args):
-    with pytest.raises(dl.DLNError):
+    with pytest.raises(dl.NetworkError, match="needs a network"):
         dl.flow_limit(*args)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="SymmetricDLN.from_log_scale accepts -inf/nan (scale 0 or nan) and flow_limit "
-                          "then fails inside scipy with a plain ValueError (reported)")
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.mark.parametrize("log_scale", [-math.inf, math.nan])
 def test_degenerate_log_scale_is_a_dln_error(log_scale):
-    with pytest.raises(dl.DLNError):
-        dl.flow_limit(dl.line_problem(), dl.SymmetricDLN.from_log_scale(2.0, log_scale))
+    with pytest.raises(dl.NetworkError, match="finite"):
+        dl.SymmetricDLN.from_log_scale(2.0, log_scale)

@@ -95,11 +95,14 @@ def test_nsp_verdict_matches_basis_pursuit():
         assert bp.unique and np.allclose(bp.x, x, atol=1e-12)
 
 
-def test_milp_stopped_early_reports_an_interval():
+@pytest.mark.parametrize("method", ["milp", "bound", "enumerate"])
+def test_stopped_early_reports_an_honest_interval(method):
     A = gaussian(12, 24, 7)
-    res = dl.nsp_constant(A, 4, method="milp", time_limit=0.05)
+    res = dl.nsp_constant(A, 4, method=method, time_limit=0.05)
     assert res.lower <= res.upper <= 1.0
     assert res.exact or (res.status == "stopped" and res.value == res.upper)
+    top = np.sort(np.abs(res.witness))[::-1][:4].sum()  # the lower bound is attained by the witness
+    assert abs(top - res.lower) < 1e-12 and np.allclose(A @ res.witness, 0, atol=1e-12)
 
 
 def test_trivial_kernel_and_bad_inputs():
@@ -111,6 +114,8 @@ def test_trivial_kernel_and_bad_inputs():
             dl.nsp_constant(A, s)
     with pytest.raises(dl.DLNError, match="choose one of"):
         dl.nsp_constant(A, 2, method="magic")
+    with pytest.raises(dl.DLNError, match="time_limit"):
+        dl.nsp_constant(A, 2, time_limit=0)
     with pytest.raises(dl.DLNError, match="alpha_1 only"):
         dl.nsp_constant(A, 2, method="lp")
     with pytest.raises(dl.ProblemError):

@@ -273,16 +273,3 @@ def test_fit_slope():
     assert rates.fit_slope([0, -1, -2], [0, -1, -2], hi=-1).range == (-2.0, -1.0)
     with pytest.raises(ProblemError, match="at least two"):
         rates.fit_slope([0, -1], [0, np.nan])
-
-
-def test_deviation_agrees_with_deviation_limit():
-    """Two implementations of the deviation (dl.deviation_limit refines the free dual directions
-    from the projected dual; deviation_from_bp in log domain from (sign, gap))."""
-    P = dl.gaussian_problem(3, 7, 1, seed=0)
-    target = rates.bp_target(P)
-    for p, L in ((2, -100.0), (3, -40.0)):
-        net = dl.SymmetricDLN.from_log_scale(p, L * LN10)
-        theirs = dl.deviation_limit(P.A, target.x, net)
-        mine = rates.deviation_from_bp(P, dl.flow_limit(P, net), target.support, target.x)
-        # both resolve the deviation to ~1e-13 relative; 1e-10 in log10 leaves room
-        assert mine.log10_norm == pytest.approx(math.log10(theirs.error), abs=1e-10)

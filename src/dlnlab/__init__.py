@@ -2,7 +2,6 @@
 
 from .errors import (ConvergenceError, DLNError, NetworkError, NotBPSolutionError, NotInRangeError,
                      ProblemError, SolverError)
-from .deviation import DeviationResult, deviation_limit
 from .limits import LimitResult, flow_limit
 from .mirror import HyperbolicMap, MirrorMap, PowerBarrierMap
 from .networks import SymmetricDLN

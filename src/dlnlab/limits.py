@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.linalg as sla
 
-from .errors import ConvergenceError
+from .errors import ConvergenceError, NetworkError
 from .mirror import MirrorMap, normalize, to_z
 from .problems import Problem, as_problem
 
@@ -106,6 +106,8 @@ def _newton(Q: np.ndarray, z: np.ndarray, mapping: MirrorMap, state: _State, *, 
         if it == max_iter:
             return state, it, False
         d = mapping.slope(state.sign, state.gap)
+        if not np.all(np.isfinite(d)):
+            return state, it, False
         keep = d > 1e-22 * d.max()  # smaller weights change H by < 1e-22 relative per term
         H = _weighted_gram(Q[keep], d[keep])
         dmu = _solve_psd(H, -grad)
@@ -116,7 +118,7 @@ def _newton(Q: np.ndarray, z: np.ndarray, mapping: MirrorMap, state: _State, *, 
         if mapping.barrier:
             # largest step keeping 0 < gap < 2 (fraction to the boundary 0.99)
             rate = state.sign * dz
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 lim = np.where(rate > 0, state.gap / rate, np.where(rate < 0, (state.gap - 2.0) / rate, np.inf))
             tmax = float(lim.min()) if lim.size else np.inf
             if tmax <= 1.0:
@@ -152,6 +154,24 @@ def _weighted_gram(Q: np.ndarray, d: np.ndarray) -> np.ndarray:
     B = np.asfortranarray(Q * np.sqrt(d)[:, None])
     H = sla.blas.dsyrk(1.0, B, trans=1, lower=1)
     return H + np.tril(H, -1).T
+
+
+def _polish(Q, z, mapping, state, max_steps: int = 2):
+    """Extra Newton steps past the tolerance while each halves the residual at least.
+
+    Stopping at ``rtol`` leaves x off by up to ~rtol * cond; from there one quadratic step
+    reaches the rounding floor, at the price of one more factorization.
+    """
+    best = float(np.linalg.norm(Q.T @ mapping.primal(state.sign, state.gap) - z))
+    its = 0
+    for _ in range(max_steps):
+        new, n, _ = _newton(Q, z, mapping, state, tol=0.0, max_iter=1)
+        its += n
+        res = float(np.linalg.norm(Q.T @ mapping.primal(new.sign, new.gap) - z))
+        if not res <= 0.5 * best:
+            break
+        state, best = new, res
+    return state, its
 
 
 def _residual_check(Q: np.ndarray, z: np.ndarray, x: np.ndarray, tol: float):
@@ -197,9 +217,17 @@ def _solve_psd(H: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.linalg.lstsq(H, b, rcond=None)[0]
 
 
-def _kkt_error(Q: np.ndarray, mapping: MirrorMap, x: np.ndarray) -> float:
-    """``||P_perp z(x)||_inf / ||z(x)||_inf`` with ``z(x) = grad Q(x)`` in the map's units."""
+def _kkt_error(Q: np.ndarray, mapping: MirrorMap, x: np.ndarray, state: _State) -> float:
+    """``||P_perp z(x)||_inf / ||z(x)||_inf`` with ``z(x) = grad Q(x)`` in the map's units.
+
+    ``z(x)`` is recomputed from ``x`` by the inverse map, independently of the solver's
+    dual point, except for entries below 1e-290 (subnormal or underflowed, where ``x`` no
+    longer determines ``z``): those take the solver's own coordinates.
+    """
     zx = to_z(*mapping.dual(x))
+    tiny = np.abs(x) < 1e-290
+    if np.any(tiny):
+        zx = np.where(tiny, to_z(state.sign, state.gap), zx)
     zinf = float(np.max(np.abs(zx))) if zx.size else 0.0
     if zinf == 0.0:
         return 0.0
@@ -226,11 +254,18 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
     >>> res.status, res.residual < 1e-12
     ('converged', True)
     """
-    if net is None and not isinstance(A, Problem):
-        raise TypeError("flow_limit(A, y, net): the network is missing.")
-    if net is None:
+    if net is None and isinstance(A, Problem):
         net, y = y, None
+    if not callable(getattr(net, "mirror_map", None)):
+        raise NetworkError(f"flow_limit(A, y, net) needs a network such as dl.SymmetricDLN(depth=3, scale=1e-6); "
+                           f"got {type(net).__name__}.")
     problem = as_problem(A, y)
+    if getattr(net, "small_parameter", 1.0) <= 1e-300:
+        raise NetworkError(
+            f"scale exp({net.log_scale:.6g}) is below what float64 dual coordinates can represent at depth "
+            f"{net.depth:g}: the gaps ~ alpha^(p-2) = {net.small_parameter:.1e} underflow. At such scales the limit "
+            "equals the small-scale limit to every float64 digit: use dl.selected_minimizer, or "
+            "dlnlab.rates.deviation_from_bp / mp_flow_limit for the deviation.")
     basis = problem.basis
     Q, z = basis.Q, basis.z
     N = problem.N
@@ -254,12 +289,15 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
         total += its
 
     mapping = target.mirror_map()
+    if status == "converged":
+        state, its = _polish(Q, z, mapping, state)
+        total += its
     x = mapping.primal(state.sign, state.gap)
     lam = basis.to_dual(state.mu / target.dual_scale) if hasattr(target, "dual_scale") else basis.to_dual(state.mu)
     with np.errstate(all="ignore"):
         finite = bool(np.all(np.isfinite(x)))
         residual = problem.relative_residual(x) if finite else math.inf
-        kkt = _kkt_error(Q, mapping, x) if finite else math.inf
+        kkt = _kkt_error(Q, mapping, x, state) if finite else math.inf
     if status == "converged" and not (finite and _residual_check(Q, z, x, rtol)[1]):
         status, message = "failed", "the final point fails the residual check"
     elif status == "converged" and not kkt <= KKT_TOL:
@@ -326,6 +364,12 @@ def _continue(Q, z, start, target, state, rtol, intermediate_tol, max_iter, max_
         if not ok and guess is not base:
             new_state, its, ok = _newton(Q, z, mapping, base, tol=tol, max_iter=12)
             total += its
+        if ok and mapping.barrier:
+            # Newton's own moves shrink the gaps by up to 1/MIN_EPS_RATIO: snap and polish
+            snapped = _snap_to_face(Q, new_state, faces)
+            if snapped is not new_state:
+                new_state, its, ok = _newton(Q, z, mapping, snapped, tol=tol, max_iter=12)
+                total += its
         if not ok:
             step *= 0.25
             if step < 1e-8:
@@ -352,7 +396,9 @@ def _predict(Q, base, last, eps_new, barrier):
 
 
 #: Coordinates with gap below this are candidates for an exact l1 face (THEORY.md section 4).
-SNAP_GAP = 1e-5
+#: Snapping is exact whenever the consistency test passes, so the threshold only bounds
+#: the work; 0.3 catches faces from eps ~ 0.1 on, before drift can matter.
+SNAP_GAP = 0.3
 #: ``sign_F`` must lie in range(A_F^T) to this (relative) accuracy for F to count as a face.
 SNAP_CONSISTENCY = 1e-12
 

@@ -80,10 +80,14 @@ class HyperbolicMap:
         return max(-self.log_a, 1.0)
 
     def _parts(self, gap):
-        """``a e^{c|z|}`` in log domain and the ratio ``e^{-2c|z|}``."""
+        """``a e^{c|z|}`` in log domain and the ratio ``e^{-2c|z|}``.
+
+        The exponent is formed as ``(log a + c) - c gap``: for ``a < 1/e`` the first term is
+        exactly 0, so a support entry (small gap) keeps full relative precision.
+        """
         c = self.c
         absz = 1.0 - gap
-        return np.exp(self.log_a + c * absz), np.exp(-2.0 * c * absz), absz
+        return np.exp((self.log_a + c) - c * gap), np.exp(-2.0 * c * absz), absz
 
     def primal(self, sign, gap):
         big, _, absz = self._parts(gap)
@@ -141,8 +145,18 @@ class PowerBarrierMap:
     barrier: bool = True
 
     def _pow(self, base, expo):
-        """``a * base^{-expo}`` in log domain."""
-        return np.exp(self.log_a - expo * np.log(base))
+        """``a * base^{-expo}``: a product of two floats where both are representable (to
+        ~1 ulp), in log domain where one would overflow or underflow (to ~|log a| ulp)."""
+        with np.errstate(over="ignore", under="ignore", divide="ignore"):
+            direct = self._a * base ** (-expo)
+        safe = np.isfinite(direct) & (direct > 1e-290) & (self._a > 1e-290)
+        if np.all(safe):
+            return direct
+        return np.where(safe, direct, np.exp(self.log_a - expo * np.log(base)))
+
+    @property
+    def _a(self) -> float:
+        return float(np.exp(self.log_a))
 
     def primal(self, sign, gap):
         return sign * (self._pow(gap, self.k) - self._pow(2.0 - gap, self.k))

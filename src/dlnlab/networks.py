@@ -67,7 +67,13 @@ class SymmetricDLN:
     def from_log_scale(cls, depth: float, log_scale: float) -> "SymmetricDLN":
         """The same network at ``scale = exp(log_scale)`` (for scales below float range too)."""
         net = cls(depth=depth, scale=1.0)
-        object.__setattr__(net, "log_scale", float(log_scale))
+        try:
+            log_scale = float(log_scale)
+        except (TypeError, ValueError):
+            raise NetworkError(f"log_scale must be a real number; got {log_scale!r}.") from None
+        if not math.isfinite(log_scale):
+            raise NetworkError(f"log_scale must be finite (scale > 0); got {log_scale!r}.")
+        object.__setattr__(net, "log_scale", log_scale)
         object.__setattr__(net, "scale", math.exp(log_scale))
         object.__setattr__(net, "alpha", math.exp(log_scale / net.depth))
         return net

@@ -20,7 +20,7 @@ where ``||z||_{(s)}`` is the sum of the ``s`` largest ``|z_i|`` (the best ``K``,
   ``alpha_s <= sum of the s largest M_i <= s alpha_1`` (N LPs). Second, for any ``Y``
   (m x N) and ``z in ker A``, ``z = (I - Y^T A) z``, so by the triangle inequality for
   ``||.||_{(s)}``, ``alpha_s <= min_Y max_j ||(I - Y^T A) e_j||_{(s)}`` (one LP with
-  ~N^2 variables, used while ``N <= 100``; Juditsky and Nemirovski, Math. Program. 127,
+  ~N^2 variables, used while ``N <= 60``; Juditsky and Nemirovski, Math. Program. 127,
   2011). At s = 1 both are exact by LP duality. The N LPs' maximizers give a lower bound.
 
 Every result carries a witness ``z`` in ker A attaining ``lower`` (an explicit vector,
@@ -49,7 +49,7 @@ MAX_ENUMERATE_LPS = 500
 #: ``auto`` uses the MILP up to this N (beyond, branch and bound may take very long).
 MAX_MILP_N = 40
 #: The Juditsky-Nemirovski LP has N^2 + mN + N + 1 variables; used while N <= this.
-MAX_JN_N = 100
+MAX_JN_N = 60
 
 
 @dataclass(frozen=True)
@@ -136,13 +136,16 @@ def _validate(A, s):
 
 
 def nsp_constant(A, s: int, method: str = "auto", *, max_lps: int = MAX_ENUMERATE_LPS,
-                 time_limit: float = 60.0) -> NSPConstant:
+                 time_limit: float = 600.0) -> NSPConstant:
     """The order-s null space constant ``alpha_s`` of ``A`` (see the module docstring).
 
     ``method``: ``"auto"`` (``"lp"`` at s = 1; ``"enumerate"`` while at most ``max_lps``
     LPs; ``"milp"`` while N <= 40; else ``"bound"``), ``"enumerate"``, ``"milp"``,
-    ``"lp"`` (s = 1 only) or ``"bound"``. ``time_limit`` (seconds) caps the MILP; a MILP
-    stopped early returns its interval with ``exact=False``.
+    ``"lp"`` (s = 1 only) or ``"bound"``. ``time_limit`` (seconds) caps the whole
+    computation; a method stopped early returns the interval it has (``exact=False``,
+    ``status="stopped"``; an unfinished bound is the trivial ``upper = 1``). Costs: each LP
+    has 2N variables and m + 1 rows (~0.1 s at m = 100, N = 400); the bound needs N of them
+    and, while N <= 60, one Juditsky-Nemirovski LP with ~N^2 variables (~4 s at N = 60).
 
     >>> import numpy as np, dlnlab as dl
     >>> A = np.array([[1.0, 1.0, 1.0]])       # ker A spanned by (1,-1,0), (1,0,-1)
@@ -151,6 +154,8 @@ def nsp_constant(A, s: int, method: str = "auto", *, max_lps: int = MAX_ENUMERAT
     (0.5, True, False)
     """
     A, s = _validate(A, s)
+    if not (isinstance(time_limit, (int, float)) and time_limit > 0):
+        raise DLNError(f"time_limit must be a positive number of seconds; got {time_limit!r}.")
     if method not in METHODS:
         raise DLNError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
     N = A.shape[1]
@@ -165,12 +170,13 @@ def nsp_constant(A, s: int, method: str = "auto", *, max_lps: int = MAX_ENUMERAT
     if method == "auto":
         count = math.comb(N, s) * 2 ** (s - 1)
         method = "lp" if s == 1 else "enumerate" if count <= max_lps else "milp" if N <= MAX_MILP_N else "bound"
+    deadline = start + float(time_limit)
     if method in ("lp", "enumerate"):
-        result = _enumerate(kernel, s, "lp" if method == "lp" else "enumerate")
+        result = _enumerate(kernel, s, "lp" if method == "lp" else "enumerate", deadline)
     elif method == "milp":
-        result = _milp(kernel, s, time_limit)
+        result = _milp(kernel, s, deadline)
     else:
-        result = _bound(kernel, s)
+        result = _bound(kernel, s, deadline)
     value, lower, upper, best, exact, status, message = result
     ratio, z, K = best
     return NSPConstant(value=value, order=s, method=method, exact=exact, lower=lower, upper=upper, witness=z,
@@ -178,11 +184,14 @@ def nsp_constant(A, s: int, method: str = "auto", *, max_lps: int = MAX_ENUMERAT
                        message=message)
 
 
-def _enumerate(kernel: _Kernel, s: int, method: str):
+def _enumerate(kernel: _Kernel, s: int, method: str, deadline: float):
     """One LP per support K (|K| = s) and sign pattern on K with the first sign +1."""
     N = kernel.N
     best, top = None, -math.inf
     for K in combinations(range(N), s):
+        if best is not None and time.perf_counter() > deadline:
+            return (1.0, best[0], 1.0, best, False, "stopped",
+                    f"time limit reached after {kernel.lps} LPs: the enumeration is incomplete")
         for signs in product((1.0, -1.0), repeat=s - 1):
             c = np.zeros(N)
             c[list(K)] = (1.0, *signs)
@@ -196,17 +205,21 @@ def _enumerate(kernel: _Kernel, s: int, method: str):
         "" if exact else f"LP optimum {top:.10g} and witness ratio {lower:.10g} differ")
 
 
-def _coordinate_maxima(kernel: _Kernel, s: int):
-    """``M_i = max {z_i : z in ker A, ||z||_1 <= 1}`` (= max |z_i| by ``z -> -z``) and the best witness."""
+def _coordinate_maxima(kernel: _Kernel, s: int, deadline: float):
+    """``M_i = max {z_i : z in ker A, ||z||_1 <= 1}`` (= max |z_i| by ``z -> -z``), the best
+    witness, and whether all N LPs ran before ``deadline`` (unsolved ``M_i`` are the trivial 1)."""
     N = kernel.N
-    M, best = np.zeros(N), None
+    M, best = np.ones(N), None
     for i in range(N):
-        M[i], z = kernel.maximize(np.eye(N)[i])
+        if i and time.perf_counter() > deadline:
+            return M, best, False
+        val, z = kernel.maximize(np.eye(N)[i])
+        M[i] = max(val, 0.0)
         best = kernel.record(best, z, s)
-    return np.maximum(M, 0.0), best
+    return M, best, True
 
 
-def _milp(kernel: _Kernel, s: int, time_limit: float):
+def _milp(kernel: _Kernel, s: int, deadline: float):
     """One MILP (HiGHS) with big-M constants ``M_i`` from `_coordinate_maxima`.
 
     Variables ``z`` (``|z_i| <= M_i``), ``e >= |z|`` (``sum e <= 1``), ``r+, r-`` and binaries
@@ -216,7 +229,7 @@ def _milp(kernel: _Kernel, s: int, time_limit: float):
     """
     A, N = kernel.A, kernel.N
     m = A.shape[0]
-    M, best = _coordinate_maxima(kernel, s)
+    M, best, _ = _coordinate_maxima(kernel, s, deadline)  # unsolved M_i = 1 stay valid big-Ms
     I, O, Om = sp.identity(N, format="csr"), sp.csr_matrix((N, N)), sp.csr_matrix((m, N))
     one, zero = sp.csr_matrix(np.ones((1, N))), sp.csr_matrix((1, N))
     D = sp.diags(M)
@@ -238,7 +251,7 @@ def _milp(kernel: _Kernel, s: int, time_limit: float):
     integrality = np.concatenate([np.zeros(4 * N), np.ones(2 * N)])
     try:
         res = milp(c, constraints=constraints, integrality=integrality, bounds=bounds,
-                   options={"mip_rel_gap": 1e-9, "time_limit": float(time_limit)})
+                   options={"mip_rel_gap": 1e-9, "time_limit": max(1.0, deadline - time.perf_counter())})
     except ValueError as exc:
         raise SolverError(f"HiGHS rejected the NSP MILP: {exc}") from None
     kernel.lps += 1
@@ -256,13 +269,16 @@ def _milp(kernel: _Kernel, s: int, time_limit: float):
     return (lower if exact else upper), lower, upper, best, exact, status, message
 
 
-def _bound(kernel: _Kernel, s: int):
+def _bound(kernel: _Kernel, s: int, deadline: float):
     """Upper bounds ``sum of the s largest M_i <= s alpha_1`` and the JN LP; witnesses as lower bound."""
     N = kernel.N
-    M, best = _coordinate_maxima(kernel, s)
+    M, best, complete = _coordinate_maxima(kernel, s, deadline)
+    if not complete:
+        return (1.0, best[0], 1.0, best, False, "stopped",
+                f"time limit reached after {kernel.lps} of {N} coordinate LPs: only the trivial bound 1")
     upper = min(1.0, float(np.sum(np.sort(M)[::-1][:s])))
     message = f"s * alpha_1 = {s * M.max():.6g}, sum of the s largest coordinate maxima = {upper:.6g}"
-    if N <= MAX_JN_N and s > 1:
+    if N <= MAX_JN_N and s > 1 and time.perf_counter() < deadline:
         jn = _juditsky_nemirovski(kernel.A, s)
         kernel.lps += 1
         message += f"; Juditsky-Nemirovski LP = {jn:.6g}"

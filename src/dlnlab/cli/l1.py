@@ -105,7 +105,7 @@ def rho(problem: Path = PROBLEM, as_json: bool = AS_JSON):
 def nsp(problem: Path = PROBLEM,
         order: int = typer.Option(..., "--order", "-s", help="Sparsity order s >= 1."),
         method: str = typer.Option("auto", "--method", help="One of: " + ", ".join(METHODS) + "."),
-        time_limit: float = typer.Option(60.0, "--time-limit", help="Seconds allowed to the MILP."),
+        time_limit: float = typer.Option(600.0, "--time-limit", help="Seconds allowed; stops with an interval."),
         as_json: bool = AS_JSON):
     """Null space constant alpha_s (NSP of order s iff alpha_s < 1/2): exact or an LP bound."""
     try:
