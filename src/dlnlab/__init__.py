@@ -7,7 +7,8 @@ from .mirror import HyperbolicMap, MirrorMap, PowerBarrierMap
 from .networks import SymmetricDLN
 from .problems import (FIXTURES, Problem, gaussian_problem, kink_problem, line_problem, plane_problem,
                        random_problem)
-from .l1 import BPFace, BPResult, CertificateConstant, Selection, basis_pursuit, bp_face, certificate_constant, selected_minimizer
+from .l1 import (BPFace, BPResult, CertificateConstant, Selection, basis_pursuit, bp_face, certificate_constant,
+                 selected_minimizer)
 from .nsp import NSPConstant, nsp_constant
 from .errors import TimeGridError
 from .dynamics import Trajectory, flow_trajectory, rescaled_time

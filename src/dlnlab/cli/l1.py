@@ -51,7 +51,8 @@ def bp(problem: Path = PROBLEM, as_json: bool = AS_JSON):
         emit_json(payload)
         return
     console.print(_vector_table("basis pursuit", {"x": res.x}))
-    console.print(f"||x||_1 = {res.value:.12g}; status {res.status}; residual {res.residual:.2e}; duality gap {res.duality_gap:.2e}; "
+    console.print(f"||x||_1 = {res.value:.12g}; status {res.status}; residual {res.residual:.2e}; "
+                  f"duality gap {res.duality_gap:.2e}; "
                   f"certificate from {res.certificate_source}; unique: {res.unique}")
     if face is not None:
         console.print(f"solution face: support {face.support.tolist()}, dimension {face.dimension}, "
@@ -78,7 +79,8 @@ def select(problem: Path = PROBLEM,
         emit_json(payload)
         return
     console.print(_vector_table("selected l1 minimizer", {"x": sel.x}))
-    console.print(f"depth {sel.depth:g}; face dimension {sel.face.dimension}; KKT {sel.kkt:.2e}; {sel.iterations} Newton steps; "
+    console.print(f"depth {sel.depth:g}; face dimension {sel.face.dimension}; KKT {sel.kkt:.2e}; "
+                  f"{sel.iterations} Newton steps; "
                   f"{sel.status}")
 
 
