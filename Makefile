@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/dlnlab demo --out results
+	$(BIN)/dlnlab reproduce all --quick --out results
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
