@@ -1,7 +1,9 @@
 """Benchmark: `dl.basis_pursuit` against a plain HiGHS call, cvxpy + Clarabel, and the flow limit.
 
-Run: ``.venv/bin/python benchmarks/bench_l1.py`` (default: under ~2 minutes on an idle
-2-core machine) or ``--full`` (adds the 300 x 3000 flow limits and more repeats).
+Run: ``.venv/bin/python benchmarks/bench_l1.py`` (about a minute), ``--quick`` (up to
+150 x 1000) or ``--full`` (adds the 300 x 3000 flow limits and more repeats). BLAS runs on
+one thread (``benchmarks/common.py``): HiGHS is single-threaded, and spinning OpenBLAS
+threads on a loaded 2-core machine made a 150 x 150 least-squares solve 300x slower.
 
 Table 1, on Gaussian compressed-sensing problems (A iid N(0, 1/m), k = m/8 nonzeros, well
 inside the Donoho-Tanner region so BP is unique): wall time of
@@ -21,35 +23,26 @@ the error after reading the support off the flow limit (entries > 1e-3 max) and 
 
 from __future__ import annotations
 
-import os
+import sys
+from pathlib import Path
 
-# One BLAS thread unless the caller says otherwise: on a shared 2-core machine OpenBLAS'
-# spinning threads made a 150 x 150 least-squares solve 300x slower (0.83 s vs 2.5 ms),
-# which would measure the machine's load, not the algorithms. (Effective only when this
-# file is the first to import numpy.)
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402  (first: one BLAS thread unless the environment says otherwise)
 
 import argparse  # noqa: E402
+import os  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 from scipy.optimize import linprog  # noqa: E402
 
 import dlnlab as dl  # noqa: E402
+from common import best_time  # noqa: E402
 
 try:
     import cvxpy as cp
 except ImportError:  # optional: the benchmark says so in its output
     cp = None
-
-
-def best_time(fn, repeats):
-    best, out = np.inf, None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def plain_highs(P):
@@ -122,13 +115,14 @@ def flow_table(sizes, scales, repeats):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="add 300 x 3000 flow limits, 3 repeats")
+    parser.add_argument("--quick", action="store_true", help="sizes up to 150 x 1000 only")
     args = parser.parse_args(argv)
     repeats = 3 if args.full else 2
     t0 = time.perf_counter()
     print(f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, cvxpy "
           f"{'not installed' if cp is None else cp.__version__}")
     dl.basis_pursuit(dl.random_problem())  # warm-up: imports and HiGHS start-up out of the timings
-    bp_table([(60, 200), (150, 1000), (300, 3000)], repeats)
+    bp_table([(60, 200), (150, 1000)] + ([] if args.quick else [(300, 3000)]), repeats)
     flow_sizes = [(60, 200), (150, 1000)] + ([(300, 3000)] if args.full else [])
     flow_table(flow_sizes, (1e-6, 1e-9, 1e-12), repeats)
     print(f"\ntotal {time.perf_counter() - t0:.1f} s")

@@ -24,6 +24,7 @@ import common  # noqa: E402,F401  (first: pins BLAS threads before numpy loads)
 BENCHMARKS = [
     "bench_limit",
     "bench_sweep",
+    "bench_l1",
 ]
 
 #: Modules whose main() accepts --quick.
