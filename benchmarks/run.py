@@ -25,6 +25,7 @@ BENCHMARKS = [
     "bench_limit",
     "bench_sweep",
     "bench_l1",
+    "bench_lp",
 ]
 
 #: Modules whose main() accepts --quick.

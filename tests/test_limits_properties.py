@@ -199,12 +199,30 @@ def test_degenerate_log_scale_is_a_dln_error(log_scale):
         dl.SymmetricDLN.from_log_scale(2.0, log_scale)
 
 
-@pytest.mark.xfail(strict=True, raises=dl.ConvergenceError,
-                   reason="known limitation (issue-2 report): the boundary-relative dual z = sign (1 - gap) "
-                          "resolves z near 0 only to 1e-16 absolute, so x = X(z) to ~a * 1e-16 and the "
-                          "residual floor exceeds rtol once scale >> ||y|| (kernel regime); and depth "
-                          "in (2, 2 + 1e-6] overflows h_p's exponent k = p / (p - 2)")
-@pytest.mark.parametrize("depth, scale", [(2.0, 1e6), (3.0, 1e4), (2.0 + 1e-9, 1e-3)])
-def test_known_failures_large_scale_and_depth_near_two(depth, scale):
-    res = dl.flow_limit(dl.line_problem(), dl.SymmetricDLN(depth=depth, scale=scale))
-    assert res.converged and res.residual < 1e-10
+@pytest.mark.parametrize("depth, scale", [(2.0, 1e6), (3.0, 1e4), (3.0, 1e6)])
+def test_kernel_regime_converges_to_the_float64_floor(depth, scale):
+    """Far above the data the dual coordinates sit near z = 0, known to ~1e-16 absolute: the
+    residual floor is ~scale * 1e-16 / ||y||. The solver stops there, says so, and x is the
+    minimum-norm interpolator (the kernel regime) to that accuracy."""
+    P = dl.line_problem()
+    res = dl.flow_limit(P, dl.SymmetricDLN(depth=depth, scale=scale))
+    # the floor 4.4e-16 ||slope * gap|| / ||y|| is ~ 4.4e-16 * 2k * sqrt(N) * scale / ||y||
+    # ~ 1.1e-15 * scale here (k = 3); 1e-14 * scale leaves a factor 10
+    assert res.converged and res.residual < 1e-14 * scale
+    assert np.allclose(res.x, np.linalg.pinv(P.A) @ P.y, rtol=0, atol=1e-3 * np.linalg.norm(P.y) / scale + 1e-12)
+
+
+@pytest.mark.parametrize("depth", [2.0 + 1e-9, 2.0005])
+def test_depth_just_above_two_is_refused(depth):
+    with pytest.raises(dl.NetworkError, match="within"):
+        dl.SymmetricDLN(depth=depth, scale=1e-3)
+
+
+@pytest.mark.parametrize("y_factor", [1e-150, 1e150])
+def test_tiny_and_huge_data_by_homogeneity(y_factor):
+    """x_inf(beta y, beta a) = beta x_inf(y, a) (THEORY.md section 3): the solver is scale-free."""
+    P = dl.random_problem()
+    for depth in (2.0, 3.0):
+        ref = dl.flow_limit(P, dl.SymmetricDLN(depth=depth, scale=1e-6))
+        res = dl.flow_limit(P.A, P.y * y_factor, dl.SymmetricDLN(depth=depth, scale=1e-6 * y_factor))
+        assert res.converged and np.allclose(res.x / y_factor, ref.x, rtol=1e-12, atol=1e-14)

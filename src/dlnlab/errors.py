@@ -66,3 +66,7 @@ class NotStrictlyFeasibleError(DLNError, ValueError):
 
 class ExperimentError(DLNError, ValueError):
     """An experiment name is unknown or registered twice, or a record/check is malformed."""
+
+
+class OptionError(DLNError, ValueError):
+    """A solver option (tolerance, iteration or stage limit) is out of its range."""

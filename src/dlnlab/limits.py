@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.linalg as sla
 
-from .errors import ConvergenceError, NetworkError
+from .errors import ConvergenceError, NetworkError, OptionError
 from .mirror import MirrorMap, normalize, to_z
+from .networks import SymmetricDLN
 from .problems import Problem, as_problem
 
 #: Default tolerance on the relative residual of the orthonormal system. Newton converges
@@ -89,24 +90,22 @@ def _move(state: _State, dmu: np.ndarray, dz: np.ndarray, barrier: bool) -> _Sta
 
 
 def _newton(Q: np.ndarray, z: np.ndarray, mapping: MirrorMap, state: _State, *, tol: float,
-            max_iter: int) -> tuple[_State, int, bool]:
+            max_iter: int, max_halvings: int = 60) -> tuple[_State, int, bool]:
     """Damped Newton on ``Phi(mu) = sum F(Q mu) - <mu, z>`` from ``state``.
 
-    Returns the final state, the number of iterations and whether the criterion
-    ``||Q^T x - z|| <= tol * max(||z||, ||x||)`` was met.
+    Returns the final state, the number of iterations and whether the criterion of
+    `_residual_check` was met.
     """
     for it in range(max_iter + 1):
         x = mapping.primal(state.sign, state.gap)
-        if not np.all(np.isfinite(x)):
+        d = mapping.slope(state.sign, state.gap)
+        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(d))):
             return state, it, False
-        grad, done = _residual_check(Q, z, x, tol)
+        grad, done = _residual_check(Q, z, x, tol, _floor(d, state.gap))
         gnorm = float(np.linalg.norm(grad))
         if done:
             return state, it, True
         if it == max_iter:
-            return state, it, False
-        d = mapping.slope(state.sign, state.gap)
-        if not np.all(np.isfinite(d)):
             return state, it, False
         keep = d > 1e-22 * d.max()  # smaller weights change H by < 1e-22 relative per term
         H = _weighted_gram(Q[keep], d[keep])
@@ -125,7 +124,7 @@ def _newton(Q: np.ndarray, z: np.ndarray, mapping: MirrorMap, state: _State, *, 
                 t = 0.99 * tmax
         accepted = None
         F0_size = float(np.sum(np.abs(F0)))
-        for _ in range(60):
+        for _ in range(max_halvings):
             new = _move(state, t * dmu, t * dz, mapping.barrier)
             if new is not None:
                 F1 = mapping.conjugate(new.sign, new.gap)
@@ -165,7 +164,7 @@ def _polish(Q, z, mapping, state, max_steps: int = 2):
     best = float(np.linalg.norm(Q.T @ mapping.primal(state.sign, state.gap) - z))
     its = 0
     for _ in range(max_steps):
-        new, n, _ = _newton(Q, z, mapping, state, tol=0.0, max_iter=1)
+        new, n, _ = _newton(Q, z, mapping, state, tol=0.0, max_iter=1, max_halvings=2)
         its += n
         res = float(np.linalg.norm(Q.T @ mapping.primal(new.sign, new.gap) - z))
         if not res <= 0.5 * best:
@@ -174,11 +173,23 @@ def _polish(Q, z, mapping, state, max_steps: int = 2):
     return state, its
 
 
-def _residual_check(Q: np.ndarray, z: np.ndarray, x: np.ndarray, tol: float):
-    """The dual gradient ``Q^T x - z`` and whether ``||Q^T x - z|| <= tol max(||z||, ||x||)``."""
+def _floor(slope: np.ndarray, gap: np.ndarray) -> float:
+    """The residual that one rounding of every dual coordinate can cause.
+
+    A coordinate stored as ``gap <= 1`` is known to ``~1.1e-16 gap`` (relative precision of
+    the gap), which moves ``x_i`` by ``slope_i * 1.1e-16 gap_i``. Near the boundary this is
+    ``~k * 1e-16 |x_i|``; near ``z = 0`` (scales far above the data: the kernel regime) it
+    is ``1e-16 * scale``, which no Newton step can beat. A safety factor 4 is included.
+    """
+    return 4.4e-16 * float(np.linalg.norm(slope * gap))
+
+
+def _residual_check(Q: np.ndarray, z: np.ndarray, x: np.ndarray, tol: float, floor: float = 0.0):
+    """The dual gradient ``Q^T x - z`` and whether
+    ``||Q^T x - z|| <= max(tol * max(||z||, ||x||), floor)`` (``floor``: see `_floor`)."""
     grad = Q.T @ x - z
     scale = max(float(np.linalg.norm(z)), float(np.linalg.norm(x)))
-    return grad, bool(np.linalg.norm(grad) <= tol * scale)
+    return grad, bool(np.linalg.norm(grad) <= max(tol * scale, floor))
 
 
 #: Residual tolerance of the intermediate continuation stages: they only need to be close
@@ -266,12 +277,20 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
             f"{net.depth:g}: the gaps ~ alpha^(p-2) = {net.small_parameter:.1e} underflow. At such scales the limit "
             "equals the small-scale limit to every float64 digit: use dl.selected_minimizer, or "
             "dlnlab.rates.deviation_from_bp / mp_flow_limit for the deviation.")
+    if not (rtol > 0 and math.isfinite(rtol)) or max_iter < 1 or max_stages < 1:
+        raise OptionError(f"flow_limit needs rtol > 0 (finite), max_iter >= 1 and max_stages >= 1; "
+                         f"got rtol={rtol!r}, max_iter={max_iter!r}, max_stages={max_stages!r}.")
     basis = problem.basis
     Q, z = basis.Q, basis.z
     N = problem.N
 
-    target = net
-    start = _start_network(net, Q, z)
+    # Homogeneity (SymmetricDLN.normalized): solve for y / beta at scale / beta, with
+    # beta the size of the minimum-norm interpolator, so that tiny or huge data behave
+    # like data of size 1.
+    beta = _data_size(Q, z) if isinstance(net, SymmetricDLN) else 1.0
+    target = net.normalized(beta) if beta != 1.0 else net
+    z = z / beta
+    start = _start_network(target, Q, z)
     state = _State(np.zeros(basis.rank), np.ones(N), np.ones(N), np.zeros(basis.rank))
     total = 0
     stages = 0
@@ -282,7 +301,7 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
     state, its, ok = _newton(Q, z, start.mirror_map(), state, tol=tol0, max_iter=max_iter)
     total += its
     if not ok:
-        status, message = "failed", f"Newton did not converge at the starting scale {start.scale:.3g} after {its} iterations."
+        status, message = "failed", f"Newton did not converge at the starting scale ({start.scale:.3g} x the data's size) after {its} iterations."
     else:
         state, its, stages, status, message = _continue(Q, z, start, target, state, rtol, intermediate_tol,
                                                         max_iter, max_stages)
@@ -292,23 +311,35 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
     if status == "converged":
         state, its = _polish(Q, z, mapping, state)
         total += its
-    x = mapping.primal(state.sign, state.gap)
-    lam = basis.to_dual(state.mu / target.dual_scale) if hasattr(target, "dual_scale") else basis.to_dual(state.mu)
+    x = beta * mapping.primal(state.sign, state.gap)
+    lam = basis.to_dual(state.mu / getattr(net, "dual_scale", 1.0))
+    mapping = net.mirror_map()
     with np.errstate(all="ignore"):
         finite = bool(np.all(np.isfinite(x)))
         residual = problem.relative_residual(x) if finite else math.inf
         kkt = _kkt_error(Q, mapping, x, state) if finite else math.inf
-    if status == "converged" and not (finite and _residual_check(Q, z, x, rtol)[1]):
+    floor = beta * _floor(target.mirror_map().slope(state.sign, state.gap), state.gap) if finite else math.inf
+    if status == "converged" and not (finite and _residual_check(Q, z * beta, x, rtol, floor)[1]):
         status, message = "failed", "the final point fails the residual check"
     elif status == "converged" and not kkt <= KKT_TOL:
         status, message = "failed", f"the final point fails the KKT check ({kkt:.1e} > {KKT_TOL:g})"
+    elif status == "converged" and residual > rtol:
+        message = (f"residual {residual:.1e} is at the float64 resolution of the dual coordinates "
+                   f"({floor / max(problem.y_norm, 1e-300):.1e} relative; it grows with scale / ||x|| "
+                   "and with p / (p - 2))")
     result = LimitResult(x=x, dual=lam, residual=residual, kkt=kkt, iterations=total, stages=stages,
-                         status=status, network=target, sign=state.sign, gap=state.gap, message=message)
+                         status=status, network=net, sign=state.sign, gap=state.gap, message=message)
     if throw and status != "converged":
         raise ConvergenceError(
-            f"flow_limit did not converge ({message}) for {target}; residual {residual:.2e}. "
+            f"flow_limit did not converge ({message}) for {net}; residual {residual:.2e}. "
             "Pass throw=False to inspect the partial result, or raise max_iter/max_stages.", result)
     return result
+
+
+def _data_size(Q: np.ndarray, z: np.ndarray) -> float:
+    """``||x_ls||_inf`` of the minimum-norm interpolator ``x_ls = Q z`` (1.0 if it is 0)."""
+    size = float(np.max(np.abs(Q @ z))) if z.size else 0.0
+    return size if size > 0 and math.isfinite(size) else 1.0
 
 
 def _start_network(net, Q, z):

@@ -11,9 +11,12 @@ and ``x(reg)`` tends to an LP solution as ``reg -> 0``. `solve_lp` offers three 
 
 - ``"flow"`` (default): the limit itself, by Newton on the m-dimensional dual (the engine of
   `dlnlab.limits`, ``_newton``, with the `EntropicMap`), followed along ``reg -> 0`` by a
-  predictor-corrector continuation in ``log reg``; as soon as the entropic point reveals the
-  optimal face, a *crossover* solves the restricted systems ``A_S x_S = b`` and
-  ``A_S^T y = c_S`` exactly and verifies ``x >= 0`` and ``c - A^T y >= 0``.
+  predictor-corrector continuation in reg (tangent predictor); at each stage a *crossover*
+  tries to finish exactly: it solves the restricted systems ``A_S x_S = b``, ``A_S^T y = c_S``
+  on the face S the entropic point reveals, or, when no face is resolved yet, takes the basis
+  of the largest entropic x, pushes the entropic point to a vertex (Megiddo's primal push)
+  and repairs the basis with a bounded number of simplex pivots; either way it verifies
+  ``x >= 0`` and ``c - A^T y >= 0``. The path usually stops at reg ~ 1e-2 (normalized).
 - ``"gd"``: gradient descent on ``u``: ``u <- u * (1 - 2 eta A^T r)``, ``r = A (u*u) - b``.
 - ``"eg"``: exponentiated gradient ``x <- x * exp(-4 eta A^T r)`` (GD to first order in eta).
 

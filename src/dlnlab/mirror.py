@@ -61,7 +61,7 @@ def to_z(sign: np.ndarray, gap: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class HyperbolicMap:
-    """Depth 2: ``X(z) = 2 a sinh(c z)``, ``c = max(log(1/a), 1)``, ``z = 4 s / c``.
+    """Depth 2: ``X(z) = 2 a sinh(c z)``, ``z = 4 s / c``, by default ``c = max(log(1/a), 1)``.
 
     With ``a = e^{-c}`` this is ``x = sign * exp(-c gap) * (1 - exp(-2c(1-gap)))``:
     a soft l1 boundary at ``|z| = 1`` (Woodworth's hyperbolic entropy).
@@ -73,11 +73,12 @@ class HyperbolicMap:
     """
 
     log_a: float
+    c: float | None = None
     barrier: bool = False
 
-    @property
-    def c(self) -> float:
-        return max(-self.log_a, 1.0)
+    def __post_init__(self):
+        if self.c is None:
+            object.__setattr__(self, "c", max(-self.log_a, 1.0))
 
     def _parts(self, gap):
         """``a e^{c|z|}`` in log domain and the ratio ``e^{-2c|z|}``.
@@ -192,13 +193,12 @@ class PowerBarrierMap:
             lo = np.where(phi > 0, G, lo)
             hi = np.where(phi <= 0, G, hi)
             dphi = -k - (2.0 * k * rk / (2.0 - g)) / (1.0 - rk)
-            G_new = G - phi / dphi
+            step = phi / dphi
+            if np.all(np.abs(step) <= 4e-16 * np.maximum(1.0, np.abs(G))):
+                break  # Newton has converged: the bracket test below would reject its fixed point
+            G_new = G - step
             bad = ~((G_new > lo) & (G_new < hi))
-            G_new = np.where(bad, 0.5 * (lo + hi), G_new)
-            if np.all(np.abs(G_new - G) <= 4e-16 * np.maximum(1.0, np.abs(G))):
-                G = G_new
-                break
-            G = G_new
+            G = np.where(bad, 0.5 * (lo + hi), G_new)
         gap = np.where(zero, 1.0, np.exp(G))
         return sign, gap
 

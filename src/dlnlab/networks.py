@@ -15,6 +15,11 @@ from .errors import NetworkError
 from .mirror import HyperbolicMap, MirrorMap, PowerBarrierMap
 
 
+#: Depths in (2, 2 + MIN_DEPTH_GAP) are rejected: h_p's exponent p/(p-2) exceeds 2e3 there
+#: and the float64 floor of the dual coordinates (~k * 1e-16) approaches the tolerances.
+MIN_DEPTH_GAP = 1e-3
+
+
 def _positive_finite(name: str, value) -> float:
     try:
         v = float(value)
@@ -44,6 +49,7 @@ class SymmetricDLN:
     scale: float | None = None
     alpha: float | None = None
     log_scale: float = field(init=False, repr=False)
+    _c: float | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         try:
@@ -52,6 +58,11 @@ class SymmetricDLN:
             raise NetworkError(f"depth must be a real number >= 2; got {self.depth!r}.") from None
         if not math.isfinite(p) or p < 2:
             raise NetworkError(f"depth must be a real number >= 2 (p = 2, 2.5, 3, ...); got {self.depth!r}.")
+        if 2 < p < 2 + MIN_DEPTH_GAP:
+            raise NetworkError(
+                f"depth {p!r} is within {MIN_DEPTH_GAP:g} of 2, where the exponent p/(p-2) = {p / (p - 2):.3g} of "
+                "h_p is numerically degenerate; use depth=2 (the limit of these maps) or depth >= "
+                f"{2 + MIN_DEPTH_GAP:g}.")
         if (self.scale is None) == (self.alpha is None):
             raise NetworkError("Give exactly one of scale= (effective scale alpha**depth) or alpha= (weight scale).")
         if self.scale is not None:
@@ -78,6 +89,22 @@ class SymmetricDLN:
         object.__setattr__(net, "alpha", math.exp(log_scale / net.depth))
         return net
 
+    def normalized(self, beta: float) -> "SymmetricDLN":
+        """The network for the data divided by ``beta`` in the same dual units.
+
+        Exact homogeneity: ``x_inf(y, scale) = beta * x_inf(y / beta, scale / beta)`` with the
+        same dual ``s``. The depth-2 map keeps this network's ``c``, so that its
+        boundary-relative coordinates mean the same thing for both.
+        """
+        net = self.at_log_scale(self.log_scale - math.log(beta))
+        object.__setattr__(net, "_c", self.c)
+        return net
+
+    @property
+    def c(self) -> float:
+        """Depth 2: the dual scaling ``c`` of `HyperbolicMap` (``max(log(1/a), 1)`` by default)."""
+        return self._c if self._c is not None else max(-self.log_scale, 1.0)
+
     @property
     def k(self) -> float:
         """Exponent ``p / (p - 2)`` of ``h_p`` (infinite at p = 2)."""
@@ -85,14 +112,14 @@ class SymmetricDLN:
 
     def mirror_map(self) -> MirrorMap:
         if self.depth == 2:
-            return HyperbolicMap(log_a=self.log_scale)
+            return HyperbolicMap(log_a=self.log_scale, c=self.c)
         return PowerBarrierMap(log_a=self.log_scale, k=self.k)
 
     @property
     def dual_scale(self) -> float:
         """Factor from THEORY's dual ``s = A^T lam`` to the map's coordinate ``z``."""
         if self.depth == 2:
-            return 4.0 / max(-self.log_scale, 1.0)
+            return 4.0 / self.c
         p = self.depth
         return p * (p - 2.0) * math.exp((p - 2.0) * self.log_scale / p)
 
@@ -108,4 +135,6 @@ class SymmetricDLN:
         return math.exp((self.depth - 2.0) * self.log_scale / self.depth)
 
     def at_log_scale(self, log_scale: float) -> "SymmetricDLN":
-        return SymmetricDLN.from_log_scale(self.depth, log_scale)
+        net = SymmetricDLN.from_log_scale(self.depth, log_scale)
+        object.__setattr__(net, "_c", self._c)
+        return net
