@@ -15,7 +15,7 @@ stabilized by absorption). Both return the duals ``f, g`` and the marginal error
 
 >>> import numpy as np, dlnlab as dl
 >>> x = np.linspace(0, 1, 5); C = (x[:, None] - x[None, :]) ** 2
->>> res = dl.solve_ot(np.full(5, 0.2), np.full(5, 0.2), C, reg=0.01)
+>>> res = dl.solve_ot(np.full(5, 0.2), np.full(5, 0.2), C, reg=0.001)
 >>> res.status, res.marginal_error < 1e-12, bool(np.allclose(res.plan, np.diag(np.full(5, 0.2)), atol=1e-6))
 ('converged', True, True)
 """
