@@ -325,8 +325,8 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
         status, message = "failed", f"the final point fails the KKT check ({kkt:.1e} > {KKT_TOL:g})"
     elif status == "converged" and residual > rtol:
         message = (f"residual {residual:.1e} is at the float64 resolution of the dual coordinates "
-                   f"({floor / max(problem.y_norm, 1e-300):.1e} relative; it grows with scale / ||x|| "
-                   "and with p / (p - 2))")
+                   f"({floor / max(problem.y_norm, 1e-300):.1e} relative, larger where the mirror map is "
+                   "steep: near a barrier, for p close to 2, or at scales far above the data)")
     result = LimitResult(x=x, dual=lam, residual=residual, kkt=kkt, iterations=total, stages=stages,
                          status=status, network=net, sign=state.sign, gap=state.gap, message=message)
     if throw and status != "converged":

@@ -233,19 +233,12 @@ def _diagnose(A, b, scale):
     return t
 
 
-def _highs_unbounded(c, A, b) -> bool:
-    res = linprog(c, A_eq=A, b_eq=b, bounds=(0, None), method="highs")
-    if res.status == 2:
-        raise InfeasibleLPError("The LP is infeasible (HiGHS): no x >= 0 with A x = b.")
-    return res.status == 3
-
-
 # ---------------------------------------------------------------------------- the entropic path
 
 
 @dataclass
 class _Path:
-    """Normalized LP on the dual system: costs ``cn = c / cscale`` (max 1), ``x = beta * xn``."""
+    """Normalized LP on the dual system: costs ``cn = c / cscale`` (max 1), ``x = beta * xn / colscale``."""
 
     Q: np.ndarray
     z: np.ndarray
@@ -253,6 +246,7 @@ class _Path:
     basis: _Basis
     cscale: float
     beta: float
+    colscale: np.ndarray | float = 1.0
     state: _State | None = None
     reg: float = math.inf  # normalized reg of `state`
     iterations: int = 0  # Hessian factorizations: Newton steps and tangent solves
@@ -262,7 +256,7 @@ class _Path:
         return EntropicMap(self.cn, self.reg).primal(self.state.sign, self.state.gap)
 
     def x(self):
-        return self.beta * self.xn()
+        return self.beta * self.xn() / self.colscale
 
     def y(self):
         return self.cscale * self.basis.to_dual(self.state.mu)
@@ -718,7 +712,12 @@ CROSSOVER_GAP = 0.1
 
 
 def _solve_flow(c, A, b, reg, tol, max_stages, reference, throw) -> LPResult:
-    path = _make_path(c, A, b, normalize_b=True)
+    # Columns scaled to unit norm (x_j -> ||a_j|| x_j, c_j -> c_j / ||a_j||; the LP's solutions
+    # and its dual y are unchanged): badly scaled columns otherwise stall the continuation.
+    norms = np.linalg.norm(A, axis=0)
+    norms = np.where(norms > 0, norms, 1.0)
+    path = _make_path(c / norms, A / norms, b, normalize_b=True)
+    path.colscale = norms
     reg0 = 1.0 if reg is None else float(reg) / path.cscale
     r = path.Q.shape[1]
     max_pivots = max(50, r // 2)
@@ -726,7 +725,7 @@ def _solve_flow(c, A, b, reg, tol, max_stages, reference, throw) -> LPResult:
     found = {}
 
     def certified(xn, mu):
-        x, y = path.beta * xn, path.cscale * path.basis.to_dual(mu)
+        x, y = path.beta * xn / norms, path.cscale * path.basis.to_dual(mu)
         if max(_certify(c, A, b, x, y)[1:]) <= tol:
             found["sol"] = (x, y)
             return True
