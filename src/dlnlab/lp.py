@@ -655,7 +655,8 @@ def solve_lp(c, A, b, method: str = "flow", *, reg: float | None = None, tol: fl
     method : ``"flow"`` (gradient-flow limit, continuation in reg, exact crossover), ``"gd"``
         (multiplicative GD on u) or ``"eg"`` (exponentiated gradient).
     reg : the entropic regularization (lambda) of gd/eg's initialization ``u0 = exp(-c/(2 reg))``
-        (default ``0.1 max|c|``); for "flow" the starting lambda (default ``max|c|``).
+        (default ``0.1 max|c|``); for "flow" the start of the continuation, in units of
+        ``max_j c_j / ||a_j||`` (the path runs on unit-norm columns; default 1).
     tol : certificate tolerance of an "optimal" result (relative, see `LPResult`).
     step : gd/eg step ``eta`` (fixed); default: the adaptive rule of `descend`.
     max_iter, time_limit : budgets (gd/eg: iterations, default 10000; flow: stages, default 200).
