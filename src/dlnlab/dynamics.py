@@ -29,6 +29,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.linalg as sla
 from scipy.integrate import LSODA, Radau
 
 from .errors import ConvergenceError, TimeGridError
@@ -55,7 +56,8 @@ class Trajectory:
     ``s = A^T lam``), ``residual`` (``||A x - y|| / ||y||`` at each time), ``nfev``, ``njev``,
     ``nlu`` (right-hand sides, Jacobians, LU factorizations), ``condition`` (see the module
     docstring), ``accuracy`` (``(rtol + eps) * condition``: the expected relative accuracy
-    of ``x``), ``status`` (``"ok"``, ``"imprecise"`` or ``"failed"``) and ``message``.
+    of ``x``), ``status`` (``"ok"``, ``"imprecise"`` or ``"failed"``), ``method`` (the
+    integrator(s) used: ``"LSODA"``, ``"Radau"`` or ``"LSODA+Radau"``) and ``message``.
     """
 
     t: np.ndarray
@@ -83,6 +85,15 @@ class Trajectory:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+
+def _weighted_gram(A: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """``A diag(d) A^T`` (d >= 0) by a symmetric rank-k update: half the flops of a product."""
+    if A.shape[1] == 0:
+        return np.zeros((A.shape[0], A.shape[0]))
+    B = np.asfortranarray(A * np.sqrt(d))
+    H = sla.blas.dsyrk(1.0, B, lower=1)
+    return H + np.tril(H, -1).T
 
 
 def check_times(times) -> np.ndarray:
@@ -175,7 +186,8 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             slope = mapping.slope(sign, np.maximum(gap, 1e-300) if mapping.barrier else gap)
         slope = np.clip(np.nan_to_num(slope, nan=_HUGE, posinf=_HUGE), 0.0, _HUGE)
-        return -(A_ * slope) @ A_.T
+        keep = slope > 1e-22 * slope.max()  # smaller terms change J by < 1e-22 relative each
+        return -_weighted_gram(A_[:, keep], slope[keep])
 
     def condition_at(w, x, sign, gap):
         """``max_i X'(z_i) (|A|^T |w|)_i / ||x||_inf``: relative sensitivity of x to the dual."""
@@ -199,8 +211,8 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
 
     T = d * t
     with np.errstate(over="ignore", invalid="ignore"):  # trial stages beyond the domain (see rhs)
-        W, nlu, status, message = _integrate(rhs, jac, T, np.zeros(problem.m), method, rtol, atol, monitor,
-                                             max_steps)
+        W, nlu, used, status, message = _integrate(rhs, jac, T, np.zeros(problem.m), method, rtol, atol,
+                                                   monitor, max_steps)
     nfev, njev = calls
 
     X = np.full((T.size, problem.N), np.nan)
@@ -222,8 +234,8 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
     if status == "ok" and _EPS * condition > MAX_ROUNDING:
         status, message = "imprecise", _imprecise_message(condition)
     traj = Trajectory(t=t, x=X, loss=loss, dual=W / d, residual=residual, nfev=nfev, njev=njev, nlu=nlu,
-                      condition=condition, accuracy=(rtol + _EPS) * condition, status=status, method=method, rtol=rtol, atol=atol, network=net,
-                      message=message)
+                      condition=condition, accuracy=(rtol + _EPS) * condition, status=status, method=used,
+                      rtol=rtol, atol=atol, network=net, message=message)
     if throw and status != "ok":
         raise ConvergenceError(f"flow_trajectory: {message} Pass throw=False to inspect the result.", traj)
     return traj
@@ -237,6 +249,8 @@ def _imprecise_message(condition):
 
 
 _SOLVERS = {"Radau": Radau, "LSODA": LSODA}
+#: LSODA steps allowed on one output segment before Radau takes over (see `_integrate`).
+LSODA_SEGMENT_STEPS = 5000
 
 
 def _integrate(rhs, jac, T, w0, method, rtol, atol, monitor, max_steps):
@@ -254,9 +268,12 @@ def _integrate(rhs, jac, T, w0, method, rtol, atol, monitor, max_steps):
     further would only accumulate rounding over arbitrarily long times.
 
     Every 16 steps ``monitor(w)`` may stop the integration with a status and message; after
-    ``max_steps`` steps in all it stops with status "failed".
+    ``max_steps`` steps in all it stops with status "failed". LSODA that fails, or spends
+    more than `LSODA_SEGMENT_STEPS` steps on one segment (it can thrash on long, slow
+    plateaus near a barrier), hands over to Radau from its last state.
 
-    Returns the states (``len(T) x m``, NaN after a failure), LU factorizations, status, message.
+    Returns the states (``len(T) x m``, NaN after a failure), LU factorizations, the method(s)
+    used, status and message.
     """
     W = np.full((T.size, w0.size), np.nan)
     nlu = 0
@@ -264,24 +281,29 @@ def _integrate(rhs, jac, T, w0, method, rtol, atol, monitor, max_steps):
     at_rest = False
     f_checked = np.inf
     steps = 0
+    used = method
     for k, Tk in enumerate(T):
-        if Tk > t_cur and not at_rest:
+        while Tk > t_cur and not at_rest:
             options = dict(rtol=rtol, atol=atol, jac=jac)
             if h is not None:
                 options["first_step"] = min(h, Tk - t_cur)
             solver = _SOLVERS[method](rhs, t_cur, w, Tk, **options)
-            message = None
+            message, seg_steps, handover = None, 0, False
             while solver.status == "running":
                 message = solver.step()
                 steps += 1
+                seg_steps += 1
                 if steps >= max_steps:
-                    return W, nlu + int(solver.nlu or 0), "failed", (
+                    return W, nlu + int(solver.nlu or 0), used, "failed", (
                         f"{method} needed more than max_steps = {max_steps} steps (reached rescaled time "
                         f"{solver.t:.6g} of {T[-1]:.6g}); loosen rtol or raise max_steps.")
+                if method == "LSODA" and seg_steps >= LSODA_SEGMENT_STEPS:
+                    handover = True
+                    break
                 if steps % 16 == 0 and solver.status == "running" and np.all(np.isfinite(solver.y)):
                     stop = monitor(solver.y)
                     if stop is not None:
-                        return W, nlu + int(solver.nlu or 0), stop[0], stop[1]
+                        return W, nlu + int(solver.nlu or 0), used, stop[0], stop[1]
                     f = rhs(solver.t, solver.y)
                     fnorm = float(np.linalg.norm(f))
                     if fnorm <= 0.1 * f_checked:  # test again only after real progress
@@ -291,16 +313,24 @@ def _integrate(rhs, jac, T, w0, method, rtol, atol, monitor, max_steps):
                             at_rest, w = True, rest
                             break
             nlu += int(solver.nlu or 0)
+            good = solver.status != "failed" and np.all(np.isfinite(solver.y))
             if at_rest:
-                W[k:] = w
                 break
-            if solver.status != "finished" or not np.all(np.isfinite(solver.y)):
-                return W, nlu, "failed", (f"{method} stopped at rescaled time {solver.t:.6g} before "
-                                                    f"{Tk:.6g}: {message or 'non-finite state'}")
+            if method == "LSODA" and (handover or not good):
+                if good:
+                    t_cur, w = solver.t, solver.y
+                method, used, h = "Radau", "LSODA+Radau", None
+                continue
+            if not good:
+                return W, nlu, used, "failed", (f"{method} stopped at rescaled time {solver.t:.6g} before "
+                                                f"{Tk:.6g}: {message or 'non-finite state'}")
             t_cur, w = solver.t, solver.y
             h = float(getattr(solver, "h_abs", None) or solver.step_size or 0.0) or None
+        if at_rest:
+            W[k:] = w
+            break
         W[k] = w
-    return W, nlu, "ok", ""
+    return W, nlu, used, "ok", ""
 
 
 def _rest_point(rhs, jac, w, f, rtol, atol):

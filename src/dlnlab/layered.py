@@ -46,9 +46,9 @@ _TAIL_MARGIN = 20.0
 
 
 def _log_sinh(w):
-    """``log sinh(w)`` for ``w >= 0`` without overflow (``-inf`` at 0)."""
+    """``log sinh(w) = w + log(1 - e^{-2w}) - log 2`` for ``w >= 0``: no overflow, ``-inf`` at 0."""
     with np.errstate(divide="ignore"):
-        return np.where(w > 20.0, w - _LOG2, np.log(np.sinh(np.minimum(w, 20.0))))
+        return w + np.log(-np.expm1(-2.0 * w)) - _LOG2
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,6 +148,12 @@ class LayeredMap:
         target = np.where(beyond, np.log(np.where(beyond, tau * self.kappa, 1.0)), target)
         with np.errstate(divide="ignore", invalid="ignore"):
             W = np.where(beyond, w_end, start + width * np.clip(target / panels[rows, k], 0.0, 1.0))
+        # warm start: integrators and Newton ask for nearby points in turn; the last solution,
+        # where it lies in the same bracket, is a better first guess than the linear one
+        last = self.__dict__.get("_last_W")
+        if last is not None and last.shape == W.shape:
+            W = np.where((last >= lo) & (last <= hi), last, W)
+        any_beyond = bool(np.any(beyond))
         # In a panel: int_start^W h = target (increasing in W, derivative h). Beyond the
         # table: log h(W) = log(kappa tau), nearly linear (slope ~ -kappa). Safeguarded Newton.
         for _ in range(60):
@@ -155,7 +161,8 @@ class LayeredMap:
             f = np.where(beyond, target - lh, self._panel(start, np.where(beyond, start, W)) - target)
             lo = np.where(f < 0, W, lo)
             hi = np.where(f > 0, W, hi)
-            W_new = W - f / np.where(beyond, self._dlog_h(W), np.exp(lh))
+            slope = np.where(beyond, self._dlog_h(W), np.exp(lh)) if any_beyond else np.exp(lh)
+            W_new = W - f / slope
             W_new = np.where((W_new >= lo) & (W_new <= hi), W_new, 0.5 * (lo + hi))
             # converged: the step is at rounding level, or the equation is met to rounding
             # (f's own floating-point noise is ~ eps times the integrals involved)
@@ -164,6 +171,7 @@ class LayeredMap:
             W = W_new
             if np.all(done):
                 break
+        self.__dict__["_last_W"] = W.copy()
         return W
 
     def _dlog_h(self, W):
