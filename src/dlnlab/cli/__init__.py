@@ -1,6 +1,6 @@
 """The `dlnlab` command line. Each subcommand lives in its own module and registers on `app`."""
 
-from . import demo, limit  # noqa: F401  (registration side effects)
+from . import limit  # noqa: F401  (registration side effects)
 from . import l1  # noqa: F401,E402  (registration: bp, select, rho, nsp)
 from . import sweep  # noqa: F401,E402  (registration: sweep)
 from . import reproduce  # noqa: F401,E402  (registration: reproduce, rates, report)
