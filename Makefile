@@ -16,8 +16,10 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/dlnlab reproduce all --quick --out results
 
+# One BLAS thread: the suite is many small factorizations, which multi-threaded OpenBLAS
+# slows down by 10-100x on a loaded machine; it also makes timings reproducible.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

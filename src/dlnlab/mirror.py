@@ -88,7 +88,8 @@ class HyperbolicMap:
         """
         c = self.c
         absz = 1.0 - gap
-        return np.exp((self.log_a + c) - c * gap), np.exp(-2.0 * c * absz), absz
+        with np.errstate(over="ignore"):  # inf far outside the solution: line searches reject it
+            return np.exp((self.log_a + c) - c * gap), np.exp(-2.0 * c * absz), absz
 
     def primal(self, sign, gap):
         big, _, absz = self._parts(gap)
