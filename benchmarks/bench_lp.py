@@ -28,6 +28,7 @@ BLAS runs single-threaded (see `common`); every solver here is single-threaded t
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import sys
 import time
@@ -125,11 +126,7 @@ def _pot_sinkhorn(a, b, C, reg):
 def ot_table(n, regs, budget):
     a, b, C = ot_problem(n)
     rows = []
-    try:
-        import ot  # noqa: F401
-        have_pot = True
-    except ImportError:
-        have_pot = False
+    have_pot = importlib.util.find_spec("ot") is not None
     for reg in regs:
         t_flow, flow = common.best_time(lambda: dl.solve_ot(a, b, C, reg, tol=1e-9))
         rows.append(dict(n=n, reg=reg, method="flow", seconds=t_flow, marginal_error=flow.marginal_error,
