@@ -198,6 +198,16 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
             slope = mapping.slope(sign, gap)
         return float(np.max(slope * (absA.T @ np.abs(w)))) / size
 
+    frob2 = float(np.sum(A_ * A_))
+
+    def curvature(w):
+        """An upper bound of ``||A diag X'(z) A^T||``: ``max X' ||A||_F^2``."""
+        _, sign, gap = primal(w)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            slope = mapping.slope(sign, np.maximum(gap, 1e-300) if mapping.barrier else gap)
+        top = float(np.max(slope)) if slope.size else 0.0
+        return top * frob2 if np.isfinite(top) else np.inf
+
     seen = [0.0]
 
     def monitor(w):
@@ -212,7 +222,7 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
     T = d * t
     with np.errstate(over="ignore", invalid="ignore"):  # trial stages beyond the domain (see rhs)
         W, nlu, used, status, message = _integrate(rhs, jac, T, np.zeros(problem.m), method, rtol, atol,
-                                                   monitor, max_steps)
+                                                   monitor, max_steps, curvature)
     nfev, njev = calls
 
     X = np.full((T.size, problem.N), np.nan)
@@ -253,7 +263,7 @@ _SOLVERS = {"Radau": Radau, "LSODA": LSODA}
 LSODA_SEGMENT_STEPS = 5000
 
 
-def _integrate(rhs, jac, T, w0, method, rtol, atol, monitor, max_steps):
+def _integrate(rhs, jac, T, w0, method, rtol, atol, monitor, max_steps, curvature):
     """Integrate from 0 to each ``T[k]`` in turn, so that every output is a step end.
 
     Each output time is the bound of its own segment (no dense-output interpolation: a
@@ -308,7 +318,7 @@ def _integrate(rhs, jac, T, w0, method, rtol, atol, monitor, max_steps):
                     fnorm = float(np.linalg.norm(f))
                     if fnorm <= 0.1 * f_checked:  # test again only after real progress
                         f_checked = fnorm
-                        rest = _rest_point(rhs, jac, solver.y, f, rtol, atol)
+                        rest = _rest_point(rhs, jac, solver.y, f, rtol, atol, curvature)
                         if rest is not None:
                             at_rest, w = True, rest
                             break
@@ -333,14 +343,20 @@ def _integrate(rhs, jac, T, w0, method, rtol, atol, monitor, max_steps):
     return W, nlu, used, "ok", ""
 
 
-def _rest_point(rhs, jac, w, f, rtol, atol):
-    """``w*`` if ``w`` is within a tenth of the tolerance of the dual minimizer, else None."""
+def _rest_point(rhs, jac, w, f, rtol, atol, curvature):
+    """``w*`` if ``w`` is within a tenth of the tolerance of the dual minimizer, else None.
+
+    ``curvature(w)`` bounds ``||H||`` from above, so ``||f|| / curvature(w)`` bounds the Newton
+    step from below: a cheap test that avoids forming ``H`` while the flow is still moving.
+    """
     tol = 0.1 * (atol + rtol * float(np.max(np.abs(w))))
+    if float(np.linalg.norm(f)) > tol * curvature(w):
+        return None
     for it in range(6):
         H = -jac(0.0, w)
         if not np.all(np.isfinite(H)):
             return None
-        step = np.linalg.lstsq(H, f, rcond=None)[0]
+        step = _solve_psd(H, f)
         size = float(np.linalg.norm(step))
         if it == 0 and size > tol:
             return None
@@ -352,6 +368,20 @@ def _rest_point(rhs, jac, w, f, rtol, atol):
         if size <= 1e-3 * tol:
             break
     return w
+
+
+def _solve_psd(H, b):
+    """``H^+ b`` for symmetric positive semidefinite ``H``: Cholesky with a 1e-14 relative
+    jitter (it only damps directions of negligible curvature), least squares if that fails."""
+    scale = float(np.max(np.diag(H))) if H.size else 1.0
+    try:
+        factor = sla.cho_factor(H + 1e-14 * max(scale, 1e-300) * np.eye(H.shape[0]), lower=True, check_finite=False)
+        out = sla.cho_solve(factor, b, check_finite=False)
+        if np.all(np.isfinite(out)):
+            return out
+    except np.linalg.LinAlgError:
+        pass
+    return np.linalg.lstsq(H, b, rcond=None)[0]
 
 
 def rescaled_time(net, t):
