@@ -26,6 +26,7 @@ BENCHMARKS = [
     "bench_sweep",
     "bench_l1",
     "bench_lp",
+    "bench_dynamics",
 ]
 
 #: Modules whose main() accepts --quick.
