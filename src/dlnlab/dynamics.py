@@ -25,7 +25,6 @@ the result then says ``status = "imprecise"``.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -392,6 +391,7 @@ def rescaled_time(net, t):
     dual ``z = A^T w`` moves at unit speed ``z' = A^T (y - A x)``, which is the time of
     `saddle_to_saddle` (THEORY.md section 6).
 
+    >>> import math
     >>> from dlnlab.networks import SymmetricDLN
     >>> round(float(rescaled_time(SymmetricDLN(depth=2, scale=math.exp(-40)), 10.0)), 12)
     1.0
