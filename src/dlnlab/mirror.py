@@ -22,7 +22,8 @@ A map provides:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -145,20 +146,20 @@ class PowerBarrierMap:
     log_a: float
     k: float
     barrier: bool = True
+    _a: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "_a", math.exp(self.log_a))
 
     def _pow(self, base, expo):
         """``a * base^{-expo}``: a product of two floats where both are representable (to
         ~1 ulp), in log domain where one would overflow or underflow (to ~|log a| ulp)."""
-        with np.errstate(over="ignore", under="ignore", divide="ignore"):
-            direct = self._a * base ** (-expo)
-        safe = np.isfinite(direct) & (direct > 1e-290) & (self._a > 1e-290)
-        if np.all(safe):
-            return direct
-        return np.where(safe, direct, np.exp(self.log_a - expo * np.log(base)))
-
-    @property
-    def _a(self) -> float:
-        return float(np.exp(self.log_a))
+        with np.errstate(all="ignore"):
+            direct = self._a * np.power(base, -expo)
+            if self._a > 1e-290 and np.isfinite(direct).all() and (direct > 1e-290).all():
+                return direct
+            safe = np.isfinite(direct) & (direct > 1e-290) & (self._a > 1e-290)
+            return np.where(safe, direct, np.exp(self.log_a - expo * np.log(base)))
 
     def primal(self, sign, gap):
         return sign * (self._pow(gap, self.k) - self._pow(2.0 - gap, self.k))
