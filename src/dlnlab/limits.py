@@ -386,6 +386,13 @@ def _continue(Q, z, start, target, state, rtol, intermediate_tol, max_iter, max_
         mapping = net.mirror_map()
         base = state.fresh()
         guess = _predict(Q, base, last, net.small_parameter, mapping.barrier)
+        # stages keep z across scales; a target with its own c (see SymmetricDLN.normalized)
+        # gets the point in its units: the same s
+        r = getattr(net.at_log_scale(net.log_scale).mirror_map(), "c", 1.0) / getattr(mapping, "c", 1.0)
+        if r != 1.0:
+            guess = _rescale_dual(guess, r) if guess is not base else None
+            base = _rescale_dual(base, r)
+            guess = base if guess is None else guess
         if mapping.barrier and guess is not base:
             # the prediction shrinks tiny gaps by cancellation: restore the face exactly
             guess = _snap_to_face(Q, guess, faces)
@@ -412,6 +419,15 @@ def _continue(Q, z, start, target, state, rtol, intermediate_tol, max_iter, max_
         if its <= 4:
             step *= 2.0
     return state, total, stages, "converged", ""
+
+
+def _rescale_dual(state: _State, r: float) -> _State:
+    """The same dual point in units where ``z`` is ``r`` times larger (depth 2 maps whose
+    ``c`` differs: the final stage of a normalized problem keeps the caller's ``c``)."""
+    if r == 1.0:
+        return state
+    sign, gap = normalize(state.sign, (1.0 - r) + r * state.gap)
+    return _State(r * state.mu, sign, gap, r * state.travel)
 
 
 def _predict(Q, base, last, eps_new, barrier):

@@ -97,7 +97,8 @@ class SymmetricDLN:
         boundary-relative coordinates mean the same thing for both.
         """
         net = self.at_log_scale(self.log_scale - math.log(beta))
-        object.__setattr__(net, "_c", self.c)
+        if self.depth == 2:
+            object.__setattr__(net, "_c", self.c)
         return net
 
     @property
@@ -135,6 +136,5 @@ class SymmetricDLN:
         return math.exp((self.depth - 2.0) * self.log_scale / self.depth)
 
     def at_log_scale(self, log_scale: float) -> "SymmetricDLN":
-        net = SymmetricDLN.from_log_scale(self.depth, log_scale)
-        object.__setattr__(net, "_c", self._c)
-        return net
+        """The network at ``scale = exp(log_scale)``, with its natural dual scaling."""
+        return SymmetricDLN.from_log_scale(self.depth, log_scale)
