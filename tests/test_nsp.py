@@ -100,7 +100,10 @@ def test_stopped_early_reports_an_honest_interval(method):
     A = gaussian(12, 24, 7)
     res = dl.nsp_constant(A, 4, method=method, time_limit=0.05)
     assert res.lower <= res.upper <= 1.0
-    assert res.exact or (res.status == "stopped" and res.value == res.upper)
+    # either exact, or an honest upper bound: stopped by the limit, or (method="bound", which
+    # may finish within 0.05 s on a fast machine) a bound by construction
+    assert res.exact or (res.status in ("stopped", "ok") and res.value == res.upper)
+    assert res.exact or res.status == "stopped" or method == "bound"
     top = np.sort(np.abs(res.witness))[::-1][:4].sum()  # the lower bound is attained by the witness
     assert abs(top - res.lower) < 1e-12 and np.allclose(A @ res.witness, 0, atol=1e-12)
 
