@@ -107,8 +107,10 @@ def _newton(Q: np.ndarray, z: np.ndarray, mapping: MirrorMap, state: _State, *, 
             return state, it, True
         if it == max_iter:
             return state, it, False
+        if not d.max() > 0:
+            return state, it, False  # every slope underflowed: no curvature to step with
         keep = d > 1e-22 * d.max()  # smaller weights change H by < 1e-22 relative per term
-        H = _weighted_gram(Q[keep], d[keep])
+        H = _weighted_gram(Q, d) if keep.all() else _weighted_gram(Q[keep], d[keep])
         dmu = _solve_psd(H, -grad)
         dz = Q @ dmu
         decrement = -float(grad @ dmu)  # Newton decrement squared, >= 0
