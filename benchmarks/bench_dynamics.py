@@ -1,8 +1,8 @@
 """Benchmark: `dl.flow_trajectory` (m-dimensional dual ODE) against the full network's flow.
 
 Run: ``.venv/bin/python benchmarks/bench_dynamics.py`` (N = 100, 1000, 10000; the full
-integration is capped at ``--cap`` seconds, default 120, and a capped run reports a lower
-bound on the ratio) or ``--quick`` (N = 100, 1000 only).
+integration is capped at ``--cap`` seconds, default 120; a capped run reports the lower
+bound ``cap / (dual time over the horizon the full flow covered within the cap)``) or ``--quick`` (N = 100, 1000 only).
 
 Problem: Gaussian compressed sensing, ``m = N / 10``, ``k = m / 5`` nonzeros
 (`dl.gaussian_problem`), symmetric network of depth p at scale ``a``; outputs at the
@@ -109,9 +109,15 @@ def run(sizes, depth, scale, rtol, cap):
         t_full, x_full, reached = full_flow(P, net, times, rtol, atol, cap)
         note = ""
         if x_full is None:
-            ratio, err = f">= {t_full / t_dual:.1f}", "  capped"
+            # a fair lower bound: the dual flow over the horizon the full flow covered in `cap` s
+            part = np.append(T_OUT[T_OUT < reached], reached) / net.dual_scale
+            t0 = time.perf_counter()
+            dl.flow_trajectory(P, net, part, rtol=rtol, atol=atol)
+            t_part = time.perf_counter() - t0
+            ratio, err = f">= {cap / t_part:.1f}", "  capped"
             full_txt = f"> {cap:.0f}"
-            note = f"full flow reached T = {reached:.3g} of {T_OUT[-1]:g} in {cap:g} s"
+            note = (f"full flow reached T = {reached:.3g} of {T_OUT[-1]:g} in {cap:g} s; the dual flow "
+                    f"takes {t_part:.2f} s to T = {reached:.3g} (ratio bound) and {t_dual:.1f} s to {T_OUT[-1]:g}")
         else:
             ratio, full_txt = f"{t_full / t_dual:.1f}", f"{t_full:.2f}"
             err = f"{np.max(np.abs(tr.x - x_full)) / np.max(np.abs(x_full)):.1e}"
@@ -126,8 +132,9 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="N = 100 and 1000 only")
     parser.add_argument("--cap", type=float, default=120.0, help="seconds allowed to the full integration")
     parser.add_argument("--rtol", type=float, default=1e-8)
+    parser.add_argument("--sizes", type=int, nargs="+", help="N values (default 100 1000 10000)")
     args = parser.parse_args(argv)
-    sizes = (100, 1000) if args.quick else (100, 1000, 10000)
+    sizes = args.sizes or ((100, 1000) if args.quick else (100, 1000, 10000))
     for depth, scale in ((2.0, 1e-6), (3.0, 1e-6)):
         run(sizes, depth, scale, args.rtol, args.cap)
         print()
