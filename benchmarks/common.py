@@ -18,12 +18,13 @@ import json  # noqa: E402
 import math  # noqa: E402
 import multiprocessing as mp  # noqa: E402
 import platform  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
+
+from dlnlab.files import atomic_write_text, plain  # noqa: E402
 
 #: Repository root (benchmarks/..): relative output paths are resolved against it.
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,23 +114,5 @@ def write_json(path, payload: dict) -> Path:
     path = Path(path)
     if not path.is_absolute():
         path = ROOT / path
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = {"environment": environment(), **payload}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1, default=_jsonable)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def _jsonable(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+    return atomic_write_text(path, json.dumps(plain(data), indent=1) + "\n")

@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .experiments.files import atomic_write_bytes
+from .files import atomic_write_bytes
 
 #: One color per depth, stable across figures.
 DEPTH_COLORS = {2.0: "#1f77b4", 2.5: "#ff7f0e", 3.0: "#2ca02c", 4.0: "#d62728", 5.0: "#9467bd"}

@@ -8,8 +8,7 @@ Validation computes a pivoted QR factorization of ``A^T`` once; the solvers reus
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 import scipy.linalg as sla
 
 from .errors import NotInRangeError, ProblemError
+from .files import atomic_write_bytes
 
 #: Relative tolerance of the range test: ``||P_perp y|| <= RANGE_RTOL * ||y||``.
 #: 1e-8 leaves eight orders of magnitude above float64 rounding of a QR projection
@@ -205,17 +205,9 @@ def save_npz(path, **arrays) -> Path:
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_suffix(".npz")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **{k: np.asarray(v) for k, v in arrays.items()})
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    buf = io.BytesIO()
+    np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def load_npz(path, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict:

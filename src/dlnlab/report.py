@@ -20,7 +20,7 @@ import math
 from pathlib import Path
 
 from .errors import ExperimentError
-from .experiments.files import atomic_write_text
+from .files import atomic_write_text
 
 #: Record keys shown as parameters (in this order) when present.
 PARAM_KEYS = ("problem", "depth", "eps", "d", "noise", "rho", "K", "algorithm", "target", "method")

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from .. import experiments as ex
 from ..errors import DLNError, ProblemError
-from ..experiments.files import atomic_write_csv, atomic_write_json
+from ..files import atomic_write_csv, atomic_write_json
 from ..problems import Problem
 from ..report import load_results, summary_rows, write_report
 from .app import app, console, fail

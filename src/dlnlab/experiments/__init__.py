@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import ExperimentError
-from .files import atomic_write_csv, atomic_write_json
+from ..files import atomic_write_csv, atomic_write_json
 
 #: Modules (in this package) whose import registers experiments. Append yours.
 MODULES = ("wind2023", "matt2025", "gha", "donoho_tanner", "wang2023_lp", "training_dynamics")
