@@ -392,9 +392,9 @@ def _continue(Q, z, start, target, state, rtol, intermediate_tol, max_iter, max_
         # gets the point in its units: the same s
         r = getattr(net.at_log_scale(net.log_scale).mirror_map(), "c", 1.0) / getattr(mapping, "c", 1.0)
         if r != 1.0:
-            guess = _rescale_dual(guess, r) if guess is not base else None
+            predicted = guess is not base
             base = _rescale_dual(base, r)
-            guess = base if guess is None else guess
+            guess = _rescale_dual(guess, r) if predicted else base
         if mapping.barrier and guess is not base:
             # the prediction shrinks tiny gaps by cancellation: restore the face exactly
             guess = _snap_to_face(Q, guess, faces)
