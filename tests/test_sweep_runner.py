@@ -38,7 +38,7 @@ scale = 1e-6
 # 60 tasks of one point each, 10-60 ms apiece: long enough to interrupt twice mid-run
 LONGER = """
 name = "longer"
-trials = 10
+trials = 100  # 600 points: seconds of margin for the signals even on a fast idle machine
 batch = 1
 [problem]
 N = 80
