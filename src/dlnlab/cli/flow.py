@@ -10,11 +10,10 @@ import typer
 from rich.table import Table
 
 from ..dynamics import flow_trajectory
-from ..errors import DLNError, NetworkError, TimeGridError
-from ..networks import SymmetricDLN
+from ..errors import DLNError, TimeGridError
 from ..problems import Problem
 from ..saddle import saddle_to_saddle
-from .app import app, console, emit_json, fail
+from .app import app, console, emit_json, fail, symmetric_network
 
 
 def parse_times(text: str) -> np.ndarray:
@@ -39,10 +38,8 @@ def flow(
 ):
     """x(t) and the loss along gradient flow of a depth-p DLN on PROBLEM (the m-dimensional dual ODE)."""
     try:
-        if scale is None and alpha is None:
-            raise NetworkError("Give --scale S (effective scale alpha**p) or --alpha A (weight scale).")
         P = Problem.load(problem)
-        net = SymmetricDLN(depth=depth, scale=scale, alpha=alpha)
+        net = symmetric_network(depth, scale, alpha)
         t = parse_times(times)
         if rescaled:
             t = t / net.dual_scale

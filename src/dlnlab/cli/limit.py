@@ -9,11 +9,10 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from ..errors import DLNError, NetworkError
+from ..errors import DLNError
 from ..limits import flow_limit
-from ..networks import SymmetricDLN
 from ..problems import Problem
-from .app import app, console, emit_json, fail
+from .app import app, console, emit_json, fail, symmetric_network
 
 
 @app.command()
@@ -26,10 +25,8 @@ def limit(
 ):
     """The limit of gradient flow of a depth-p DLN on PROBLEM, with its certificate."""
     try:
-        if scale is None and alpha is None:
-            raise NetworkError("Give --scale S (effective scale alpha**p) or --alpha A (weight scale).")
         P = Problem.load(problem)
-        net = SymmetricDLN(depth=depth, scale=scale, alpha=alpha)
+        net = symmetric_network(depth, scale, alpha)
         res = flow_limit(P, net)
     except DLNError as exc:
         fail(exc)

@@ -37,7 +37,7 @@ import numpy as np
 import scipy.linalg as sla
 
 from ..errors import ConvergenceError, ProblemError
-from ..limits import KKT_TOL, RTOL, LimitResult, flow_limit
+from ..limits import KKT_TOL, RTOL, LimitResult, _solve_psd, flow_limit
 from ..mirror import normalize, to_z
 from ..problems import Problem
 
@@ -135,20 +135,8 @@ def _solve_stack(H: np.ndarray, b: np.ndarray) -> np.ndarray:
         pass
     out = np.empty_like(b)
     for j in range(H.shape[0]):
-        out[j] = _solve_one(H[j], b[j], 1e-14 * scale[j], eye)
+        out[j] = _solve_psd(H[j], b[j])
     return out
-
-
-def _solve_one(H, b, jitter, eye):
-    for _ in range(8):
-        try:
-            v = sla.cho_solve((np.linalg.cholesky(H + jitter * eye), True), b, check_finite=False)
-            if np.all(np.isfinite(v)):
-                return v
-        except np.linalg.LinAlgError:
-            pass
-        jitter *= 100.0
-    return np.linalg.lstsq(H, b, rcond=None)[0]
 
 
 def _newton(Q, z, mapping, state: _Batch, *, tol: float, max_iter: int):
