@@ -352,9 +352,7 @@ def _start_network(net, Q, z):
     """
     if not hasattr(net, "at_log_scale"):
         return net
-    x_ls = Q @ z
-    size = float(np.max(np.abs(x_ls))) if x_ls.size else 1.0
-    log_start = math.log(max(size, 1e-300))
+    log_start = math.log(_data_size(Q, z))
     if net.log_scale >= log_start:
         return net
     return net.at_log_scale(log_start)
