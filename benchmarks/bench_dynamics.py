@@ -10,7 +10,7 @@ rescaled times ``T = 0.25, 0.5, 1, 2, 4, 16, 64`` (``t = T / dual_scale``: throu
 transition and on towards the limit).
 
 - ``full``: the baseline, the 2N-dimensional weight flow in log-weights (the vector field of
-  `dlnlab.reference.network_flow`) under scipy's LSODA with the analytic 2N x 2N Jacobian
+  `dlnlab.reference.full_network.network_flow`) under scipy's LSODA with the analytic 2N x 2N Jacobian
   for N <= 1000 (LSODA was 2x to 25x faster than Radau on it at N = 1000); at N = 10000 the
   dense Jacobian alone would take 3.2 GB, so the baseline is the same vector field
   matrix-free, and LSODA has to difference the Jacobian once the flow turns stiff;
@@ -46,7 +46,7 @@ def full_flow(P, net, times, rtol, atol, cap):
     """(seconds, x or None, rescaled time reached) of the full network's log-weight flow;
     ``x`` is None past ``cap`` seconds.
 
-    The vector field of `dlnlab.reference.network_flow` (``w = log u``, ``r = log v``):
+    The vector field of `dlnlab.reference.full_network.network_flow` (``w = log u``, ``r = log v``):
     ``w' = p e^{(p-2) w} g``, ``r' = -p e^{(p-2) r} g``, ``g = A^T (y - A x)``, with its analytic
     Jacobian for N <= 1000 and matrix-free above (see the module docstring).
     """

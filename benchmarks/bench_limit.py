@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python benchmarks/bench_limit.py [--quick] [--out results/bench/limit.json]``
 (about 10 minutes on an idle 2-core machine; ``--quick`` about 2).
 
-Table 1: the seed paper's method (`dlnlab.reference.seed_paper_limit`: the full 2N-dimensional
+Table 1: the seed paper's method (`dlnlab.reference.full_network.seed_paper_limit`: the full 2N-dimensional
 network flow, Radau at rtol 2.5e-14 up to T = 1e9 alpha^(2-p)) on the line, plane and random
 problems, p in {2, 2.5, 3, 4}: its time (one run, the baseline), flow_limit's (best of 5,
 from raw arrays), the ratio baseline / flow_limit (target >= 1000) and max |difference|
@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 from scipy.optimize import linprog  # noqa: E402
 
 import dlnlab as dl  # noqa: E402
-from dlnlab.reference import seed_paper_horizon, seed_paper_limit  # noqa: E402
+from dlnlab.reference.full_network import seed_paper_horizon, seed_paper_limit  # noqa: E402
 
 DEPTHS = [2.0, 2.5, 3.0, 4.0]
 LARGE = dict(m=300, N=3000, k=30, seed=0)

@@ -1,5 +1,5 @@
 """Benchmark: `dlnlab reproduce` of Wind-Antun-Hansen Figs. 1 and 2 at full size, against the
-seed paper's method (stiff Radau integration of the full network, `dl.reference.seed_paper_limit`).
+seed paper's method (stiff Radau integration of the full network, `dlnlab.reference.full_network.seed_paper_limit`).
 
 Run: ``.venv/bin/python benchmarks/bench_reproduce.py`` (about a minute on an idle 2-core
 machine; ``--seed-points 0`` skips timing the seed method and uses its quoted 5 s/point).
@@ -25,8 +25,8 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 
 import dlnlab as dl  # noqa: E402
-from dlnlab import experiments as ex  # noqa: E402
-from dlnlab.reference import seed_paper_limit  # noqa: E402
+from dlnlab.studies import experiments as ex  # noqa: E402
+from dlnlab.reference.full_network import seed_paper_limit  # noqa: E402
 
 NAMES = ("wind2023-fig1", "wind2023-fig2")
 SEED_POINTS = [  # (problem, depth, alpha): one point of each figure's kind

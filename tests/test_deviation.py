@@ -8,7 +8,7 @@ import pytest
 from scipy.optimize import linprog
 
 import dlnlab as dl
-from dlnlab import rates
+from dlnlab.studies import rates
 
 LN10 = math.log(10.0)
 

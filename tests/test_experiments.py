@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 import dlnlab as dl
-from dlnlab import experiments as ex
+from dlnlab.studies import experiments as ex
 from dlnlab.cli import app
 from dlnlab.errors import ExperimentError
 from dlnlab.report import load_results, summary_rows, write_report

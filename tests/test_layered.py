@@ -162,7 +162,7 @@ def test_small_initializations_by_continuation():
 def test_layered_small_scale_precision_limit_is_reported_not_hidden():
     """L >= 3 at small scale: the dual sits ~1e-5 from a barrier that float64 z resolves only
     to ~1e-16 absolute (the barrier is not at |z| = 1, so the boundary-relative gap of
-    `dlnlab.mirror` cannot help): the residual stalls above 1e-12 and the result says why."""
+    `dlnlab.networks.base` cannot help): the residual stalls above 1e-12 and the result says why."""
     P = dl.line_problem()
     res = dl.flow_limit(P, dl.LayeredDLN(INITS3 * 1e-5), throw=False)
     assert res.residual > 1e-11 and res.residual <= 1e-8

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dlnlab as dl
-from dlnlab.mirror import to_z
+from dlnlab.networks.base import to_z
 
 DEPTHS = [2.0, 2.5, 3.0, 4.0, 7.0]
 

@@ -1,6 +1,6 @@
 """`flow_limit` against independent references (issue 2).
 
-- the full 2N-dimensional network flow integrated by Radau (`dlnlab.reference`), which
+- the full 2N-dimensional network flow integrated by Radau (`dlnlab.reference.full_network`), which
   knows nothing of the mirror-map closed form, on fixtures and random 3 x 6 problems;
 - the seed paper's own method (`seed_paper_limit`) on one case;
 - the closed-form small-scale limits of THEORY.md section 4 (line and plane problems);
@@ -15,7 +15,7 @@ import pytest
 from scipy.optimize import linprog
 
 import dlnlab as dl
-from dlnlab.reference import network_limit, seed_paper_limit
+from dlnlab.reference.full_network import network_limit, seed_paper_limit
 from dlnlab.theory import line_selection_t
 
 DEPTHS = [2.0, 2.5, 3.0, 4.0]

@@ -1,6 +1,6 @@
-"""Rates to basis pursuit below float64 resolution (dlnlab.rates), checked against independent
+"""Rates to basis pursuit below float64 resolution (dlnlab.studies.rates), checked against independent
 computations: an mpmath Newton on the dual (written from THEORY.md section 3, not from
-dlnlab.mirror), HiGHS via scipy.optimize.linprog, and the closed forms of THEORY.md 4-5."""
+dlnlab.networks.base), HiGHS via scipy.optimize.linprog, and the closed forms of THEORY.md 4-5."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 import dlnlab as dl
-from dlnlab import rates
+from dlnlab.studies import rates
 from dlnlab.errors import NotBPSolutionError, ProblemError
 from dlnlab.theory import kink_constant
 

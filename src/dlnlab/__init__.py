@@ -1,26 +1,48 @@
-"""dlnlab: exact, fast and reproducible implicit regularization of diagonal linear networks."""
+"""dlnlab: exact, fast and reproducible implicit regularization of diagonal linear networks.
 
-from .errors import (ConvergenceError, DLNError, NetworkError, NotBPSolutionError, NotInRangeError,
-                     ProblemError, SolverError)
-from .limits import LimitResult, flow_limit
-from .mirror import HyperbolicMap, MirrorMap, PowerBarrierMap
-from .networks import SymmetricDLN
+The public API, by layer: problems and networks (the inputs), the dual engine's limits,
+the l1 geometry, training dynamics, linear programs, studies, and sweeps.
+"""
+
+from .errors import (ConvergenceError, DLNError, ExperimentError, InfeasibleLPError, NetworkError, NotBPSolutionError,
+                     NotInRangeError, NotStrictlyFeasibleError, OptionalDependencyError, OptionError, ProblemError,
+                     SolverError, StoreMismatchError, SweepConfigError, TimeGridError, UnboundedLPError)
+from .results import STATUSES, Result
 from .problems import (FIXTURES, Problem, gaussian_problem, kink_problem, line_problem, plane_problem,
                        random_problem)
-from .l1 import (BPFace, BPResult, CertificateConstant, Selection, basis_pursuit, bp_face, certificate_constant,
-                 selected_minimizer)
-from .nsp import NSPConstant, nsp_constant
-from .errors import TimeGridError
-from .dynamics import Trajectory, flow_trajectory, rescaled_time
-from .twolayer import TwoLayerDLN
-from .layered import LayeredDLN
-from .gd import GDResult, gradient_descent
-from .saddle import Plateau, SaddleResult, saddle_to_saddle
-from .errors import InfeasibleLPError, NotStrictlyFeasibleError, UnboundedLPError
-from .nonnegative import EntropicMap, NonNegativeDLN
-from .lp import LPResult, basis_pursuit_lp, descend, entropic_lp, solve_lp
-from .ot import OTResult, sinkhorn, solve_ot
-from .rates import RateStudy, deviation_from_bp, rate_study
+from .networks import (EntropicMap, HyperbolicMap, LayeredDLN, MirrorMap, Network, NonNegativeDLN, PowerBarrierMap,
+                       ScaleFamily, SymmetricDLN, TwoLayerDLN)
+from .limits import LimitResult, flow_limit
+from .l1 import (BPFace, BPResult, CertificateConstant, NSPConstant, Selection, basis_pursuit, bp_face,
+                 certificate_constant, nsp_constant, selected_minimizer)
+from .dynamics import (GDResult, Plateau, SaddleResult, Trajectory, flow_trajectory, gradient_descent, rescaled_time,
+                       saddle_to_saddle)
+from .lp import LPResult, OTResult, basis_pursuit_lp, descend, entropic_lp, sinkhorn, solve_lp, solve_ot
+from .studies import RateStudy, deviation_from_bp, rate_study
 from .sweep import BatchLimitResult, batch_flow_limit, load_config, run_sweep, weak_threshold
 
 __version__ = "0.1.0"
+
+__all__ = [
+    # errors and results
+    "DLNError", "ProblemError", "NotInRangeError", "NetworkError", "OptionError", "ConvergenceError", "SolverError",
+    "NotBPSolutionError", "TimeGridError", "InfeasibleLPError", "UnboundedLPError", "NotStrictlyFeasibleError",
+    "SweepConfigError", "StoreMismatchError", "OptionalDependencyError", "ExperimentError", "STATUSES", "Result",
+    # problems
+    "Problem", "FIXTURES", "gaussian_problem", "line_problem", "plane_problem", "random_problem", "kink_problem",
+    # networks
+    "Network", "ScaleFamily", "MirrorMap", "SymmetricDLN", "HyperbolicMap", "PowerBarrierMap", "TwoLayerDLN",
+    "LayeredDLN", "NonNegativeDLN", "EntropicMap",
+    # limits
+    "LimitResult", "flow_limit", "BatchLimitResult", "batch_flow_limit",
+    # l1 geometry
+    "BPResult", "basis_pursuit", "BPFace", "bp_face", "Selection", "selected_minimizer", "CertificateConstant",
+    "certificate_constant", "NSPConstant", "nsp_constant",
+    # dynamics
+    "Trajectory", "flow_trajectory", "rescaled_time", "GDResult", "gradient_descent", "Plateau", "SaddleResult",
+    "saddle_to_saddle",
+    # linear programs and optimal transport
+    "LPResult", "solve_lp", "entropic_lp", "descend", "basis_pursuit_lp", "OTResult", "solve_ot", "sinkhorn",
+    # studies and sweeps
+    "RateStudy", "rate_study", "deviation_from_bp", "load_config", "run_sweep", "weak_threshold",
+]

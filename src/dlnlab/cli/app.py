@@ -9,7 +9,7 @@ from rich.console import Console
 
 from ..errors import DLNError, NetworkError
 from ..files import plain
-from ..networks import SymmetricDLN
+from ..networks.symmetric import SymmetricDLN
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="dlnlab: exact implicit regularization of diagonal linear networks.")

@@ -9,10 +9,10 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from ..dynamics import flow_trajectory
+from ..dynamics.trajectory import flow_trajectory
 from ..errors import DLNError, TimeGridError
 from ..problems import Problem
-from ..saddle import saddle_to_saddle
+from ..dynamics.saddle import saddle_to_saddle
 from .app import app, console, emit_json, fail, symmetric_network
 
 

@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .. import experiments as ex
+from ..studies import experiments as ex
 from ..errors import DLNError, ProblemError
 from ..files import atomic_write_csv, atomic_write_json
 from ..problems import Problem
@@ -103,15 +103,15 @@ def rates(
 ):
     """Rate study: error to the BP solution (or selected minimizer) vs scale, fitted and predicted slopes."""
     from .. import plots
-    from ..rates import default_scales, rate_study
+    from ..studies.rates import default_scales, rate_study
 
     try:
         P = Problem.load(problem)
         ps = _parse_depths(depths)
         if not per_decade > 0:
             raise ProblemError(f"--per-decade must be positive; got {per_decade}.")
-        from ..l1 import basis_pursuit
-        from ..rates import bp_target, selected_target
+        from ..l1.core import basis_pursuit
+        from ..studies.rates import bp_target, selected_target
         unique = basis_pursuit(P).unique
         grids = {}
         for p in ps:

@@ -37,8 +37,9 @@ import numpy as np
 import scipy.linalg as sla
 
 from ..errors import ConvergenceError, ProblemError
-from ..limits import KKT_TOL, RTOL, LimitResult, _solve_psd, flow_limit
-from ..mirror import normalize, to_z
+from ..engine import KKT_TOL, solve_psd
+from ..limits import RTOL, LimitResult, flow_limit
+from ..networks.base import normalize, to_z
 from ..problems import Problem
 
 #: Newton iterations allowed per continuation stage (as in `flow_limit`).
@@ -135,11 +136,11 @@ def _solve_stack(H: np.ndarray, b: np.ndarray) -> np.ndarray:
         pass
     out = np.empty_like(b)
     for j in range(H.shape[0]):
-        out[j] = _solve_psd(H[j], b[j])
+        out[j] = solve_psd(H[j], b[j])
     return out
 
 
-def _newton(Q, z, mapping, state: _Batch, *, tol: float, max_iter: int):
+def newton(Q, z, mapping, state: _Batch, *, tol: float, max_iter: int):
     """Damped Newton on every ``Phi_b`` from ``state`` (modified in place).
 
     Returns the per-problem iteration counts and success flags. Problems that meet the
@@ -229,7 +230,7 @@ def _line_search(Q, z, mapping, s: _Batch, dmu, dz, F0, decrement, grad, t):
     return accepted
 
 
-def _predict(Q, base: _Batch, move, e1, e2, eps_new, barrier) -> _Batch:
+def predict(Q, base: _Batch, move, e1, e2, eps_new, barrier) -> _Batch:
     """Extrapolate each problem's last stage move linearly in eps (``base`` where unsure)."""
     guess = base.copy(fresh=True)
     if move is None or not abs(e2 - e1) > 1e-14 * max(abs(e1), abs(e2)):
@@ -245,7 +246,7 @@ def _predict(Q, base: _Batch, move, e1, e2, eps_new, barrier) -> _Batch:
     return guess
 
 
-def _continue(Q, z, start, target, state: _Batch, *, rtol, max_stages):
+def continuation(Q, z, start, target, state: _Batch, *, rtol, max_stages):
     """Continuation in ``log(scale)`` from ``start`` to ``target`` with one schedule for the batch.
 
     Returns (state, per-problem iterations, per-problem success, stages, stacked steps).
@@ -274,14 +275,14 @@ def _continue(Q, z, start, target, state: _Batch, *, rtol, max_stages):
         if last is None:
             guess = base.copy(fresh=True)
         else:
-            guess = _predict(Qa, base, last[2][idx], last[0], last[1], net.small_parameter, mapping.barrier)
-        k, ok = _newton(Qa, za, mapping, guess, tol=tol, max_iter=STAGE_ITERATIONS)
+            guess = predict(Qa, base, last[2][idx], last[0], last[1], net.small_parameter, mapping.barrier)
+        k, ok = newton(Qa, za, mapping, guess, tol=tol, max_iter=STAGE_ITERATIONS)
         used = k.copy()
         steps += int(k.max(initial=0))
         retry = np.flatnonzero(~ok)
         if retry.size and last is not None:  # corrector from the unpredicted point
             again = base.take(retry)
-            k2, ok2 = _newton(Qa[retry], za[retry], mapping, again, tol=tol, max_iter=STAGE_ITERATIONS)
+            k2, ok2 = newton(Qa[retry], za[retry], mapping, again, tol=tol, max_iter=STAGE_ITERATIONS)
             steps += int(k2.max(initial=0))
             guess.put(retry[ok2], again.take(ok2))
             used[retry] += k2
@@ -334,14 +335,14 @@ def batch_flow_limit(problems: Sequence[Problem], net, *, rtol: float = RTOL, ma
         z = np.stack([P.basis.z for P in members])
         state = _Batch(np.zeros((inside.size, r)), np.ones((inside.size, N)), np.ones((inside.size, N)),
                        np.zeros((inside.size, r)))
-        start = _start_network(net, Q, z)
+        start = start_network(net, Q, z)
         tol0 = rtol if start is net else max(rtol, 1e-10)
-        its, ok = _newton(Q, z, start.mirror_map(), state, tol=tol0, max_iter=max_iter)
+        its, ok = newton(Q, z, start.mirror_map(), state, tol=tol0, max_iter=max_iter)
         steps += int(its.max(initial=0))
         if start is not net and np.any(ok):
             sub = np.flatnonzero(ok)
             sub_state = state.take(sub)
-            k, alive, stages, s2 = _continue(Q[sub], z[sub], start, net, sub_state, rtol=rtol, max_stages=max_stages)
+            k, alive, stages, s2 = continuation(Q[sub], z[sub], start, net, sub_state, rtol=rtol, max_stages=max_stages)
             state.put(sub, sub_state)
             its[sub] += k
             ok[sub] = alive
@@ -368,7 +369,7 @@ def batch_flow_limit(problems: Sequence[Problem], net, *, rtol: float = RTOL, ma
     return out
 
 
-def _start_network(net, Q, z):
+def start_network(net, Q, z):
     """One starting scale for the batch: the largest of the problems' own (`flow_limit`'s rule:
     ``log max|x_ls|``, ``x_ls = Q z``), so that every problem starts in its kernel regime."""
     if not hasattr(net, "at_log_scale"):

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import NetworkError, SweepConfigError
-from ..networks import SymmetricDLN
+from ..networks.symmetric import SymmetricDLN
 
 TOP_KEYS = {"name", "seed", "trials", "batch", "success_tol", "problem", "methods"}
 PROBLEM_KEYS = {"generator", "N", "delta", "rho", "signs"}

@@ -34,7 +34,7 @@ from scipy.optimize import linprog
 
 from ..errors import DLNError
 from ..limits import flow_limit
-from ..networks import SymmetricDLN
+from ..networks.symmetric import SymmetricDLN
 from ..problems import gaussian_problem
 from .batch import batch_flow_limit
 from .config import Chunk, Point

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..errors import ExperimentError
-from ..files import atomic_write_csv, atomic_write_json
+from ...errors import ExperimentError
+from ...files import atomic_write_csv, atomic_write_json
 
 #: Modules (in this package) whose import registers experiments. Append yours.
 MODULES = ("wind2023", "matt2025", "gha", "donoho_tanner", "wang2023_lp", "training_dynamics")
@@ -157,7 +157,7 @@ class Context:
         return path
 
     def save_figure(self, fig, stem: str) -> list[Path]:
-        from ..plots import save_figure
+        from ...plots import save_figure
         paths = save_figure(fig, self.out / stem)
         self.files.extend(p.name for p in paths)
         return paths

@@ -36,7 +36,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .errors import NetworkError
+from ..errors import NetworkError
 from .twolayer import TwoLayerDLN, TwoLayerMap
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(10)

@@ -20,8 +20,8 @@ import time
 import numpy as np
 from scipy.optimize import linprog
 
-from .. import plots
-from ..lp import descend, entropic_lp, solve_lp
+from ... import plots
+from ...lp.core import descend, entropic_lp, solve_lp
 from . import check, experiment, record
 
 

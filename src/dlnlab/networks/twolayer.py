@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import NetworkError
+from ..errors import NetworkError
 
 _LOG2 = math.log(2.0)
 

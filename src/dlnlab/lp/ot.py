@@ -31,7 +31,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.special import logsumexp
 
-from .errors import ConvergenceError, InfeasibleLPError, ProblemError
+from ..errors import ConvergenceError, InfeasibleLPError, ProblemError
 
 METHODS = ("flow", "sinkhorn")
 

@@ -38,11 +38,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import NetworkError
-from .layered import LayeredDLN
-from .networks import SymmetricDLN
-from .problems import as_problem
-from .twolayer import TwoLayerDLN
+from ..errors import NetworkError
+from ..networks.layered import LayeredDLN
+from ..networks.symmetric import SymmetricDLN
+from ..problems import as_problem
+from ..networks.twolayer import TwoLayerDLN
 
 #: A loss above this multiple of the initial loss (or non-finite) counts as divergence.
 DIVERGENCE_FACTOR = 1e12

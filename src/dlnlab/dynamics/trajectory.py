@@ -31,8 +31,8 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.integrate import LSODA, Radau
 
-from .errors import ConvergenceError, TimeGridError
-from .problems import Problem, as_problem
+from ..errors import ConvergenceError, TimeGridError
+from ..problems import Problem, as_problem
 
 _EPS = float(np.finfo(float).eps)
 #: Stand-in for x outside the map's domain (see `flow_trajectory`'s right-hand side).

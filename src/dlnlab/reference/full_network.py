@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from .errors import NetworkError, ProblemError, SolverError
+from ..errors import NetworkError, ProblemError, SolverError
 
 #: The seed paper's relative tolerance (scipy's Radau refuses rtol below 100 * eps = 2.2e-14).
 SEED_RTOL = 2.5e-14

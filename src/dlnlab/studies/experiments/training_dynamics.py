@@ -20,16 +20,16 @@ import math
 
 import numpy as np
 
-from .. import plots
-from ..dynamics import flow_trajectory
-from ..gd import gradient_descent
-from ..l1 import basis_pursuit, certificate_constant
-from ..layered import LayeredDLN
-from ..limits import flow_limit
-from ..networks import SymmetricDLN
-from ..problems import Problem, gaussian_problem, random_problem
-from ..saddle import saddle_to_saddle
-from ..twolayer import TwoLayerDLN
+from ... import plots
+from ...dynamics.trajectory import flow_trajectory
+from ...dynamics.descent import gradient_descent
+from ...l1.core import basis_pursuit, certificate_constant
+from ...networks.layered import LayeredDLN
+from ...limits import flow_limit
+from ...networks.symmetric import SymmetricDLN
+from ...problems import Problem, gaussian_problem, random_problem
+from ...dynamics.saddle import saddle_to_saddle
+from ...networks.twolayer import TwoLayerDLN
 from . import check, experiment, record
 
 

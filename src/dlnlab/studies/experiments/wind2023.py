@@ -15,12 +15,12 @@ import mpmath
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from .. import plots
-from ..l1 import basis_pursuit
-from ..networks import SymmetricDLN
-from ..problems import FIXTURES, kink_problem
+from ... import plots
+from ...l1.core import basis_pursuit
+from ...networks.symmetric import SymmetricDLN
+from ...problems import FIXTURES, kink_problem
 from ..rates import asymptotic_upper, bp_target, fit_slope, mp_flow_limit, rate_curve, selected_target
-from ..theory import h_p, kink_constant, line_selection_t
+from ...theory import h_p, kink_constant, line_selection_t
 from . import check, experiment, record
 
 #: Slope tolerance for curves from `deviation_from_bp`: the fit is over tens of decades of

@@ -14,7 +14,7 @@ so the limit ``argmin_{Ax=b} sum Q(x_i)`` is the *entropic linear program*
 ``argmin c^T x + reg sum (x log x - x)  s.t.  A x = b`` (x > 0 automatically), and ``z = A^T y``
 is its dual in LP units (``c - z`` are the reduced costs). ``reg -> 0`` gives the LP.
 
-Dual points are stored boundary-relative like every map of `dlnlab.mirror`:
+Dual points are stored boundary-relative like every map of `dlnlab.networks.base`:
 ``z = sign (1 - gap)``; with costs near 1 (dlnlab normalizes LP costs to ``max c = 1``) the
 active coordinates sit at ``z ~ 1`` and ``x = exp(-gap / reg)`` keeps full precision.
 """
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import NetworkError
+from ..errors import NetworkError
 
 #: ``log`` of the smallest positive float64 (subnormal): the dual image of an underflowed ``x = 0``.
 _LOG_TINY = math.log(np.nextafter(0.0, 1.0))

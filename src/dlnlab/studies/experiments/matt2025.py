@@ -16,10 +16,10 @@ import math
 
 import numpy as np
 
-from .. import plots
-from ..limits import flow_limit
-from ..networks import SymmetricDLN
-from ..problems import gaussian_problem, kink_problem
+from ... import plots
+from ...limits import flow_limit
+from ...networks.symmetric import SymmetricDLN
+from ...problems import gaussian_problem, kink_problem
 from ..rates import (asymptotic_upper, bp_target, default_scales, deviation_from_bp, fit_slope, predicted_slope,
                      rate_curve)
 from . import check, experiment, record

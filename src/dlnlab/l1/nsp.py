@@ -39,9 +39,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from .errors import DLNError, ProblemError, SolverError
-from .l1 import _linprog, _null_space
-from .problems import Problem
+from ..errors import DLNError, ProblemError, SolverError
+from .core import _linprog, _null_space
+from ..problems import Problem
 
 METHODS = ("auto", "enumerate", "milp", "lp", "bound")
 #: ``auto`` enumerates while ``C(N, s) 2^(s-1)`` is at most this many LPs (~5 ms each).

@@ -20,13 +20,13 @@ import numpy as np
 from matplotlib.ticker import NullFormatter
 from scipy.optimize import brentq
 
-from .. import plots
-from ..l1 import basis_pursuit
-from ..limits import flow_limit
-from ..networks import SymmetricDLN
-from ..problems import Problem, kink_problem
+from ... import plots
+from ...l1.core import basis_pursuit
+from ...limits import flow_limit
+from ...networks.symmetric import SymmetricDLN
+from ...problems import Problem, kink_problem
 from ..rates import deviation_from_bp
-from ..theory import kink_constant
+from ...theory import kink_constant
 from . import check, experiment, record
 
 _LN10 = math.log(10.0)

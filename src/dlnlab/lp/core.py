@@ -10,7 +10,7 @@ The network ``x = u * u`` trained by gradient flow on ``1/2 ||A x - b||^2`` from
 and ``x(reg)`` tends to an LP solution as ``reg -> 0``. `solve_lp` offers three methods:
 
 - ``"flow"`` (default): the limit itself, by Newton on the m-dimensional dual (the engine of
-  `dlnlab.limits`, ``_newton``, with the `EntropicMap`), followed along ``reg -> 0`` by a
+  `dlnlab.limits`, ``newton``, with the `EntropicMap`), followed along ``reg -> 0`` by a
   predictor-corrector continuation in reg (tangent predictor); at each stage a *crossover*
   tries to finish exactly: it solves the restricted systems ``A_S x_S = b``, ``A_S^T y = c_S``
   on the face S the entropic point reveals, or, when no face is resolved yet, takes the basis
@@ -49,11 +49,11 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from .errors import (ConvergenceError, InfeasibleLPError, NotInRangeError, NotStrictlyFeasibleError,
+from ..errors import (ConvergenceError, InfeasibleLPError, NotInRangeError, NotStrictlyFeasibleError,
                      ProblemError, SolverError, UnboundedLPError)
-from .limits import _move, _newton, _State, _weighted_gram
-from .nonnegative import EntropicMap
-from .problems import _row_basis
+from ..engine import DualState, newton, step_to, weighted_gram
+from ..networks.nonnegative import EntropicMap
+from ..problems import _row_basis
 
 #: Certificate tolerance of an LP solution: relative primal residual, dual infeasibility,
 #: complementarity and duality gap (see `LPResult`). The crossover lands near 1e-15; 1e-9
@@ -198,7 +198,7 @@ def _basis(A, b) -> _Basis:
 
 
 def _fresh_state(n, r):
-    return _State(np.zeros(r), np.ones(n), np.ones(n), np.zeros(r))
+    return DualState(np.zeros(r), np.ones(n), np.ones(n), np.zeros(r))
 
 
 # ---------------------------------------------------------------------------- infeasibility diagnosis
@@ -247,7 +247,7 @@ class _Path:
     cscale: float
     beta: float
     colscale: np.ndarray | float = 1.0
-    state: _State | None = None
+    state: DualState | None = None
     reg: float = math.inf  # normalized reg of `state`
     iterations: int = 0  # Hessian factorizations: Newton steps and tangent solves
     stages: int = 0
@@ -268,7 +268,7 @@ class _Path:
     def start(self, reg, max_iter=100):
         self.state = _fresh_state(self.Q.shape[0], self.Q.shape[1])
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging dual is reported, not warned
-            self.state, its, ok = _newton(self.Q, self.z, EntropicMap(self.cn, reg), self.state, tol=PATH_TOL,
+            self.state, its, ok = newton(self.Q, self.z, EntropicMap(self.cn, reg), self.state, tol=PATH_TOL,
                                       max_iter=max_iter)
         self.iterations += its
         self.reg = reg
@@ -290,7 +290,7 @@ class _Path:
         logx = EntropicMap(self.cn, self.reg)._exponent(self.state.sign, self.state.gap)
         keep = x > 1e-22 * x.max()
         Qk = self.Q[keep]
-        H = _weighted_gram(Qk, x[keep])
+        H = weighted_gram(Qk, x[keep])
         rhs = Qk.T @ (x[keep] * logx[keep])
         self.iterations += 1
         try:
@@ -313,9 +313,9 @@ class _Path:
             new_reg = max(self.reg * sigma, reg_end)
             mapping = EntropicMap(self.cn, new_reg)
             dmu = self.tangent() * (new_reg - self.reg)
-            guess = _move(self.state, dmu, self.Q @ dmu, False)
+            guess = step_to(self.state, dmu, self.Q @ dmu, False)
             with np.errstate(over="ignore", invalid="ignore"):
-                new, its, ok = _newton(self.Q, self.z, mapping, guess, tol=tol, max_iter=12)
+                new, its, ok = newton(self.Q, self.z, mapping, guess, tol=tol, max_iter=12)
             self.iterations += its
             if not ok:
                 sigma = math.sqrt(sigma)
@@ -367,11 +367,11 @@ def entropic_lp(c, A, b, reg: float, *, tol: float = 1e-12, throw: bool = True) 
     if ok and target < 1.0:
         ok, message = path.follow(target, tol=PATH_TOL)
         if ok:  # polish at the target
-            path.state, its, ok = _newton(path.Q, path.z, EntropicMap(path.cn, target), path.state, tol=tol,
+            path.state, its, ok = newton(path.Q, path.z, EntropicMap(path.cn, target), path.state, tol=tol,
                                           max_iter=30)
             path.iterations += its
     elif ok:
-        path.state, its, ok = _newton(path.Q, path.z, EntropicMap(path.cn, target), path.state, tol=tol, max_iter=30)
+        path.state, its, ok = newton(path.Q, path.z, EntropicMap(path.cn, target), path.state, tol=tol, max_iter=30)
         path.iterations += its
     scale = max(1.0, float(np.max(np.abs(path.basis.Q @ path.basis.z))))
     if ok and not path.interior():

@@ -31,8 +31,8 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.optimize import linprog
 
-from .errors import ConvergenceError, NetworkError, NotBPSolutionError, ProblemError, SolverError
-from .problems import Problem, as_problem
+from ..errors import ConvergenceError, NetworkError, NotBPSolutionError, ProblemError, SolverError
+from ..problems import Problem, as_problem
 
 #: An entry with ``|x_i| <= SUPPORT_RTOL * ||x||_inf`` is zero. HiGHS' primal feasibility
 #: tolerance is 1e-7 on the scaled problem; a genuine basic value below 1e-9 relative

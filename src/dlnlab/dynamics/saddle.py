@@ -33,8 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import lsq_linear
 
-from .errors import ConvergenceError, NetworkError
-from .problems import as_problem
+from ..errors import ConvergenceError, NetworkError
+from ..problems import as_problem
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ The slope ``1 - rho`` shows only once the error is far below the float64 resolut
 never formed as ``x_inf - x*``. Instead (`deviation_from_bp`):
 
 - off the support, ``x_j`` for ``j`` not in ``S`` is read off the flow's boundary-relative
-  dual coordinates ``(sign, gap)`` (`dlnlab.mirror`) in log domain, to full relative
+  dual coordinates ``(sign, gap)`` (`dlnlab.networks.base`) in log domain, to full relative
   precision (no underflow even at ``a = 1e-300``);
 - on the support, ``A x = y = A_S x*_S`` gives ``A_S (x_S - x*_S) = -A_{S^c} x_{S^c}``
   exactly, so ``x_S - x*_S = -pinv(A_S) A_{S^c} x_{S^c}`` (``A_S`` injective).
@@ -33,12 +33,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import NotBPSolutionError, ProblemError
-from .l1 import basis_pursuit, bp_face, certificate_constant, selected_minimizer
-from .limits import LimitResult, flow_limit
-from .mirror import HyperbolicMap, PowerBarrierMap
-from .networks import SymmetricDLN
-from .problems import Problem, as_problem
+from ..errors import NotBPSolutionError, ProblemError
+from ..l1.core import basis_pursuit, bp_face, certificate_constant, selected_minimizer
+from ..limits import LimitResult, flow_limit
+from ..networks.symmetric import HyperbolicMap, PowerBarrierMap
+from ..networks.symmetric import SymmetricDLN
+from ..problems import Problem, as_problem
 
 _LN10 = math.log(10.0)
 
@@ -684,7 +684,7 @@ def mp_bp_solution(A, y, support, dps: int) -> list:
 
 def mp_flow_limit(A, y, depth: float, log10_scale: float, *, dps: int | None = None,
                   max_iter: int = 200) -> MPLimit:
-    """The flow limit of a depth-p DLN in extended precision, independent of `dlnlab.mirror`.
+    """The flow limit of a depth-p DLN in extended precision, independent of `dlnlab.networks.base`.
 
     Straight from THEORY.md section 3, in scaled dual units: p = 2: ``x = 2a sinh(z)``,
     ``z = A^T mu``, dual ``Phi(mu) = sum 2a cosh(z_i) - <mu, y>``; p > 2: ``x = a h_p(tau)``,

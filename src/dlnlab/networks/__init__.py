@@ -1,0 +1,16 @@
+"""Networks: each family is one module holding the network and its mirror map.
+
+Every network trains as a mirror flow ``x(t) = X(A^T lam(t))`` (docs/theory.md section 3);
+`base` declares what a solver may ask of a network (`Network`, `ScaleFamily`) and of its
+map (`MirrorMap`).
+"""
+
+from .base import MirrorMap, Network, ScaleFamily, normalize, to_z
+from .layered import LayeredDLN, LayeredMap
+from .nonnegative import EntropicMap, NonNegativeDLN
+from .symmetric import HyperbolicMap, PowerBarrierMap, SymmetricDLN
+from .twolayer import TwoLayerDLN, TwoLayerMap
+
+__all__ = ["MirrorMap", "Network", "ScaleFamily", "normalize", "to_z", "SymmetricDLN", "HyperbolicMap",
+           "PowerBarrierMap", "TwoLayerDLN", "TwoLayerMap", "LayeredDLN", "LayeredMap", "NonNegativeDLN",
+           "EntropicMap"]

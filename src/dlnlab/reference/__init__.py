@@ -1,0 +1,1 @@
+"""Independent oracles the tests compare dlnlab against (not used by the solvers)."""
