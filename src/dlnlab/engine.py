@@ -50,65 +50,133 @@ def step_to(state: DualState, dmu: np.ndarray, dz: np.ndarray, barrier: bool) ->
     return DualState(state.mu + dmu, sign, gap, state.travel + dmu)
 
 
+@dataclass(frozen=True)
+class Local:
+    """The objective near a point, as `damped_newton` needs it.
+
+    ``grad``: the gradient; ``direction``: the Newton direction ``-H^{-1} grad`` (None when
+    there is no curvature to step with); ``done``: the point meets the caller's criterion.
+    """
+
+    grad: np.ndarray
+    direction: np.ndarray | None
+    done: bool
+
+
+def damped_newton(point, local, trial, decrease, *, max_iter: int, max_step=None, tie=None,
+                  max_halvings: int = 60, armijo: float = 1e-4):
+    """Damped Newton with Armijo backtracking: the one Newton loop of dlnlab.
+
+    Minimizes a smooth convex ``Phi`` from ``point``; the caller describes ``Phi`` by
+
+    - ``local(point) -> Local | None`` (None: the point cannot be evaluated; stop);
+    - ``trial(point, t, direction) -> point | None``: the point ``t`` along ``direction``
+      (None when it leaves the domain);
+    - ``decrease(point, new, t, direction) -> float``: ``Phi(new) - Phi(point)`` (computed
+      by the caller so that it keeps its relative precision; non-finite rejects the step);
+    - ``max_step(point, direction) -> float`` (optional): the largest ``t`` inside the domain;
+      the first trial is ``0.99`` of it when it is below 1 (fraction to the boundary);
+    - ``tie(point, new, t, dphi) -> bool`` (optional): accept a step whose decrease ``dphi``
+      is below the resolution of ``Phi`` (e.g. when the residual improves).
+
+    A step is accepted when ``dphi <= -armijo * t * decrement`` with the Newton decrement
+    ``-<grad, direction>``. Returns ``(point, iterations, converged)``.
+
+    >>> import numpy as np
+    >>> H, b = np.array([[2.0, 0.0], [0.0, 8.0]]), np.array([1.0, 1.0])
+    >>> phi = lambda v: 0.5 * v @ H @ v - b @ v
+    >>> def local(v):
+    ...     g = H @ v - b
+    ...     return Local(g, np.linalg.solve(H, -g), bool(np.linalg.norm(g) < 1e-14))
+    >>> v, its, ok = damped_newton(np.zeros(2), local, lambda v, t, d: v + t * d,
+    ...                            lambda v, w, t, d: phi(w) - phi(v), max_iter=5)
+    >>> ok, its, v.tolist()
+    (True, 1, [0.5, 0.125])
+    """
+    for it in range(max_iter + 1):
+        loc = local(point)
+        if loc is None:
+            return point, it, False
+        if loc.done:
+            return point, it, True
+        if it == max_iter or loc.direction is None:
+            return point, it, False
+        direction = loc.direction
+        decrement = -float(loc.grad @ direction)  # Newton decrement squared, >= 0
+        t = 1.0
+        if max_step is not None:
+            tmax = max_step(point, direction)
+            if tmax <= 1.0:
+                t = 0.99 * tmax
+        accepted = None
+        for _ in range(max_halvings):
+            new = trial(point, t, direction)
+            if new is not None:
+                dphi = decrease(point, new, t, direction)
+                if math.isfinite(dphi) and (dphi <= -armijo * t * decrement
+                                            or (tie is not None and tie(point, new, t, dphi))):
+                    accepted = new
+                    break
+            t *= 0.5
+        if accepted is None:
+            return point, it, False
+        point = accepted
+    return point, max_iter, False
+
+
 def newton(Q: np.ndarray, z: np.ndarray, mapping: MirrorMap, state: DualState, *, tol: float,
-            max_iter: int, max_halvings: int = 60) -> tuple[DualState, int, bool]:
-    """Damped Newton on ``Phi(mu) = sum F(Q mu) - <mu, z>`` from ``state``.
+           max_iter: int, max_halvings: int = 60) -> tuple[DualState, int, bool]:
+    """`damped_newton` on the dual ``Phi(mu) = sum F(Q mu) - <mu, z>`` from ``state``.
 
     Returns the final state, the number of iterations and whether the criterion of
     `residual_check` was met.
     """
-    for it in range(max_iter + 1):
+    here = {}  # quantities of the current point that the line search reuses
+
+    def local(state):
         x = mapping.primal(state.sign, state.gap)
         d = mapping.slope(state.sign, state.gap)
         if not (np.all(np.isfinite(x)) and np.all(np.isfinite(d))):
-            return state, it, False
+            return None
         grad, done = residual_check(Q, z, x, tol, rounding_floor(d, state.gap))
-        gnorm = float(np.linalg.norm(grad))
-        if done:
-            return state, it, True
-        if it == max_iter:
-            return state, it, False
-        if not d.max() > 0:
-            return state, it, False  # every slope underflowed: no curvature to step with
+        if done or not d.max() > 0:  # every slope underflowed: no curvature to step with
+            return Local(grad, None, done)
         keep = d > 1e-22 * d.max()  # smaller weights change H by < 1e-22 relative per term
         H = weighted_gram(Q, d) if keep.all() else weighted_gram(Q[keep], d[keep])
         dmu = solve_psd(H, -grad)
-        dz = Q @ dmu
-        decrement = -float(grad @ dmu)  # Newton decrement squared, >= 0
         F0 = mapping.conjugate(state.sign, state.gap)
-        t = 1.0
-        if mapping.barrier:
-            # largest step keeping 0 < gap < 2 (fraction to the boundary 0.99)
-            rate = state.sign * dz
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                lim = np.where(rate > 0, state.gap / rate, np.where(rate < 0, (state.gap - 2.0) / rate, np.inf))
-            tmax = float(lim.min()) if lim.size else np.inf
-            if tmax <= 1.0:
-                t = 0.99 * tmax
-        accepted = None
-        F0_size = float(np.sum(np.abs(F0)))
-        for _ in range(max_halvings):
-            new = step_to(state, t * dmu, t * dz, mapping.barrier)
-            if new is not None:
-                F1 = mapping.conjugate(new.sign, new.gap)
-                if np.all(np.isfinite(F1)):
-                    # Phi(new) - Phi(old), summed term by term so that it keeps its relative
-                    # precision when both values are dominated by <mu, z> (tiny scales).
-                    dphi = float(np.sum(F1 - F0)) - t * float(dmu @ z)
-                    if dphi <= -1e-4 * t * decrement:
-                        accepted = new
-                        break
-                    if abs(dphi) <= 1e-13 * (F0_size + abs(t * float(dmu @ z))):
-                        # Phi cannot tell the points apart: accept if the residual improves
-                        x1 = mapping.primal(new.sign, new.gap)
-                        if np.all(np.isfinite(x1)) and np.linalg.norm(Q.T @ x1 - z) < gnorm:
-                            accepted = new
-                            break
-            t *= 0.5
-        if accepted is None:
-            return state, it, False
-        state = accepted
-    return state, max_iter, False
+        here.update(dmu=dmu, dz=Q @ dmu, F0=F0, F0_size=float(np.sum(np.abs(F0))), gnorm=float(np.linalg.norm(grad)))
+        return Local(grad, dmu, False)
+
+    def max_step(state, dmu):
+        if not mapping.barrier:
+            return np.inf
+        # largest step keeping 0 < gap < 2
+        rate = state.sign * here["dz"]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            lim = np.where(rate > 0, state.gap / rate, np.where(rate < 0, (state.gap - 2.0) / rate, np.inf))
+        return float(lim.min()) if lim.size else np.inf
+
+    def trial(state, t, dmu):
+        return step_to(state, t * dmu, t * here["dz"], mapping.barrier)
+
+    def decrease(state, new, t, dmu):
+        F1 = mapping.conjugate(new.sign, new.gap)
+        if not np.all(np.isfinite(F1)):
+            return math.inf
+        # Phi(new) - Phi(old), summed term by term so that it keeps its relative precision
+        # when both values are dominated by <mu, z> (tiny scales).
+        return float(np.sum(F1 - here["F0"])) - t * float(dmu @ z)
+
+    def tie(state, new, t, dphi):
+        # Phi cannot tell the points apart: accept if the residual improves
+        if abs(dphi) > 1e-13 * (here["F0_size"] + abs(t * float(here["dmu"] @ z))):
+            return False
+        x1 = mapping.primal(new.sign, new.gap)
+        return bool(np.all(np.isfinite(x1)) and np.linalg.norm(Q.T @ x1 - z) < here["gnorm"])
+
+    return damped_newton(state, local, trial, decrease, max_iter=max_iter, max_step=max_step, tie=tie,
+                         max_halvings=max_halvings)
 
 
 def weighted_gram(Q: np.ndarray, d: np.ndarray) -> np.ndarray:
