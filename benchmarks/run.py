@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402,F401  (first: pins BLAS threads before numpy loads)
 
-#: Benchmark modules, in running order (one line each; other helpers append theirs).
+#: Benchmark modules, in running order.
 BENCHMARKS = [
     "bench_limit",
     "bench_sweep",
