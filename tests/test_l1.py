@@ -15,7 +15,7 @@ from scipy.optimize import OptimizeResult, minimize
 from typer.testing import CliRunner
 
 import dlnlab as dl
-from dlnlab.l1 import core as l1mod
+from dlnlab.l1 import linalg as l1mod
 from dlnlab.cli import app
 from dlnlab.theory import line_selection_t
 

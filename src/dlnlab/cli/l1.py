@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from ..errors import DLNError
-from ..l1.core import basis_pursuit, bp_face, certificate_constant, selected_minimizer
+from ..l1 import basis_pursuit, bp_face, certificate_constant, selected_minimizer
 from ..l1.nsp import METHODS, nsp_constant
 from ..problems import Problem
 from .app import app, console, emit_json, fail

@@ -110,7 +110,7 @@ def rates(
         ps = _parse_depths(depths)
         if not per_decade > 0:
             raise ProblemError(f"--per-decade must be positive; got {per_decade}.")
-        from ..l1.core import basis_pursuit
+        from ..l1 import basis_pursuit
         from ..studies.rates import bp_target, selected_target
         unique = basis_pursuit(P).unique
         grids = {}

@@ -1,4 +1,4 @@
-"""Null space property constants (THEORY.md section 8).
+"""Null space property constants (docs/theory.md section 8).
 
 The order-s null space constant of ``A`` is
 
@@ -40,7 +40,7 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from ..errors import DLNError, ProblemError, SolverError
-from .core import _linprog, _null_space
+from .linalg import _linprog, _null_space
 from ..problems import Problem
 
 METHODS = ("auto", "enumerate", "milp", "lp", "bound")

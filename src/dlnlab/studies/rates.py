@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import NotBPSolutionError, ProblemError
-from ..l1.core import basis_pursuit, bp_face, certificate_constant, selected_minimizer
+from ..l1 import basis_pursuit, bp_face, certificate_constant, selected_minimizer
 from ..limits import LimitResult, flow_limit
 from ..networks.symmetric import HyperbolicMap, PowerBarrierMap
 from ..networks.symmetric import SymmetricDLN

@@ -23,7 +23,7 @@ import numpy as np
 from ... import plots
 from ...dynamics.trajectory import flow_trajectory
 from ...dynamics.descent import gradient_descent
-from ...l1.core import basis_pursuit, certificate_constant
+from ...l1 import basis_pursuit, certificate_constant
 from ...networks.layered import LayeredDLN
 from ...limits import flow_limit
 from ...networks.symmetric import SymmetricDLN

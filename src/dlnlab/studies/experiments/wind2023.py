@@ -16,7 +16,7 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from ... import plots
-from ...l1.core import basis_pursuit
+from ...l1 import basis_pursuit
 from ...networks.symmetric import SymmetricDLN
 from ...problems import FIXTURES, kink_problem
 from ..rates import asymptotic_upper, bp_target, fit_slope, mp_flow_limit, rate_curve, selected_target
