@@ -5,14 +5,13 @@
 - the seed paper's own method (`seed_paper_limit`) on one case;
 - the closed-form small-scale limits of THEORY.md section 4 (line and plane problems);
 - the unique BP solution of the seed paper's random problem (support from HiGHS, values from
-  the 3 x 3 support system) and the rates of THEORY.md section 5.
+  the 3 x 3 support system, `dlnlab.reference.highs`) and the rates of THEORY.md section 5.
 """
 
 import math
 
 import numpy as np
 import pytest
-from scipy.optimize import linprog
 
 import dlnlab as dl
 from dlnlab.reference.full_network import network_limit, seed_paper_limit
@@ -109,20 +108,9 @@ def test_small_scale_limit_selects_closed_form_minimizer(name, depth):
     assert errors[-1] < 1e-9, errors
 
 
-def _bp_solution(P):
-    """Unique BP solution by HiGHS on [A, -A] (support), then exactly from the support system."""
-    N = P.N
-    lp = linprog(np.ones(2 * N), A_eq=np.hstack([P.A, -P.A]), b_eq=P.y, bounds=(0, None), method="highs")
-    assert lp.status == 0
-    support = np.abs(lp.x[:N] - lp.x[N:]) > 1e-7
-    x = np.zeros(N)
-    x[support] = np.linalg.lstsq(P.A[:, support], P.y, rcond=None)[0]
-    return x, support
-
-
-def test_random_problem_bp_solution_and_rho():
+def test_random_problem_bp_solution_and_rho(highs_oracle):
     P = dl.random_problem()
-    x_star, S = _bp_solution(P)
+    x_star, S = highs_oracle.basis_pursuit_on_support(P.A, P.y)
     # THEORY.md section 5 quotes 6 decimals
     assert np.allclose(x_star, [0, 0, -0.278220, -0.949197, -0.536551], atol=1e-6)
     # |S| = m = 3, so the dual certificate is unique: w = A_S^{-T} sign(x*_S)
@@ -132,10 +120,10 @@ def test_random_problem_bp_solution_and_rho():
 
 
 @pytest.mark.parametrize("depth", DEPTHS)
-def test_random_problem_rates(depth):
+def test_random_problem_rates(depth, highs_oracle):
     """THEORY.md section 5: ||x - x*|| = Theta(a^(1-rho)) for p = 2, Theta(a) for p > 2."""
     P = dl.random_problem()
-    x_star, S = _bp_solution(P)
+    x_star, S = highs_oracle.basis_pursuit_on_support(P.A, P.y)
     w = np.linalg.solve(P.A[:, S].T, np.sign(x_star[S]))
     rho = np.max(np.abs(P.A[:, ~S].T @ w))
     scales = np.array([1e-2, 1e-4, 1e-6, 1e-8, 1e-10, 1e-12])

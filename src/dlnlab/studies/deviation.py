@@ -1,0 +1,249 @@
+"""The deviation of a flow limit from the BP solution, below float64 resolution (docs/theory.md section 5).
+
+As the scale ``a`` goes to 0, the flow limit ``x_inf`` approaches the basis-pursuit solution
+``x*``, far below the float64 resolution of ``x*`` (``||x_inf - x*|| ~ a^(1 - rho)`` at
+depth 2: 1e-100 at ``a = 1e-300`` for ``rho = 2/3``), so the error is never formed as
+``x_inf - x*``. Instead (`deviation_from_bp`):
+
+- off the support, ``x_j`` for ``j`` not in ``S`` is read off the flow's boundary-relative
+  dual coordinates ``(sign, gap)`` (`dlnlab.networks.base`) in log domain, to full relative
+  precision (no underflow even at ``a = 1e-300``);
+- on the support, ``A x = y = A_S x*_S`` gives ``A_S (x_S - x*_S) = -A_{S^c} x_{S^c}``
+  exactly, so ``x_S - x*_S = -pinv(A_S) A_{S^c} x_{S^c}`` (``A_S`` injective).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..engine import Local, damped_newton, solve_psd
+from ..errors import NotBPSolutionError, ProblemError
+from ..limits import LimitResult
+from ..networks.symmetric import HyperbolicMap, PowerBarrierMap
+from ..problems import as_problem
+
+_LN10 = math.log(10.0)
+
+
+def log_abs_primal(net, sign: np.ndarray, gap: np.ndarray) -> np.ndarray:
+    """``log |x_j|`` (natural log) of ``x = X(z)``, ``z = sign (1 - gap)``, without underflow.
+
+    Depth 2 (`HyperbolicMap`): ``|x| = exp(log a + c |z|) (1 - exp(-2 c |z|))``;
+    depth p > 2 (`PowerBarrierMap`): ``|x| = a (gap^-k - (2 - gap)^-k)``. Both are
+    evaluated as sums of logs, so ``x = 1e-5000`` comes out as ``-11513``. Other maps fall
+    back to ``log |primal|``. ``-inf`` where ``x = 0`` (``z = 0``).
+
+    >>> import dlnlab as dl
+    >>> net = dl.SymmetricDLN.from_log_scale(3, -2000 * math.log(10))
+    >>> round(float(log_abs_primal(net, np.array([1.0]), np.array([0.5]))[0] / math.log(10)), 4)
+    -1999.1133
+    """
+    mapping = net.mirror_map()
+    sign = np.asarray(sign, dtype=float)
+    gap = np.asarray(gap, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if isinstance(mapping, HyperbolicMap):
+            c = mapping.c
+            absz = 1.0 - gap
+            out = mapping.log_a + c * absz + np.log(-np.expm1(-2.0 * c * absz))
+        elif isinstance(mapping, PowerBarrierMap):
+            k = mapping.k
+            out = mapping.log_a - k * np.log(gap) + np.log1p(-((gap / (2.0 - gap)) ** k))
+        else:
+            out = np.log(np.abs(mapping.primal(sign, gap)))
+    return np.where(np.isnan(out), -np.inf, out)
+
+
+def _log_parts(net, gap: np.ndarray):
+    """``log |X|``, ``log X'`` and ``log F`` (natural logs) at ``z = +-(1 - gap)`` for the
+    symmetric DLN's maps (`HyperbolicMap`, `PowerBarrierMap`), without underflow."""
+    mapping = net.mirror_map()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if isinstance(mapping, HyperbolicMap):
+            c, la = mapping.c, mapping.log_a
+            absz = 1.0 - gap
+            big = la + c * absz
+            lr = np.log1p(np.exp(-2.0 * c * absz))
+            return big + np.log(-np.expm1(-2.0 * c * absz)), math.log(c) + big + lr, big + lr - math.log(c)
+        if isinstance(mapping, PowerBarrierMap):
+            k, la = mapping.k, mapping.log_a
+            lg, r = np.log(gap), gap / (2.0 - gap)
+            return (la - k * lg + np.log1p(-(r ** k)), math.log(k) + la - (k + 1) * lg + np.log1p(r ** (k + 1)),
+                    la - (k - 1) * lg + np.log1p(r ** (k - 1)) - math.log(k - 1))
+    raise ProblemError(f"deviation_from_bp supports SymmetricDLN networks; got {type(net).__name__}.")
+
+
+#: The free-direction refinement stops at ``||W^T Q_off^T x_off|| <= FREE_RTOL ||x_off||``.
+FREE_RTOL = 1e-13
+
+
+def _refine_free(net, G: np.ndarray, sign: np.ndarray, gap: np.ndarray, barrier: bool, max_iter: int = 100):
+    """Damped Newton on ``b -> sum_{j off S} F(z_j)``, ``z_off = z0 + G b`` (``G = Q_off W``).
+
+    Everything is scaled by the current largest ``|x_j|`` (log domain), so off-support entries
+    of 1e-200 are handled like entries of 1. Returns ``(sign, gap, iterations, residual)``.
+    """
+    here = {}  # the current point's scale M = max log|x_j| and residual
+
+    def local(point):
+        sign, gap = point
+        lx, ld, lF = _log_parts(net, gap)
+        M = float(np.max(lx))
+        if not math.isfinite(M):  # every off-support entry is 0: nothing to refine
+            here.update(M=M, res=0.0)
+            return Local(np.zeros(G.shape[1]), None, True)
+        x = sign * np.exp(lx - M)
+        grad = G.T @ x
+        res = float(np.linalg.norm(grad)) / float(np.linalg.norm(x))
+        here.update(M=M, res=res, F0=float(np.sum(np.exp(lF - M))))
+        if res <= FREE_RTOL:
+            return Local(grad, None, True)
+        return Local(grad, solve_psd((G.T * np.exp(ld - M)) @ G, -grad), False)
+
+    def trial(point, t, db):
+        sign, gap = point
+        g = gap - sign * (G @ (t * db))
+        if barrier and not np.all((g > 0) & (g < 2)):
+            return None
+        flip = g > 1.0
+        return np.where(flip, -sign, sign), np.where(flip, 2.0 - g, g)
+
+    def decrease(point, new, t, db):  # both sums scaled by the current point's exp(-M)
+        return float(np.sum(np.exp(_log_parts(net, new[1])[2] - here["M"]))) - here["F0"]
+
+    def tie(point, new, t, dphi):  # below the resolution of the scaled sum
+        return abs(dphi) <= 1e-14 * here["F0"]
+
+    (sign, gap), its, _ = damped_newton((sign, gap), local, trial, decrease, max_iter=max_iter, tie=tie)
+    return sign, gap, its, here["res"]
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """``x_inf - x*`` for a unique BP solution ``x*``, stored as ``10^log10_norm * direction``.
+
+    ``log10_norm`` (``log10 ||x_inf - x*||_2``, ``-inf`` if zero), ``direction`` (unit
+    N-vector), ``support``/``off`` (index sets), ``log10_off`` (``log10 |x_j|`` off the
+    support), ``x_star``; evidence: ``identity_residual`` (``||x_S - x*_S - dev_S|| / ||x*||``
+    from float64 ``x``: ~1e-16 when ``A x = y`` holds and ``S``, ``x*`` are right),
+    ``primal_consistency`` (largest relative difference between ``x_j`` as returned by the
+    solver and as evaluated here in log domain, over entries above 1e-290), and for
+    ``|S| < rank A`` the free-direction refinement's ``free_iterations`` and
+    ``free_residual`` (``||W^T Q_off^T x_off|| / ||x_off||``, see `deviation_from_bp`).
+    """
+
+    log10_norm: float
+    direction: np.ndarray
+    support: np.ndarray
+    off: np.ndarray
+    log10_off: np.ndarray
+    x_star: np.ndarray
+    identity_residual: float
+    primal_consistency: float
+    free_iterations: int = 0
+    free_residual: float = 0.0
+
+    @property
+    def norm(self) -> float:
+        """``||x_inf - x*||`` as a float (0.0 once it underflows)."""
+        return 10.0 ** self.log10_norm if self.log10_norm > -330 else 0.0
+
+    def vector(self) -> np.ndarray:
+        """``x_inf - x*`` as a float64 vector (entries underflow below 1e-308)."""
+        return self.direction * self.norm
+
+    def log10_ratio(self, log10_scale: float, exponent: float = 1.0) -> float:
+        """``log10(||x_inf - x*|| / scale^exponent)``."""
+        return self.log10_norm - exponent * log10_scale
+
+
+def _index_set(support, N: int) -> np.ndarray:
+    S = np.unique(np.asarray(support, dtype=int).ravel())
+    if S.size and (S[0] < 0 or S[-1] >= N):
+        raise ProblemError(f"support indices must lie in [0, {N}); got {S.tolist()}.")
+    return S
+
+
+def deviation_from_bp(problem, result: LimitResult, support, x_star=None) -> Deviation:
+    """``x_inf - x*`` to full relative precision, from the off-support entries alone.
+
+    With ``A x_inf = y`` and ``A_S x*_S = y`` (``A_S`` injective),
+    ``x_inf - x* = (-pinv(A_S) A_{S^c} x_{S^c}, x_{S^c})``; the off-support entries come
+    from ``result.sign``/``result.gap`` in log domain (`log_abs_primal`). ``x*`` defaults to
+    the exact solution of ``A_S x_S = y``. Raises `NotBPSolutionError` if ``A_S`` is not
+    injective or ``y`` is not in range(``A_S``) (then ``support`` is not a unique BP support).
+
+    The result is the deviation for the exact data ``y = A_S x*_S``. When ``|S| < rank A``
+    the dual has free directions ``W`` (``Q_S W = 0``, ``Q`` the problem's orthonormal row
+    basis) that move only the off-support entries; the limit fixes them by
+    ``W^T Q_off^T x_off = 0``, which a float64 residual cannot see once ``x_off`` is below
+    1e-16 (and float64 ``y`` is off range(A_S) by ~1e-16 anyway). They are therefore
+    re-solved here: damped Newton on the convex ``b -> sum_{j off S} F(z_j)``, scaled in
+    log domain (its gradient is ``W^T Q_off^T x_off``; ``<W b, Q^T y> = 0`` for exact data).
+
+    >>> import dlnlab as dl
+    >>> P = dl.kink_problem(0.1)
+    >>> res = dl.flow_limit(P, dl.SymmetricDLN(depth=2, scale=1e-200))
+    >>> round(deviation_from_bp(P, res, [0]).log10_norm, 5)    # sqrt(1 + 0.9^2) * 1e-20
+    -19.87116
+    """
+    P = as_problem(problem)
+    A, y, N = P.A, P.y, P.N
+    S = _index_set(support, N)
+    off = np.setdiff1d(np.arange(N), S)
+    AS, Aoff = A[:, S], A[:, off]
+    if np.linalg.matrix_rank(AS) < S.size:
+        raise NotBPSolutionError(f"A_S is not injective on the support {S.tolist()}: BP's solution is not unique there; "
+                                 "compare with a selected minimizer (dl.selected_minimizer) instead.")
+    if x_star is None:
+        x_star = np.zeros(N)
+        if S.size:
+            x_star[S] = np.linalg.lstsq(AS, y, rcond=None)[0]
+    x_star = np.asarray(x_star, dtype=float)
+    if np.any(x_star[off] != 0):
+        raise NotBPSolutionError("x_star has nonzero entries off the given support; pass the support of x_star.")
+    res_S = float(np.linalg.norm(AS @ x_star[S] - y))
+    if res_S > 1e-9 * max(P.y_norm, 1e-300):
+        raise NotBPSolutionError(f"A_S x*_S = y fails (residual {res_S:.2e}): {S.tolist()} is not the support of a "
+                                 "solution of A x = y. Take the support from dl.basis_pursuit(P).support.")
+    net = result.network
+    sign = np.asarray(result.sign, dtype=float)[off]
+    gap = np.asarray(result.gap, dtype=float)[off]
+    logx0 = log_abs_primal(net, sign, gap)
+    x = np.asarray(result.x, dtype=float)
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        big = (np.abs(x[off]) > 1e-290) & np.isfinite(logx0)
+        cons = float(np.max(np.abs(x[off][big] / (sign[big] * np.exp(logx0[big])) - 1.0))) if np.any(big) else 0.0
+    Q = P.basis.Q
+    if S.size:
+        _, sv_Q, Vt = np.linalg.svd(Q[S], full_matrices=True)
+        r = int(np.sum(sv_Q > max(Q.shape) * np.finfo(float).eps * sv_Q[0]))
+    else:
+        Vt, r = np.eye(Q.shape[1]), 0
+    W = Vt[r:].T
+    free_its, free_res = 0, 0.0
+    if W.shape[1] > 0:
+        sign, gap, free_its, free_res = _refine_free(net, Q[off] @ W, sign, gap, net.mirror_map().barrier)
+    logx = log_abs_primal(net, sign, gap)
+    finite = np.isfinite(logx)
+    xs_norm = float(np.linalg.norm(x_star))
+    if not np.any(finite):
+        direction = np.zeros(N)
+        return Deviation(-math.inf, direction, S, off, logx / _LN10, x_star, 0.0, cons, free_its, free_res)
+    M = float(np.max(logx[finite]))
+    v = np.where(finite, sign * np.exp(np.where(finite, logx - M, -np.inf)), 0.0)
+    dS = -np.linalg.lstsq(AS, Aoff @ v, rcond=None)[0] if S.size else np.zeros(0)
+    full = np.zeros(N)
+    full[S] = dS
+    full[off] = v
+    n = float(np.linalg.norm(full))
+    log10_norm = (M + math.log(n)) / _LN10
+    # evidence: the float64 x of the solver against the identity
+    with np.errstate(over="ignore", under="ignore"):
+        scale = math.exp(M) if M < 700 else math.inf
+        identity = float(np.linalg.norm(x[S] - x_star[S] - dS * scale)) / max(xs_norm, 1e-300) if S.size else 0.0
+    return Deviation(log10_norm, full / n, S, off, logx / _LN10, x_star, identity, cons, free_its, free_res)
+
