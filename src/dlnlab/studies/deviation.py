@@ -20,82 +20,117 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engine import Local, damped_newton, solve_psd
-from ..errors import NotBPSolutionError, ProblemError
+from ..errors import NetworkError, NotBPSolutionError, ProblemError
 from ..limits import LimitResult
+from ..networks.nonnegative import EntropicMap
 from ..networks.symmetric import HyperbolicMap, PowerBarrierMap
+from ..networks.twolayer import TwoLayerMap
 from ..problems import as_problem
 
 _LN10 = math.log(10.0)
 
 
-def log_abs_primal(net, sign: np.ndarray, gap: np.ndarray) -> np.ndarray:
-    """``log |x_j|`` (natural log) of ``x = X(z)``, ``z = sign (1 - gap)``, without underflow.
+def _log_sub(big, small):
+    """``log(e^big - e^small)`` for ``big >= small`` (``-inf`` when they are equal)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return big + np.log(-np.expm1(small - big))
 
-    Depth 2 (`HyperbolicMap`): ``|x| = exp(log a + c |z|) (1 - exp(-2 c |z|))``;
-    depth p > 2 (`PowerBarrierMap`): ``|x| = a (gap^-k - (2 - gap)^-k)``. Both are
-    evaluated as sums of logs, so ``x = 1e-5000`` comes out as ``-11513``. Other maps fall
-    back to ``log |primal|``. ``-inf`` where ``x = 0`` (``z = 0``).
+
+def log_parts(mapping, sign: np.ndarray, gap: np.ndarray, index=None):
+    """``(sign x, log |x|, log X', log F~)`` of ``x = X(z)``, ``z = sign (1 - gap)``, in log domain.
+
+    ``sign``, ``gap``: the dual point on all of the map's coordinates; ``index`` (optional)
+    selects the coordinates returned.
+
+    ``F~`` is the dual potential ``F`` up to a constant that makes it positive (it enters
+    only through differences). Exact in log domain, so ``x = 1e-5000`` comes out as
+    ``log |x| = -11513``, for the maps of the symmetric network (depth 2:
+    ``x = a e^{c|z|}(1 - e^{-2c|z|})``; p > 2: ``x = a (gap^-k - (2 - gap)^-k)``), the two-layer
+    network (``x = P e^{cz} - M e^{-cz}``) and the non-negative network (``x = e^{(z-c)/reg}``).
+    Other maps are evaluated in float64 (``log|primal|``, ``log slope``; ``F~ = None``): exact
+    only while ``|x|`` is above the float64 underflow.
+
+    >>> import dlnlab as dl
+    >>> net = dl.SymmetricDLN.from_log_scale(3, -2000 * math.log(10))
+    >>> _, lx, _, _ = log_parts(net.mirror_map(), np.array([1.0]), np.array([0.5]))
+    >>> round(float(lx[0] / math.log(10)), 4)
+    -1999.1133
+    """
+    full_sign = np.asarray(sign, dtype=float)
+    full_gap = np.asarray(gap, dtype=float)
+    pick = slice(None) if index is None else index
+    sign, gap = full_sign[pick], full_gap[pick]
+
+    def param(v):  # a per-coordinate (or broadcast scalar) parameter of the map, on the selection
+        return np.broadcast_to(v, full_sign.shape)[pick]
+
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if isinstance(mapping, HyperbolicMap):
+            c, la = mapping.c, mapping.log_a
+            absz = 1.0 - gap
+            big = la + c * absz
+            lr = np.log1p(np.exp(-2.0 * c * absz))
+            return (sign, big + np.log(-np.expm1(-2.0 * c * absz)), math.log(c) + big + lr,
+                    big + lr - math.log(c))
+        if isinstance(mapping, PowerBarrierMap):
+            k, la = mapping.k, mapping.log_a
+            lg, r = np.log(gap), gap / (2.0 - gap)
+            return (sign, la - k * lg + np.log1p(-(r ** k)), math.log(k) + la - (k + 1) * lg + np.log1p(r ** (k + 1)),
+                    la - (k - 1) * lg + np.log1p(r ** (k - 1)) - math.log(k - 1))
+        if isinstance(mapping, TwoLayerMap):
+            cz = mapping.c * sign * (1.0 - gap)
+            lp, lm = param(mapping.log_p) + cz, param(mapping.log_m) - cz
+            both = np.logaddexp(lp, lm)
+            return (np.where(lp >= lm, 1.0, -1.0), _log_sub(np.maximum(lp, lm), np.minimum(lp, lm)),
+                    math.log(mapping.c) + both, both - math.log(mapping.c))
+        if isinstance(mapping, EntropicMap):
+            e = ((sign - param(mapping.cost)) - sign * gap) / mapping.reg
+            lreg = math.log(mapping.reg)
+            return np.ones_like(e), e, e - lreg, e + lreg
+        x = mapping.primal(full_sign, full_gap)[pick]
+        return np.sign(x), np.log(np.abs(x)), np.log(mapping.slope(full_sign, full_gap)[pick]), None
+
+
+def log_abs_primal(net, sign: np.ndarray, gap: np.ndarray) -> np.ndarray:
+    """``log |x_j|`` (natural log) of ``x = X(z)``, ``z = sign (1 - gap)``, without underflow
+    (see `log_parts`); ``-inf`` where ``x = 0``.
 
     >>> import dlnlab as dl
     >>> net = dl.SymmetricDLN.from_log_scale(3, -2000 * math.log(10))
     >>> round(float(log_abs_primal(net, np.array([1.0]), np.array([0.5]))[0] / math.log(10)), 4)
     -1999.1133
     """
-    mapping = net.mirror_map()
-    sign = np.asarray(sign, dtype=float)
-    gap = np.asarray(gap, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if isinstance(mapping, HyperbolicMap):
-            c = mapping.c
-            absz = 1.0 - gap
-            out = mapping.log_a + c * absz + np.log(-np.expm1(-2.0 * c * absz))
-        elif isinstance(mapping, PowerBarrierMap):
-            k = mapping.k
-            out = mapping.log_a - k * np.log(gap) + np.log1p(-((gap / (2.0 - gap)) ** k))
-        else:
-            out = np.log(np.abs(mapping.primal(sign, gap)))
+    out = log_parts(net.mirror_map(), sign, gap)[1]
     return np.where(np.isnan(out), -np.inf, out)
-
-
-def _log_parts(net, gap: np.ndarray):
-    """``log |X|``, ``log X'`` and ``log F`` (natural logs) at ``z = +-(1 - gap)`` for the
-    symmetric DLN's maps (`HyperbolicMap`, `PowerBarrierMap`), without underflow."""
-    mapping = net.mirror_map()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if isinstance(mapping, HyperbolicMap):
-            c, la = mapping.c, mapping.log_a
-            absz = 1.0 - gap
-            big = la + c * absz
-            lr = np.log1p(np.exp(-2.0 * c * absz))
-            return big + np.log(-np.expm1(-2.0 * c * absz)), math.log(c) + big + lr, big + lr - math.log(c)
-        if isinstance(mapping, PowerBarrierMap):
-            k, la = mapping.k, mapping.log_a
-            lg, r = np.log(gap), gap / (2.0 - gap)
-            return (la - k * lg + np.log1p(-(r ** k)), math.log(k) + la - (k + 1) * lg + np.log1p(r ** (k + 1)),
-                    la - (k - 1) * lg + np.log1p(r ** (k - 1)) - math.log(k - 1))
-    raise ProblemError(f"deviation_from_bp supports SymmetricDLN networks; got {type(net).__name__}.")
 
 
 #: The free-direction refinement stops at ``||W^T Q_off^T x_off|| <= FREE_RTOL ||x_off||``.
 FREE_RTOL = 1e-13
 
 
-def _refine_free(net, G: np.ndarray, sign: np.ndarray, gap: np.ndarray, barrier: bool, max_iter: int = 100):
+def _refine_free(mapping, G: np.ndarray, sign: np.ndarray, gap: np.ndarray, off: np.ndarray, max_iter: int = 100):
     """Damped Newton on ``b -> sum_{j off S} F(z_j)``, ``z_off = z0 + G b`` (``G = Q_off W``).
 
     Everything is scaled by the current largest ``|x_j|`` (log domain), so off-support entries
-    of 1e-200 are handled like entries of 1. Returns ``(sign, gap, iterations, residual)``.
+    of 1e-200 are handled like entries of 1. ``sign``, ``gap``: the dual point on all
+    coordinates; only those in ``off`` move. Returns ``(sign, gap, iterations, residual)`` on ``off``.
     """
     here = {}  # the current point's scale M = max log|x_j| and residual
 
+    barrier = mapping.barrier
+
+    def parts(point):
+        full_sign, full_gap = sign.copy(), gap.copy()
+        full_sign[off], full_gap[off] = point
+        return log_parts(mapping, full_sign, full_gap, off)
+
     def local(point):
-        sign, gap = point
-        lx, ld, lF = _log_parts(net, gap)
+        xs, lx, ld, lF = parts(point)
         M = float(np.max(lx))
         if not math.isfinite(M):  # every off-support entry is 0: nothing to refine
             here.update(M=M, res=0.0)
             return Local(np.zeros(G.shape[1]), None, True)
-        x = sign * np.exp(lx - M)
+        x = xs * np.exp(lx - M)
         grad = G.T @ x
         res = float(np.linalg.norm(grad)) / float(np.linalg.norm(x))
         here.update(M=M, res=res, F0=float(np.sum(np.exp(lF - M))))
@@ -112,13 +147,14 @@ def _refine_free(net, G: np.ndarray, sign: np.ndarray, gap: np.ndarray, barrier:
         return np.where(flip, -sign, sign), np.where(flip, 2.0 - g, g)
 
     def decrease(point, new, t, db):  # both sums scaled by the current point's exp(-M)
-        return float(np.sum(np.exp(_log_parts(net, new[1])[2] - here["M"]))) - here["F0"]
+        return float(np.sum(np.exp(parts(new)[3] - here["M"]))) - here["F0"]
 
     def tie(point, new, t, dphi):  # below the resolution of the scaled sum
         return abs(dphi) <= 1e-14 * here["F0"]
 
-    (sign, gap), its, _ = damped_newton((sign, gap), local, trial, decrease, max_iter=max_iter, tie=tie)
-    return sign, gap, its, here["res"]
+    (s_off, g_off), its, _ = damped_newton((sign[off], gap[off]), local, trial, decrease, max_iter=max_iter,
+                                           tie=tie)
+    return s_off, g_off, its, here["res"]
 
 
 @dataclass(frozen=True)
@@ -172,7 +208,8 @@ def deviation_from_bp(problem, result: LimitResult, support, x_star=None) -> Dev
 
     With ``A x_inf = y`` and ``A_S x*_S = y`` (``A_S`` injective),
     ``x_inf - x* = (-pinv(A_S) A_{S^c} x_{S^c}, x_{S^c})``; the off-support entries come
-    from ``result.sign``/``result.gap`` in log domain (`log_abs_primal`). ``x*`` defaults to
+    from ``result.sign``/``result.gap`` in log domain (`log_parts`), for every network;
+    maps without a log-domain form are exact while the entries stay above the float64 underflow. ``x*`` defaults to
     the exact solution of ``A_S x_S = y``. Raises `NotBPSolutionError` if ``A_S`` is not
     injective or ``y`` is not in range(``A_S``) (then ``support`` is not a unique BP support).
 
@@ -210,13 +247,15 @@ def deviation_from_bp(problem, result: LimitResult, support, x_star=None) -> Dev
         raise NotBPSolutionError(f"A_S x*_S = y fails (residual {res_S:.2e}): {S.tolist()} is not the support of a "
                                  "solution of A x = y. Take the support from dl.basis_pursuit(P).support.")
     net = result.network
-    sign = np.asarray(result.sign, dtype=float)[off]
-    gap = np.asarray(result.gap, dtype=float)[off]
-    logx0 = log_abs_primal(net, sign, gap)
+    mapping = net.mirror_map()
+    full_sign = np.asarray(result.sign, dtype=float)
+    full_gap = np.asarray(result.gap, dtype=float)
+    sign, gap = full_sign[off], full_gap[off]
+    xs0, logx0, _, lF = log_parts(mapping, full_sign, full_gap, off)
     x = np.asarray(result.x, dtype=float)
     with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
         big = (np.abs(x[off]) > 1e-290) & np.isfinite(logx0)
-        cons = float(np.max(np.abs(x[off][big] / (sign[big] * np.exp(logx0[big])) - 1.0))) if np.any(big) else 0.0
+        cons = float(np.max(np.abs(x[off][big] / (xs0[big] * np.exp(logx0[big])) - 1.0))) if np.any(big) else 0.0
     Q = P.basis.Q
     if S.size:
         _, sv_Q, Vt = np.linalg.svd(Q[S], full_matrices=True)
@@ -224,17 +263,33 @@ def deviation_from_bp(problem, result: LimitResult, support, x_star=None) -> Dev
     else:
         Vt, r = np.eye(Q.shape[1]), 0
     W = Vt[r:].T
+    if lF is None:  # a map evaluated in float64 only: say where that stops being exact
+        name = type(net).__name__
+        if W.shape[1] > 0:
+            raise NetworkError(
+                f"deviation_from_bp: {name}'s mirror map ({type(mapping).__name__}) has no log-domain dual potential, "
+                f"which the free dual directions of this support need (|S| = {S.size} < rank A = {r + W.shape[1]}). "
+                "Use a network evaluated in log domain (symmetric, two-layer, non-negative) or a support of size rank A.")
+        tiny = (~big) & (gap < 1.0)
+        if np.any(tiny):
+            raise NetworkError(
+                f"deviation_from_bp: {name}'s mirror map ({type(mapping).__name__}) is evaluated in float64 only, and "
+                f"{int(tiny.sum())} off-support entries are below 1e-290 there (they underflow). Use larger scales "
+                "for this network, or a network evaluated in log domain (symmetric, two-layer, non-negative).")
     free_its, free_res = 0, 0.0
     if W.shape[1] > 0:
-        sign, gap, free_its, free_res = _refine_free(net, Q[off] @ W, sign, gap, net.mirror_map().barrier)
-    logx = log_abs_primal(net, sign, gap)
+        sign, gap, free_its, free_res = _refine_free(mapping, Q[off] @ W, full_sign, full_gap, off)
+        full_sign, full_gap = full_sign.copy(), full_gap.copy()
+        full_sign[off], full_gap[off] = sign, gap
+    xsign, logx, _, _ = log_parts(mapping, full_sign, full_gap, off)
+    logx = np.where(np.isnan(logx), -np.inf, logx)
     finite = np.isfinite(logx)
     xs_norm = float(np.linalg.norm(x_star))
     if not np.any(finite):
         direction = np.zeros(N)
         return Deviation(-math.inf, direction, S, off, logx / _LN10, x_star, 0.0, cons, free_its, free_res)
     M = float(np.max(logx[finite]))
-    v = np.where(finite, sign * np.exp(np.where(finite, logx - M, -np.inf)), 0.0)
+    v = np.where(finite, xsign * np.exp(np.where(finite, logx - M, -np.inf)), 0.0)
     dS = -np.linalg.lstsq(AS, Aoff @ v, rcond=None)[0] if S.size else np.zeros(0)
     full = np.zeros(N)
     full[S] = dS

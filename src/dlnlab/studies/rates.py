@@ -23,10 +23,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import ProblemError
+from ..errors import NetworkError, ProblemError
 from ..l1 import basis_pursuit
 from ..limits import flow_limit
+from ..networks.base import ScaleFamily
+from ..networks.nonnegative import NonNegativeDLN
 from ..networks.symmetric import SymmetricDLN
+from ..networks.twolayer import TwoLayerDLN
 from ..problems import Problem, as_problem
 from ..theory import (Target, asymptotic_upper, bp_target, default_scales, predicted_error, predicted_slope,
                       selected_target)
@@ -85,14 +88,16 @@ def fit_slope(log10_scale, log10_error, *, lo: float = -math.inf, hi: float = ma
 
 @dataclass(frozen=True)
 class RateCurve:
-    """``log10 ||x_inf - target||`` over a grid of ``log10 a`` for one depth, with its fit.
+    """``log10 ||x_inf - target||`` over a grid of ``log10 a`` for one network family, with its fit.
 
-    ``method``: ``"deviation"`` (unique BP, `deviation_from_bp`) or ``"subtraction"``
-    (selected minimizer; points below ``RESOLUTION * ||target|| / eps`` are unresolved, NaN).
-    ``log10_constant``: ``log10(error / a^slope_pred)`` at the smallest resolved scale;
-    ``predicted_log10_constant``: the same from `predicted_error` (None if not available).
-    Evidence: ``residual``/``kkt``/``iterations`` of each flow limit, ``identity`` (largest
-    `Deviation.identity_residual`).
+    ``depth``: the depth whose rate theory applies (the network's own; 2 for the two-layer
+    network); ``network``: the family's label (``"p=3"`` for the symmetric network of a depth,
+    else its spec or type). ``method``: ``"deviation"`` (unique BP, `deviation_from_bp`) or
+    ``"subtraction"`` (selected minimizer; points below ``RESOLUTION * ||target|| / eps`` are
+    unresolved, NaN). ``log10_constant``: ``log10(error / a^slope_pred)`` at the smallest
+    resolved scale; ``predicted_log10_constant``: the same from `predicted_error` (None if not
+    available: the closed form is the symmetric network's). Evidence: ``residual``/``kkt``/
+    ``iterations`` of each flow limit, ``identity`` (largest `Deviation.identity_residual`).
     """
 
     depth: float
@@ -107,19 +112,60 @@ class RateCurve:
     kkt: np.ndarray = field(repr=False)
     iterations: np.ndarray = field(repr=False)
     identity: float = 0.0
+    network: str = ""
 
 
 #: A difference of float64 vectors resolves errors down to ~1e-16 ||x||; below 1e-13 ||x||
 #: (a thousand times that, for ill-conditioning) a subtracted error is not trusted. On a
-#: BP face the point is chosen by the ``eps g_p`` term of the potential (THEORY.md
+#: BP face the point is chosen by the ``eps g_p`` term of the potential (docs/theory.md
 #: section 4), a relative ``eps`` of the l1 part, so float64 places it only to ~1e-16 / eps:
-#: the threshold is ``RESOLUTION ||x|| / eps`` (eps = `SymmetricDLN.small_parameter`).
+#: the threshold is ``RESOLUTION ||x|| / eps`` (eps = the network's ``small_parameter``).
 RESOLUTION = 1e-13
 
 
+def _label(net) -> str:
+    spec = getattr(net, "spec", None)
+    return spec if isinstance(spec, str) else type(net).__name__
+
+
+def rate_depth(net) -> float:
+    """The depth whose rate theory (docs/theory.md section 5) applies to a scale family.
+
+    The symmetric and layered networks have their own depth; the two-layer network is
+    depth 2 (its off-support entries are ``~ a^(1 - |z_j|)`` as for the hyperbolic entropy).
+    Raises `NetworkError` for networks outside that theory: the non-negative network (its
+    small-scale limit is the linear program ``min cost^T x, A x = y, x >= 0``, not basis
+    pursuit), networks without a scale family (`dlnlab.networks.base.ScaleFamily`) and
+    networks that do not say their depth.
+
+    >>> import dlnlab as dl
+    >>> rate_depth(dl.SymmetricDLN(depth=3, scale=1e-3)), rate_depth(dl.TwoLayerDLN(u0=[1e-3], v0=[0.0]))
+    (3.0, 2.0)
+    """
+    name = type(net).__name__
+    if isinstance(net, NonNegativeDLN):
+        raise NetworkError(f"{name}: its small-scale limit is the linear program min cost^T x s.t. A x = y, x >= 0, "
+                           "not basis pursuit, so rates to x* do not apply; study it with dl.solve_lp instead.")
+    if not isinstance(net, ScaleFamily):
+        raise NetworkError(f"{name} is not a scale family (it lacks log_scale, small_parameter or at_log_scale), "
+                           "so it has no scale to take to 0; pass a network of dlnlab.networks with a scale.")
+    if isinstance(net, TwoLayerDLN):
+        return 2.0
+    depth = getattr(net, "depth", None)
+    if not isinstance(depth, (int, float)) or not depth >= 2:
+        raise NetworkError(f"{name} does not give its depth (p >= 2), so no rate theory applies to it; "
+                           "rate studies take symmetric, two-layer and layered networks.")
+    return float(depth)
+
+
 def rate_curve(problem, depth: float, target: Target, log10_scales=None, *, fit_range=None,
-               progress=None) -> RateCurve:
-    """Flow limits at each ``log10 a`` and the error to ``target``, fitted (see `RateCurve`)."""
+               progress=None, network=None) -> RateCurve:
+    """Flow limits at each ``log10 a`` and the error to ``target``, fitted (see `RateCurve`).
+
+    The family is the symmetric network of ``depth``, or ``network.at_log_scale`` when a
+    `ScaleFamily` network is given (``depth`` is then the depth of its rate theory,
+    `rate_depth`).
+    """
     P = as_problem(problem)
     depth = float(depth)
     grid = np.asarray(default_scales(depth, target) if log10_scales is None else log10_scales, dtype=float)
@@ -127,7 +173,7 @@ def rate_curve(problem, depth: float, target: Target, log10_scales=None, *, fit_
     identity = 0.0
     xnorm = float(np.linalg.norm(target.x))
     for L in grid:
-        net = SymmetricDLN.from_log_scale(depth, L * _LN10)
+        net = SymmetricDLN.from_log_scale(depth, L * _LN10) if network is None else network.at_log_scale(L * _LN10)
         res = flow_limit(P, net)
         resid.append(res.residual)
         kkts.append(res.kkt)
@@ -149,27 +195,31 @@ def rate_curve(problem, depth: float, target: Target, log10_scales=None, *, fit_
     last = ok[np.argmin(grid[ok])]
     const = float(errs[last] - slope * grid[last]) if math.isfinite(slope) else math.nan
     pred = None
-    if target.kind == "bp":
+    if target.kind == "bp" and (network is None or isinstance(network, SymmetricDLN)):
         pe = predicted_error(P, target, depth, float(grid[last]))
         pred = None if pe is None else pe - slope * float(grid[last])
+    label = f"p={depth:g}" if network is None else _label(network)
     return RateCurve(depth, grid, errs, fit, slope, const, pred, "deviation" if target.kind == "bp" else "subtraction",
-                     np.array(resid), np.array(kkts), np.array(its, dtype=int), identity)
+                     np.array(resid), np.array(kkts), np.array(its, dtype=int), identity, label)
 
 
 @dataclass(frozen=True)
 class RateStudy:
-    """Rate curves of several depths on one problem (see `rate_study`)."""
+    """Rate curves of several depths or networks on one problem (see `rate_study`).
+
+    ``targets``: the `Target` of each depth (one per depth: it depends on the depth only).
+    """
 
     problem: Problem
     targets: dict
     curves: list
 
     def records(self, tol: float = 0.02, constant_rtol: float = 0.02) -> list[dict]:
-        """One summary record per depth (keys as in the experiments' ``summary.json``)."""
+        """One summary record per curve (keys as in the experiments' ``summary.json``)."""
         out = []
         for c in self.curves:
             t = self.targets[c.depth]
-            rec = {"curve": f"p={c.depth:g}", "problem": self.problem.name or "problem", "depth": c.depth,
+            rec = {"curve": c.network or f"p={c.depth:g}", "problem": self.problem.name or "problem", "depth": c.depth,
                    "target": t.kind, "rho": t.rho, "slope": c.fit.slope, "slope_theory": c.predicted_slope,
                    "slope_tol": tol, "slope_stderr": c.fit.stderr, "fit_range": list(c.fit.range),
                    "log10_constant": c.log10_constant, "log10_constant_theory": c.predicted_log10_constant,
@@ -183,19 +233,41 @@ class RateStudy:
         return out
 
 
-def rate_study(problem, depths=(2, 3, 4), *, log10_scales=None, progress=None) -> RateStudy:
+def rate_study(problem, depths=(2, 3, 4), *, networks=None, log10_scales=None, progress=None) -> RateStudy:
     """Error to the BP solution (or, if it is not unique, to each depth's selected minimizer)
     over a scale grid reaching the asymptotic regime, with fitted and predicted slopes.
 
-    ``log10_scales``: one grid for all depths, or a dict ``{depth: grid}``; default
-    `default_scales`. ``progress``: called once per flow limit.
+    ``depths``: symmetric networks of these depths. ``networks``: a sequence of
+    `ScaleFamily` networks (symmetric, two-layer, layered), which replaces ``depths`` when
+    given; each is taken through its own family (``net.at_log_scale``) and compared with the
+    rate theory of its depth (`rate_depth`; `NetworkError` for networks outside it). When BP
+    is not unique the selected minimizer is the symmetric network's, so ``networks`` must
+    then be symmetric. ``log10_scales``: one grid for all curves, or a dict ``{depth: grid}``;
+    default `default_scales`. ``progress``: called once per flow limit.
+
+    >>> import dlnlab as dl
+    >>> net = dl.TwoLayerDLN(u0=[1e-3, 2e-3, 1e-3, 3e-3, 2e-3], v0=[0.0, 1e-3, 0.0, 0.0, -1e-3])
+    >>> study = rate_study(dl.random_problem(), networks=[net], log10_scales=np.arange(-40.0, -301.0, -40.0))
+    >>> round(study.curves[0].fit.slope, 3), round(study.curves[0].predicted_slope, 3)
+    (0.745, 0.745)
     """
     P = as_problem(problem)
     bp = basis_pursuit(P)
+    if networks is None:
+        families = [(float(p), None) for p in depths]
+    else:
+        families = [(rate_depth(net), net) for net in networks]
+        if not families:
+            raise NetworkError("networks is empty; pass at least one network (or leave it out to use depths).")
+        if not bp.unique:
+            odd = [type(net).__name__ for _, net in families if not isinstance(net, SymmetricDLN)]
+            if odd:
+                raise NetworkError(f"BP's solution is not unique here, and the selected minimizer it is measured to "
+                                   f"is the symmetric network's; {', '.join(odd)} select differently on the face.")
     targets, curves = {}, []
-    for p in depths:
-        p = float(p)
-        targets[p] = bp_target(P) if bp.unique else selected_target(P, p)
+    for p, net in families:
+        if p not in targets:
+            targets[p] = bp_target(P) if bp.unique else selected_target(P, p)
         grid = log10_scales.get(p) if isinstance(log10_scales, dict) else log10_scales
-        curves.append(rate_curve(P, p, targets[p], grid, progress=progress))
+        curves.append(rate_curve(P, p, targets[p], grid, progress=progress, network=net))
     return RateStudy(P, targets, curves)
