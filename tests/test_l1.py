@@ -68,7 +68,7 @@ def test_seed_paper_random_problem():
     """THEORY.md section 5: x* = (0, 0, -.278220, -.949197, -.536551), rho = 0.2551."""
     P = dl.random_problem()
     bp = dl.basis_pursuit(P)
-    assert bp.status == "optimal" and bp.unique
+    assert bp.status == "converged" and bp.unique
     np.testing.assert_allclose(bp.x, [0, 0, -0.278220, -0.949197, -0.536551], atol=5e-7)  # 6 digits
     assert bp.residual < 1e-14 and bp.duality_gap < 1e-14  # cleaned: exact to rounding
     assert np.max(np.abs(P.A.T @ bp.certificate)) <= 1 + 1e-15
@@ -80,7 +80,7 @@ def test_seed_paper_random_problem():
 def test_bp_on_gaussian_recovers_sparse_truth():
     P = dl.gaussian_problem(40, 100, 5, seed=3)
     bp = dl.basis_pursuit(P)
-    assert bp.unique and bp.verified
+    assert bp.unique and bp.success
     np.testing.assert_allclose(bp.x, P.x_true, atol=1e-12)  # exact recovery at k=5, m=40 (well inside DT)
     assert bp.residual < 1e-14 and bp.margin > 0
     # HiGHS' basic dual is tight on m columns; a strict certificate had to be found
@@ -97,8 +97,8 @@ def test_unique_and_face_agree_with_brute_force(seed):
     P = integer_problem(seed)
     bp = dl.basis_pursuit(P)
     best, optimal = brute_force_bp(P)
-    assert bp.verified
-    assert abs(bp.value - best) <= 1e-12 * max(1.0, best)
+    assert bp.success
+    assert abs(bp.objective - best) <= 1e-12 * max(1.0, best)
     assert bp.unique == (len(optimal) == 1)
     if bp.unique:
         assert bp.alternative is None and bp.margin > 0  # a strict certificate is the evidence
@@ -107,7 +107,7 @@ def test_unique_and_face_agree_with_brute_force(seed):
         assert P.relative_residual(alt) < 1e-13 and abs(np.abs(alt).sum() - best) <= 1e-12 * best
         assert np.max(np.abs(alt - bp.x)) > 1e-6
     face = dl.bp_face(P)
-    assert face.status == "verified"
+    assert face.status == "converged"
     assert face.unique == bp.unique
     # the face's vertices are exactly the optimal basic solutions
     assert len(face.vertices) == len(optimal)
@@ -140,7 +140,7 @@ def test_ties_decided_exactly():
     # A = [1, 1 + 1e-8]: HiGHS at its default tolerance 1e-7 returns the vertex (1, 0), worse by
     # 1e-8; the duality-gap check catches it and the tight-tolerance retry finds the optimum
     bp = dl.basis_pursuit([[1.0, 1.0 + 1e-8]], [1.0])
-    assert bp.verified and bp.unique and np.allclose(bp.x, [0, 1 / (1 + 1e-8)], atol=1e-15)
+    assert bp.success and bp.unique and np.allclose(bp.x, [0, 1 / (1 + 1e-8)], atol=1e-15)
 
 
 @pytest.mark.parametrize("damage", ["shift", "nan"])
@@ -158,7 +158,7 @@ def test_certificate_is_repaired_when_highs_marginals_are_wrong(monkeypatch, dam
     P = dl.random_problem()
     bp = dl.basis_pursuit(P)
     # shift: A_S is square and invertible, so polishing alone restores the certificate
-    assert bp.certificate_source == ("highs" if damage == "shift" else "dual-lp") and bp.verified
+    assert bp.certificate_source == ("highs" if damage == "shift" else "dual-lp") and bp.success
     assert bp.duality_gap < 1e-14 and np.max(np.abs(P.A.T @ bp.certificate)) <= 1 + 1e-15
     assert bp.unique and bp.margin > 0.7  # 1 - rho = 0.7449
 
@@ -219,13 +219,13 @@ def test_selected_minimizer_closed_form(fixture, depth):
     P = dl.FIXTURES[fixture]()
     expected = np.concatenate([line_point(depth), np.zeros(P.N - 3)])
     sel = dl.selected_minimizer(P, depth=depth)
-    assert sel.converged and sel.face.dimension == 1
+    assert sel.success and sel.face.dimension == 1
     np.testing.assert_allclose(sel.x, expected, atol=1e-9)  # Newton to machine precision
     assert sel.kkt < 1e-12
     rng = np.random.default_rng(int(depth * 10))
     for name, Q, back in disguises(P, sel.x, rng):
         s2 = dl.selected_minimizer(Q, depth=depth)
-        assert s2.converged, name
+        assert s2.success, name
         np.testing.assert_allclose(back(s2.x), expected, atol=1e-9, err_msg=name)
         assert abs(np.abs(back(s2.x)).sum() - 3.0) < 1e-12
         if name == "dominated columns":
@@ -356,7 +356,7 @@ def test_cli_bp_select_rho(tmp_path):
     out = runner.invoke(app, ["rho", str(rpath), "--json"])
     assert out.exit_code == 0 and round(json.loads(out.output)["rho"], 4) == 0.2551
     out = runner.invoke(app, ["bp", str(rpath)])
-    assert out.exit_code == 0 and "optimal" in out.output
+    assert out.exit_code == 0 and "converged" in out.output
     out = runner.invoke(app, ["select", str(path), "--depth", "1"])
     assert out.exit_code == 2 and "depth" in out.output
     out = runner.invoke(app, ["bp", str(tmp_path / "missing.npz")])

@@ -22,28 +22,29 @@ import numpy as np
 
 from ..errors import SolverError
 from ..problems import Problem, as_problem
+from ..results import Result
 from .dual import polish_certificate, rho_lp, strict_certificate
 from .linalg import (RHO_TOL, SUPPORT_RTOL, TIGHT_HIGHS, TIGHT_TOL, VERIFY_TOL, _linprog, _null_space, _rank,
                      _relative_gap)
 
 
 @dataclass(frozen=True)
-class BPResult:
+class BPResult(Result):
     """A basis-pursuit solution with the evidence that it is one.
 
-    ``x`` (cleaned), ``value = ||x||_1``, ``certificate`` (``w`` with ``||A^T w||_inf <= 1``;
+    ``x`` (cleaned), ``objective = ||x||_1``, ``certificate`` (``w`` with ``||A^T w||_inf <= 1``;
     strictly below 1 off the support when ``unique``), ``unique`` (``A_S`` injective and
     ``rho < 1``), ``alternative`` (when not unique: another minimizer, checked feasible and
     of the same l1 norm), ``support`` and ``sign`` (of ``x_S``), ``residual`` (``||Ax-y||/||y||``),
     ``duality_gap`` (``(||x||_1 - <w, y>) / ||x||_1``), ``margin`` (``1 - max_{j not in S}
     |a_j^T w|``: > 0 means the certificate is strict), ``injective`` (``A_S``),
-    ``status`` (``"optimal"`` when every check passed, else ``"unverified"``),
+    ``status`` (``"converged"`` when every check passed, else ``"unverified"``),
     ``certificate_source`` (``"highs"`` marginals, ``"dual-lp"``, ``"soft-max"`` search or
-    ``"rho-lp"``).
+    ``"rho-lp"``), ``iterations`` (HiGHS' simplex iterations), ``message``.
     """
 
     x: np.ndarray
-    value: float
+    objective: float
     certificate: np.ndarray
     unique: bool
     alternative: np.ndarray | None
@@ -57,10 +58,6 @@ class BPResult:
     certificate_source: str = "highs"
     iterations: int = 0
     message: str = ""
-
-    @property
-    def verified(self) -> bool:
-        return self.status == "optimal"
 
 
 
@@ -190,7 +187,7 @@ def basis_pursuit(A, y=None, *, throw: bool = True) -> BPResult:
     >>> import dlnlab as dl
     >>> bp = dl.basis_pursuit(dl.random_problem())
     >>> np.round(bp.x, 6).tolist(), bp.unique, bp.status
-    ([0.0, 0.0, -0.27822, -0.949197, -0.536551], True, 'optimal')
+    ([0.0, 0.0, -0.27822, -0.949197, -0.536551], True, 'converged')
     """
     P, ys = _normalized(as_problem(A, y))
     result = _basis_pursuit(P, throw)
@@ -209,7 +206,7 @@ def _normalized(P: Problem) -> tuple[Problem, float]:
 def _rescaled_bp(bp: BPResult, c: float) -> BPResult:
     if c == 1.0:
         return bp
-    return replace(bp, x=bp.x * c, value=bp.value * c,
+    return replace(bp, x=bp.x * c, objective=bp.objective * c,
                    alternative=None if bp.alternative is None else bp.alternative * c)
 
 
@@ -255,10 +252,10 @@ def _basis_pursuit(P: Problem, throw: bool) -> BPResult:
                 w, gap, source, unique = strict, gap_strict, source_strict, True
                 margin = 1.0 - float(np.max(np.abs(A[:, Sc].T @ w)))
     ok = residual <= VERIFY_TOL and gap <= VERIFY_TOL
-    status = "optimal" if ok else "unverified"
+    status = "converged" if ok else "unverified"
     message = "" if ok else (f"checks failed: residual {residual:.2e}, duality gap {gap:.2e} "
                              f"(tolerance {VERIFY_TOL:g})")
-    result = BPResult(x=x, value=value, certificate=w, unique=bool(unique), alternative=alternative,
+    result = BPResult(x=x, objective=value, certificate=w, unique=bool(unique), alternative=alternative,
                       support=S, sign=sigma,
                       residual=residual, duality_gap=gap, status=status, margin=margin,
                       injective=bool(injective), certificate_source=source,

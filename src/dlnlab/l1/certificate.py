@@ -8,20 +8,24 @@ import numpy as np
 
 from ..errors import NotBPSolutionError, ProblemError
 from ..problems import Problem
+from ..results import Result
 from .bp import basis_pursuit
 from .dual import rho_lp, rho_primal
 from .linalg import RHO_TOL, SUPPORT_RTOL, VERIFY_TOL, _as_solution, _rank
 
 
 @dataclass(frozen=True)
-class CertificateConstant:
+class CertificateConstant(Result):
     """``rho = min { ||A_{S^c}^T w||_inf : A_S^T w = sigma }`` (docs/theory.md section 5).
 
     ``rho``; ``form`` (``"dual"``: the LP above, ``w`` is attached and ``rho`` is the value
     it attains; ``"primal"``: ``sup_{v in ker A} <sigma, v_S> / ||v_{S^c}||_1``, ``v`` is
     attached and ``rho`` is the ratio it attains); ``support``, ``sign``, ``injective``
-    (``A_S``), ``unique`` (``injective and rho < 1``: x* is the unique BP solution).
-    ``float(result)`` is ``rho``.
+    (``A_S``), ``unique`` (``injective and rho < 1``: x* is the unique BP solution);
+    ``equality_residual`` (dual: ``||A_S^T w - sigma||_inf``; primal: ``||A v||_inf`` of the
+    normalized kernel vector), ``status`` (``"converged"`` when it is at most 1e-9, else
+    ``"imprecise"``), ``message``, ``iterations`` (linear programs solved for ``rho``; the
+    basis-pursuit check counts in its own result). ``float(result)`` is ``rho``.
     """
 
     rho: float
@@ -33,6 +37,9 @@ class CertificateConstant:
     w: np.ndarray | None = None
     v: np.ndarray | None = None
     equality_residual: float = 0.0
+    status: str = "converged"
+    message: str = ""
+    iterations: int = 1
 
     def __float__(self) -> float:
         return float(self.rho)
@@ -74,16 +81,21 @@ def certificate_constant(A, x_star, *, form: str = "dual") -> CertificateConstan
     sigma = np.sign(x_star[S])
     bp = basis_pursuit(P)
     l1 = float(np.sum(np.abs(x_star[S])))
-    if l1 > bp.value * (1 + VERIFY_TOL) + 1e-300:
+    if l1 > bp.objective * (1 + VERIFY_TOL) + 1e-300:
         raise NotBPSolutionError(
-            f"x_star is not a basis-pursuit solution: ||x_star||_1 = {l1:.12g} > min ||x||_1 = {bp.value:.12g} "
-            f"(relative excess {(l1 - bp.value) / bp.value:.2e}). Use dl.basis_pursuit(A, A @ x_star).x.")
+            f"x_star is not a basis-pursuit solution: ||x_star||_1 = {l1:.12g} > min ||x||_1 = {bp.objective:.12g} "
+            f"(relative excess {(l1 - bp.objective) / bp.objective:.2e}). Use dl.basis_pursuit(A, A @ x_star).x.")
     injective = _rank(A[:, S]) == S.size
     if form == "dual":
         rho, w, eq = rho_lp(A, S, sigma)
-        return CertificateConstant(rho=rho, form="dual", support=S, sign=sigma, injective=bool(injective),
-                                   unique=bool(injective and rho < 1 - RHO_TOL), w=w, equality_residual=eq)
-    rho, v = rho_primal(A, S, sigma)
-    return CertificateConstant(rho=rho, form="primal", support=S, sign=sigma, injective=bool(injective),
-                               unique=bool(injective and rho < 1 - RHO_TOL), v=v)
+        v = None
+    else:
+        rho, v = rho_primal(A, S, sigma)
+        w, eq = None, float(np.max(np.abs(A @ v))) if v.size else 0.0
+    ok = eq <= VERIFY_TOL
+    return CertificateConstant(rho=rho, form=form, support=S, sign=sigma, injective=bool(injective),
+                               unique=bool(injective and rho < 1 - RHO_TOL), w=w, v=v, equality_residual=eq,
+                               status="converged" if ok else "imprecise",
+                               message="" if ok else f"the {form} certificate's equality residual is {eq:.2e} > "
+                                                     f"{VERIFY_TOL:g} (ill-conditioned A_S)")
 

@@ -9,13 +9,14 @@ from itertools import combinations
 import numpy as np
 
 from ..problems import Problem, as_problem
+from ..results import Result
 from .bp import BPResult, _basis_pursuit, _normalized, _rescaled_bp
 from .dual import rho_lp, strict_certificate
 from .linalg import RANK_RTOL, RHO_TOL, SUPPORT_RTOL, TIGHT_TOL, VERIFY_TOL, _linprog, _null_space, _rank
 
 
 @dataclass(frozen=True)
-class BPFace:
+class BPFace(Result):
     """The solution set of BP: ``{x : A x = y, supp x in F, sign(x_F) = sign}``.
 
     ``support`` (``F``: coordinates nonzero in some minimizer), ``sign`` (on ``F``),
@@ -24,8 +25,9 @@ class BPFace:
     ``F`` entry nonzero), ``vertices`` (k x N array, or None when not enumerated),
     ``certificate`` (an optimal ``w`` with ``|a_j^T w| < 1`` for every ``j`` outside ``F``:
     strict complementarity), ``rho`` (``max_{j not in F} |a_j^T w| < 1`` for that ``w``;
-    the minimal such value when it came from the ``rho`` LP), ``value``,
-    ``lps`` (linear programs solved), ``status`` (``"verified"`` or the failed check).
+    the minimal such value when it came from the ``rho`` LP), ``objective`` (``||x||_1`` on the
+    face), ``iterations`` (linear programs solved), ``status`` (``"converged"`` when every check
+    passed, else ``"unverified"``), ``message`` (the failed checks).
     """
 
     support: np.ndarray
@@ -36,8 +38,8 @@ class BPFace:
     vertices: np.ndarray | None
     certificate: np.ndarray
     rho: float
-    value: float
-    lps: int
+    objective: float
+    iterations: int
     status: str
     message: str = ""
 
@@ -73,19 +75,19 @@ def bp_face(A, y=None, *, max_bases: int = 20000, bp: BPResult | None = None) ->
     face = _bp_face(P, bp, max_bases)
     if ys == 1.0:
         return face
-    return replace(face, point=face.point * ys, value=face.value * ys,
+    return replace(face, point=face.point * ys, objective=face.objective * ys,
                    vertices=None if face.vertices is None else face.vertices * ys)
 
 
 def _bp_face(P: Problem, bp: BPResult, max_bases: int) -> BPFace:
     A, y = P.A, P.y
     m, N = A.shape
-    value = bp.value
+    value = bp.objective
     lps = 0
     if bp.unique:
         return BPFace(support=bp.support, sign=bp.sign, dimension=0, basis=np.zeros((N, 0)), point=bp.x,
                       vertices=bp.x[None, :].copy(), certificate=bp.certificate, rho=1.0 - bp.margin,
-                      value=value, lps=0, status="verified")
+                      objective=value, iterations=0, status="converged")
     w = bp.certificate
     cw = A.T @ w
     T = np.flatnonzero(np.abs(cw) >= 1 - TIGHT_TOL)
@@ -134,8 +136,8 @@ def _bp_face(P: Problem, bp: BPResult, max_bases: int) -> BPFace:
         problems.append(f"interior point residual {P.relative_residual(point):.2e}")
     vertices = _face_vertices(A, y, F, sF, max_bases)
     return BPFace(support=F, sign=sF, dimension=int(Z.shape[1]), basis=basis, point=point, vertices=vertices,
-                  certificate=wF, rho=rho, value=value, lps=lps + 1,
-                  status="verified" if not problems else "unverified", message="; ".join(problems))
+                  certificate=wF, rho=rho, objective=value, iterations=lps + 1,
+                  status="converged" if not problems else "unverified", message="; ".join(problems))
 
 
 def _polish_vertex(AT: np.ndarray, y: np.ndarray, t: np.ndarray) -> np.ndarray:

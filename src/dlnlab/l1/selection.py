@@ -10,33 +10,32 @@ import numpy as np
 from ..engine import Local, damped_newton, solve_psd
 from ..errors import ConvergenceError, NetworkError, SolverError
 from ..problems import Problem, as_problem
+from ..results import Result
 from .face import BPFace, bp_face
 
 
 @dataclass(frozen=True)
-class Selection:
+class Selection(Result):
     """The scale -> 0 limit of the depth-p flow: ``argmin_{x in S*} sum g_p(x_i)``.
 
-    ``x``, ``depth``, ``face`` (`BPFace`), ``objective`` (``sum g_p(x_i)``, THEORY.md
+    ``x``, ``depth``, ``face`` (`BPFace`), ``objective`` (``sum g_p(x_i)``, docs/theory.md
     section 4), ``kkt`` (``||B^T s_F g_p'(t)||_inf / max(1, ||g_p'(t)||_inf)`` at
     ``t = |x_F| / ||x||_1``, for the face's basis ``B``: the gradient is orthogonal to the
     face at the minimizer; the normalization keeps the scale of x out), ``decrement`` (Newton
     decrement of the last step, on the face normalized to ``||x||_1 = 1``),
-    ``iterations``, ``status`` (``"converged"`` or ``"failed"``).
+    ``iterations`` (Newton steps), ``status`` (``"converged"``; ``"max_iter"`` or ``"failed"``,
+    a stalled line search, come with a `ConvergenceError`), ``message``.
     """
 
     x: np.ndarray
     depth: float
-    face: BPFace = field(repr=False)
+    face: BPFace = field(repr=False, metadata={"dict": False})
     objective: float
     kkt: float
     decrement: float
     iterations: int
     status: str
-
-    @property
-    def converged(self) -> bool:
-        return self.status == "converged"
+    message: str = ""
 
 
 
@@ -82,10 +81,10 @@ def selected_minimizer(A, y=None, depth=None, *, tol: float = 1e-26, max_iter: i
         raise NetworkError(f"depth must be a real number >= 2 (p = 2, 2.5, 3, ...); got {depth!r}.")
     P = as_problem(A, y)
     face = face if face is not None else bp_face(P)
-    if face.status != "verified":
+    if not face.success:
         raise SolverError(f"The BP face could not be verified ({face.message}); the selection is undefined.")
     F, sF, N = face.support, face.sign, P.N
-    value = face.value
+    value = face.objective
     if face.dimension == 0 or value == 0:
         x = face.point.copy()
         obj = float(np.sum(_g_and_derivatives(np.abs(x[F]), p)[0])) if F.size else 0.0
@@ -117,16 +116,18 @@ def selected_minimizer(A, y=None, depth=None, *, tol: float = 1e-26, max_iter: i
         return here["dec2"] < 1e-12 and step == 1.0
 
     t, it, converged = damped_newton(t, local, trial, decrease, max_iter=max_iter, max_step=max_step, tie=tie)
-    status, dec2 = ("converged" if converged else "failed"), here["dec2"]
+    status = "converged" if converged else "max_iter" if it == max_iter else "failed"
+    dec2 = here["dec2"]
     x = np.zeros(N)
     x[F] = sF * t * value
     _, g, _ = _g_and_derivatives(t, p)  # on the normalized face: g' is O(1) unless t is tiny
     kkt = float(np.max(np.abs(face.basis[F].T @ (sF * g)))) / max(1.0, float(np.max(np.abs(g))))
     obj = float(np.sum(_g_and_derivatives(np.abs(x[F]), p)[0]))
     result = Selection(x=x, depth=p, face=face, objective=obj, kkt=kkt, decrement=math.sqrt(max(dec2, 0.0)),
-                       iterations=it, status=status)
-    if status != "converged":
-        raise ConvergenceError(f"selected_minimizer: Newton on the face did not converge in {max_iter} "
-                               f"iterations (decrement^2 {dec2:.2e}).", result)
+                       iterations=it, status=status,
+                       message="" if converged else f"Newton on the face stopped after {it} iterations "
+                                                    f"(decrement^2 {dec2:.2e} > tol {tol:.1e})")
+    if not converged:
+        raise ConvergenceError(f"selected_minimizer: {result.message}.", result)
     return result
 

@@ -26,6 +26,7 @@ from ..networks.nonnegative import EntropicMap
 from ..networks.symmetric import HyperbolicMap, PowerBarrierMap
 from ..networks.twolayer import TwoLayerMap
 from ..problems import as_problem
+from ..results import Result
 
 _LN10 = math.log(10.0)
 
@@ -158,7 +159,7 @@ def _refine_free(mapping, G: np.ndarray, sign: np.ndarray, gap: np.ndarray, off:
 
 
 @dataclass(frozen=True)
-class Deviation:
+class Deviation(Result):
     """``x_inf - x*`` for a unique BP solution ``x*``, stored as ``10^log10_norm * direction``.
 
     ``log10_norm`` (``log10 ||x_inf - x*||_2``, ``-inf`` if zero), ``direction`` (unit
@@ -167,8 +168,10 @@ class Deviation:
     from float64 ``x``: ~1e-16 when ``A x = y`` holds and ``S``, ``x*`` are right),
     ``primal_consistency`` (largest relative difference between ``x_j`` as returned by the
     solver and as evaluated here in log domain, over entries above 1e-290), and for
-    ``|S| < rank A`` the free-direction refinement's ``free_iterations`` and
-    ``free_residual`` (``||W^T Q_off^T x_off|| / ||x_off||``, see `deviation_from_bp`).
+    ``|S| < rank A`` the free-direction refinement's ``iterations`` (Newton steps) and
+    ``free_residual`` (``||W^T Q_off^T x_off|| / ||x_off||``, see `deviation_from_bp`);
+    ``status`` (``"converged"`` when the refinement met ``FREE_RTOL`` or was not needed;
+    ``"max_iter"`` or ``"imprecise"``, a stalled line search, otherwise), ``message``.
     """
 
     log10_norm: float
@@ -179,8 +182,10 @@ class Deviation:
     x_star: np.ndarray
     identity_residual: float
     primal_consistency: float
-    free_iterations: int = 0
+    iterations: int = 0
     free_residual: float = 0.0
+    status: str = "converged"
+    message: str = ""
 
     @property
     def norm(self) -> float:
@@ -276,18 +281,24 @@ def deviation_from_bp(problem, result: LimitResult, support, x_star=None) -> Dev
                 f"deviation_from_bp: {name}'s mirror map ({type(mapping).__name__}) is evaluated in float64 only, and "
                 f"{int(tiny.sum())} off-support entries are below 1e-290 there (they underflow). Use larger scales "
                 "for this network, or a network evaluated in log domain (symmetric, two-layer, non-negative).")
-    free_its, free_res = 0, 0.0
+    free_its, free_res, max_free = 0, 0.0, 100
     if W.shape[1] > 0:
-        sign, gap, free_its, free_res = _refine_free(mapping, Q[off] @ W, full_sign, full_gap, off)
+        sign, gap, free_its, free_res = _refine_free(mapping, Q[off] @ W, full_sign, full_gap, off, max_free)
         full_sign, full_gap = full_sign.copy(), full_gap.copy()
         full_sign[off], full_gap[off] = sign, gap
+    status, message = "converged", ""
+    if free_res > FREE_RTOL:
+        status = "max_iter" if free_its >= max_free else "imprecise"
+        message = (f"the free dual directions were refined to {free_res:.1e} relative (FREE_RTOL {FREE_RTOL:g}) "
+                   f"in {free_its} Newton steps")
     xsign, logx, _, _ = log_parts(mapping, full_sign, full_gap, off)
     logx = np.where(np.isnan(logx), -np.inf, logx)
     finite = np.isfinite(logx)
     xs_norm = float(np.linalg.norm(x_star))
     if not np.any(finite):
         direction = np.zeros(N)
-        return Deviation(-math.inf, direction, S, off, logx / _LN10, x_star, 0.0, cons, free_its, free_res)
+        return Deviation(-math.inf, direction, S, off, logx / _LN10, x_star, 0.0, cons, free_its, free_res, status,
+                         message)
     M = float(np.max(logx[finite]))
     v = np.where(finite, xsign * np.exp(np.where(finite, logx - M, -np.inf)), 0.0)
     dS = -np.linalg.lstsq(AS, Aoff @ v, rcond=None)[0] if S.size else np.zeros(0)
@@ -300,5 +311,6 @@ def deviation_from_bp(problem, result: LimitResult, support, x_star=None) -> Dev
     with np.errstate(over="ignore", under="ignore"):
         scale = math.exp(M) if M < 700 else math.inf
         identity = float(np.linalg.norm(x[S] - x_star[S] - dS * scale)) / max(xs_norm, 1e-300) if S.size else 0.0
-    return Deviation(log10_norm, full / n, S, off, logx / _LN10, x_star, identity, cons, free_its, free_res)
+    return Deviation(log10_norm, full / n, S, off, logx / _LN10, x_star, identity, cons, free_its, free_res, status,
+                     message)
 

@@ -31,6 +31,7 @@ from ..networks.nonnegative import NonNegativeDLN
 from ..networks.symmetric import SymmetricDLN
 from ..networks.twolayer import TwoLayerDLN
 from ..problems import Problem, as_problem
+from ..results import Result
 from ..theory import (Target, asymptotic_upper, bp_target, default_scales, predicted_error, predicted_slope,
                       selected_target)
 from .deviation import deviation_from_bp
@@ -97,7 +98,8 @@ class RateCurve:
     unresolved, NaN). ``log10_constant``: ``log10(error / a^slope_pred)`` at the smallest
     resolved scale; ``predicted_log10_constant``: the same from `predicted_error` (None if not
     available: the closed form is the symmetric network's). Evidence: ``residual``/``kkt``/
-    ``iterations`` of each flow limit, ``identity`` (largest `Deviation.identity_residual`).
+    ``iterations`` of each flow limit, ``identity`` (largest `Deviation.identity_residual`),
+    ``statuses`` (per scale: the flow limit's status, or its deviation's when that is worse).
     """
 
     depth: float
@@ -113,6 +115,7 @@ class RateCurve:
     iterations: np.ndarray = field(repr=False)
     identity: float = 0.0
     network: str = ""
+    statuses: tuple = field(default=(), repr=False)
 
 
 #: A difference of float64 vectors resolves errors down to ~1e-16 ||x||; below 1e-13 ||x||
@@ -169,7 +172,7 @@ def rate_curve(problem, depth: float, target: Target, log10_scales=None, *, fit_
     P = as_problem(problem)
     depth = float(depth)
     grid = np.asarray(default_scales(depth, target) if log10_scales is None else log10_scales, dtype=float)
-    errs, resid, kkts, its = [], [], [], []
+    errs, resid, kkts, its, statuses = [], [], [], [], []
     identity = 0.0
     xnorm = float(np.linalg.norm(target.x))
     for L in grid:
@@ -178,13 +181,16 @@ def rate_curve(problem, depth: float, target: Target, log10_scales=None, *, fit_
         resid.append(res.residual)
         kkts.append(res.kkt)
         its.append(res.iterations)
+        status = res.status
         if target.kind == "bp":
             dev = deviation_from_bp(P, res, target.support, target.x)
             errs.append(dev.log10_norm)
             identity = max(identity, dev.identity_residual)
+            status = status if not res.success else dev.status
         else:
             e = float(np.linalg.norm(res.x - target.x))
             errs.append(math.log10(e) if e > RESOLUTION * xnorm / min(1.0, net.small_parameter) else math.nan)
+        statuses.append(status)
         if progress is not None:
             progress()
     errs = np.array(errs)
@@ -200,19 +206,30 @@ def rate_curve(problem, depth: float, target: Target, log10_scales=None, *, fit_
         pred = None if pe is None else pe - slope * float(grid[last])
     label = f"p={depth:g}" if network is None else _label(network)
     return RateCurve(depth, grid, errs, fit, slope, const, pred, "deviation" if target.kind == "bp" else "subtraction",
-                     np.array(resid), np.array(kkts), np.array(its, dtype=int), identity, label)
+                     np.array(resid), np.array(kkts), np.array(its, dtype=int), identity, label, tuple(statuses))
+
+
+#: The order in which a study reports its points' statuses: the worst one found wins.
+_SEVERITY = ("failed", "diverged", "interrupted", "max_iter", "imprecise", "unverified")
 
 
 @dataclass(frozen=True)
-class RateStudy:
+class RateStudy(Result):
     """Rate curves of several depths or networks on one problem (see `rate_study`).
 
-    ``targets``: the `Target` of each depth (one per depth: it depends on the depth only).
+    ``targets``: the `Target` of each depth (one per depth: it depends on the depth only);
+    ``curves``: one `RateCurve` per depth or network; ``status`` (``"converged"`` when every
+    flow limit and every deviation converged, else the worst status among them), ``message``
+    (which points did not), ``iterations`` (Newton steps of all flow limits). Whether the
+    slopes match the theory is not a status: see `records`.
     """
 
-    problem: Problem
+    problem: Problem = field(metadata={"dict": False})
     targets: dict
     curves: list
+    status: str = "converged"
+    message: str = ""
+    iterations: int = 0
 
     def records(self, tol: float = 0.02, constant_rtol: float = 0.02) -> list[dict]:
         """One summary record per curve (keys as in the experiments' ``summary.json``)."""
@@ -270,4 +287,9 @@ def rate_study(problem, depths=(2, 3, 4), *, networks=None, log10_scales=None, p
             targets[p] = bp_target(P) if bp.unique else selected_target(P, p)
         grid = log10_scales.get(p) if isinstance(log10_scales, dict) else log10_scales
         curves.append(rate_curve(P, p, targets[p], grid, progress=progress, network=net))
-    return RateStudy(P, targets, curves)
+    bad = [(c.network or f"p={c.depth:g}", L, st) for c in curves for L, st in zip(c.log10_scale, c.statuses)
+           if st != "converged"]
+    status = next((w for w in _SEVERITY if any(st == w for _, _, st in bad)), "converged")
+    message = "" if not bad else f"{len(bad)} points did not converge: " + ", ".join(
+        f"{label} at log10 a = {L:g} ({st})" for label, L, st in bad[:5]) + (" ..." if len(bad) > 5 else "")
+    return RateStudy(P, targets, curves, status, message, int(sum(int(c.iterations.sum()) for c in curves)))

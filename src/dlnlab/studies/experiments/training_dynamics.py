@@ -162,7 +162,7 @@ def saddles(ctx, *, scales, points, problems):
                 check("jump_error_decay_over_c_ratio", (errors[-1][1] / errors[0][1]) / (c_large / c_small),
                       1.0, 1.0, "max"),
                 check("plateau_error", errors[-1][2], 0.0, 1e-2, "abs"),
-                check("end_is_bp", float(np.sum(np.abs(path.x))), bp.value, 1e-9, "rel"),
+                check("end_is_bp", float(np.sum(np.abs(path.x))), bp.objective, 1e-9, "rel"),
             ],
             note="saddle path vs flow: max |jump time error| and max plateau-value error per scale"))
     ctx.save_figure(fig, "saddles")
