@@ -143,6 +143,30 @@ def test_ties_decided_exactly():
     assert bp.success and bp.unique and np.allclose(bp.x, [0, 1 / (1 + 1e-8)], atol=1e-15)
 
 
+@pytest.mark.parametrize("k_A, k_y", [(-13, 0), (-200, 0), (200, 0), (150, -150), (-100, 50), (0, -250)])
+def test_well_conditioned_data_of_any_size(k_A, k_y):
+    """BP is homogeneous: (10^a A, 10^b y) has the solution 10^(b-a) x* and the certificate
+    10^-a w*, with the same support, signs, margin and rho (A entries ~1e-13 once read as
+    infeasible by HiGHS, ~1e200 as a model error). The data are normalized by a power of two
+    for A and by max|y|, so everything agrees to rounding (1e-12 relative asserted)."""
+    P = dl.random_problem()
+    ref, ref_rho = dl.basis_pursuit(P), dl.certificate_constant(P, dl.basis_pursuit(P).x).rho
+    A, y = P.A * 10.0 ** k_A, P.y * 10.0 ** k_y
+    bp = dl.basis_pursuit(A, y)
+    assert bp.success and bp.unique and np.array_equal(bp.support, ref.support)
+    assert np.allclose(bp.x * 10.0 ** (k_A - k_y), ref.x, rtol=1e-12, atol=0)
+    assert np.allclose(bp.certificate * 10.0 ** k_A, ref.certificate, rtol=1e-12, atol=1e-15)
+    assert bp.margin == pytest.approx(ref.margin, abs=1e-12)
+    assert dl.certificate_constant(A, bp.x).rho == pytest.approx(ref_rho, abs=1e-12)
+    # a face that is not a point, and the selection on it, scale the same way
+    L = dl.line_problem()
+    face = dl.bp_face(L.A * 10.0 ** k_A, L.y * 10.0 ** k_y)
+    assert face.success and face.dimension == 1
+    assert np.allclose(face.vertices * 10.0 ** (k_A - k_y), [[0, 0, 3], [1, 2, 0]], rtol=0, atol=1e-12)
+    sel = dl.selected_minimizer(L.A * 10.0 ** k_A, L.y * 10.0 ** k_y, depth=3)
+    assert sel.x[2] * 10.0 ** (k_A - k_y) / 3 == pytest.approx(line_selection_t(3), rel=1e-10)
+
+
 @pytest.mark.parametrize("damage", ["shift", "nan"])
 def test_certificate_is_repaired_when_highs_marginals_are_wrong(monkeypatch, damage):
     """Wrong marginals must not reach the user: polished onto A_S^T w = sigma, or the dual LP."""
@@ -180,8 +204,9 @@ def test_unverifiable_answer_raises_or_reports(monkeypatch):
     def wrong(c, **kwargs):
         res = real(c, **kwargs)
         if len(c) == 6 and kwargs.get("A_eq") is not None and kwargs["A_eq"].shape == (2, 6):
-            # (1,2,0) + (1,2,-3) in ker A: A x = y, ||x||_1 = 9 > 3 (scaled with the LP's y)
-            x = np.array([2.0, 4.0, -3.0]) * kwargs["b_eq"][0] / 3.0
+            # (1,2,0) + (1,2,-3) in ker A: A x = y, ||x||_1 = 9 > 3 (scaled with the LP's A and y)
+            v = np.array([2.0, 4.0, -3.0])
+            x = v * kwargs["b_eq"][0] / (kwargs["A_eq"][0, :3] @ v)
             res.x = np.concatenate([np.maximum(x, 0), np.maximum(-x, 0)])
         return res
 

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 import dlnlab as dl
 from dlnlab.cli import app
+from dlnlab.l1 import nsp
 
 
 def brute_force_alpha(A, s):
@@ -106,6 +107,29 @@ def test_stopped_early_reports_an_honest_interval(method):
     assert res.exact or res.status == "max_iter" or method == "bound"
     top = np.sort(np.abs(res.witness))[::-1][:4].sum()  # the lower bound is attained by the witness
     assert abs(top - res.lower) < 1e-12 and np.allclose(A @ res.witness, 0, atol=1e-12)
+
+
+def test_auto_prefers_an_exact_method_when_it_is_cheap(monkeypatch):
+    """auto enumerates beyond max_lps when the LPs (timed on the first) fit its budget; with a
+    budget too small for the MILP (N above MAX_MILP_N), it returns the MILP's interval
+    intersected with the bounds, honestly labelled."""
+    A = gaussian(4, 8, 3)
+    ref = brute_force_alpha(A, 2)
+    res = dl.nsp_constant(A, 2, max_lps=10)  # 56 LPs > 10, but a fraction of a second
+    assert res.method == "enumerate" and res.exact and res.success and abs(res.objective - ref) <= 1e-8
+    monkeypatch.setattr(nsp, "MAX_MILP_N", 5)
+    monkeypatch.setattr(nsp, "AUTO_EXACT_SECONDS", 0.0)
+    res = dl.nsp_constant(A, 2, max_lps=10)
+    assert res.method in ("milp", "milp+bound")
+    assert res.lower - 1e-9 <= ref <= res.upper + 1e-9
+    assert res.success if res.exact else (res.status == "unverified" and res.objective == res.upper)
+
+
+def test_nsp_needs_only_A():
+    """The constant depends on A alone: a Problem's y is ignored."""
+    A = gaussian(3, 6, 0)
+    P = dl.Problem(A, A @ np.ones(6))
+    assert dl.nsp_constant(P, 2).objective == dl.nsp_constant(A, 2).objective
 
 
 def test_trivial_kernel_and_bad_inputs():

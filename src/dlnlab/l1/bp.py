@@ -189,25 +189,36 @@ def basis_pursuit(A, y=None, *, throw: bool = True) -> BPResult:
     >>> np.round(bp.x, 6).tolist(), bp.unique, bp.status
     ([0.0, 0.0, -0.27822, -0.949197, -0.536551], True, 'converged')
     """
-    P, ys = _normalized(as_problem(A, y))
+    P, xs, ws = _normalized(as_problem(A, y))
     result = _basis_pursuit(P, throw)
-    return _rescaled_bp(result, ys)
+    return _rescaled_bp(result, xs, ws)
 
 
-def _normalized(P: Problem) -> tuple[Problem, float]:
-    """``(A, y / max|y|)`` and ``max|y|``: BP is homogeneous in y (``x(c y) = c x(y)``, same
-    certificates), and HiGHS' absolute tolerances (1e-7) need data of order one."""
-    ys = float(np.max(np.abs(P.y)))
-    if ys == 0.0 or ys == 1.0:
-        return P, 1.0
-    return Problem(P.A, P.y / ys, name=P.name), ys
+def _normalized(P: Problem) -> tuple[Problem, float, float]:
+    """``(A / a, y / b)`` with ``a`` the power of two nearest ``max|A|`` (so that ``A / a`` is
+    exact) and ``b = max|y|``, and the factors ``(b / a, 1 / a)`` that take its solution ``x'``
+    and certificate ``w'`` back: ``x = (b / a) x'``, ``w = w' / a``.
+
+    BP is homogeneous in both: ``A x = y`` iff ``(A / a)(a x / b) = y / b``, and ``w`` with
+    ``||A^T w||_inf <= 1`` iff ``a w`` has ``||(A / a)^T (a w)||_inf <= 1``; signs, supports,
+    margins and relative gaps are unchanged. HiGHS' absolute tolerances (1e-7) need data of
+    order one: A with entries ~1e-13 otherwise reads as infeasible, ~1e200 as a model error.
+    """
+    amax = float(np.max(np.abs(P.A)))
+    a = 2.0 ** round(math.log2(amax)) if amax > 0 else 1.0
+    b = float(np.max(np.abs(P.y)))
+    b = 1.0 if b == 0.0 else b
+    if a == 1.0 and b == 1.0:
+        return P, 1.0, 1.0
+    return Problem(P.A / a, P.y / b, name=P.name), b / a, 1.0 / a
 
 
-def _rescaled_bp(bp: BPResult, c: float) -> BPResult:
-    if c == 1.0:
+def _rescaled_bp(bp: BPResult, xs: float, ws: float) -> BPResult:
+    """``bp`` with ``x`` (and its alternative, objective) times ``xs``, the certificate times ``ws``."""
+    if xs == 1.0 and ws == 1.0:
         return bp
-    return replace(bp, x=bp.x * c, objective=bp.objective * c,
-                   alternative=None if bp.alternative is None else bp.alternative * c)
+    return replace(bp, x=bp.x * xs, objective=bp.objective * xs, certificate=bp.certificate * ws,
+                   alternative=None if bp.alternative is None else bp.alternative * xs)
 
 
 def _basis_pursuit(P: Problem, throw: bool) -> BPResult:

@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import NotBPSolutionError, ProblemError
 from ..problems import Problem
 from ..results import Result
-from .bp import basis_pursuit
+from .bp import _normalized, basis_pursuit
 from .dual import rho_lp, rho_primal
 from .linalg import RHO_TOL, SUPPORT_RTOL, VERIFY_TOL, _as_solution, _rank
 
@@ -22,8 +22,8 @@ class CertificateConstant(Result):
     it attains; ``"primal"``: ``sup_{v in ker A} <sigma, v_S> / ||v_{S^c}||_1``, ``v`` is
     attached and ``rho`` is the ratio it attains); ``support``, ``sign``, ``injective``
     (``A_S``), ``unique`` (``injective and rho < 1``: x* is the unique BP solution);
-    ``equality_residual`` (dual: ``||A_S^T w - sigma||_inf``; primal: ``||A v||_inf`` of the
-    normalized kernel vector), ``status`` (``"converged"`` when it is at most 1e-9, else
+    ``equality_residual`` (dual: ``||A_S^T w - sigma||_inf``; primal: ``||A v||_inf / max|A|``
+    for the kernel vector normalized to ``||v_{S^c}||_1 = 1``), ``status`` (``"converged"`` when it is at most 1e-9, else
     ``"imprecise"``), ``message``, ``iterations`` (linear programs solved for ``rho``; the
     basis-pursuit check counts in its own result). ``float(result)`` is ``rho``.
     """
@@ -86,12 +86,15 @@ def certificate_constant(A, x_star, *, form: str = "dual") -> CertificateConstan
             f"x_star is not a basis-pursuit solution: ||x_star||_1 = {l1:.12g} > min ||x||_1 = {bp.objective:.12g} "
             f"(relative excess {(l1 - bp.objective) / bp.objective:.2e}). Use dl.basis_pursuit(A, A @ x_star).x.")
     injective = _rank(A[:, S]) == S.size
+    # rho is invariant under A -> A / a (with w -> a w): solve the LPs on data of order one
+    ws = _normalized(P)[2]
+    An = A * ws
     if form == "dual":
-        rho, w, eq = rho_lp(A, S, sigma)
-        v = None
+        rho, w, eq = rho_lp(An, S, sigma)
+        w, v = w * ws, None
     else:
-        rho, v = rho_primal(A, S, sigma)
-        w, eq = None, float(np.max(np.abs(A @ v))) if v.size else 0.0
+        rho, v = rho_primal(An, S, sigma)
+        w, eq = None, float(np.max(np.abs(An @ v))) if v.size else 0.0
     ok = eq <= VERIFY_TOL
     return CertificateConstant(rho=rho, form=form, support=S, sign=sigma, injective=bool(injective),
                                unique=bool(injective and rho < 1 - RHO_TOL), w=w, v=v, equality_residual=eq,

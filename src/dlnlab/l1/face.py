@@ -70,13 +70,13 @@ def bp_face(A, y=None, *, max_bases: int = 20000, bp: BPResult | None = None) ->
     >>> face.support.tolist(), face.dimension, np.round(face.vertices, 12).tolist()
     ([0, 1, 2], 1, [[0.0, 0.0, 3.0], [1.0, 2.0, 0.0]])
     """
-    P, ys = _normalized(as_problem(A, y))
-    bp = _basis_pursuit(P, True) if bp is None else _rescaled_bp(bp, 1.0 / ys)
+    P, xs, ws = _normalized(as_problem(A, y))
+    bp = _basis_pursuit(P, True) if bp is None else _rescaled_bp(bp, 1.0 / xs, 1.0 / ws)
     face = _bp_face(P, bp, max_bases)
-    if ys == 1.0:
+    if xs == 1.0 and ws == 1.0:
         return face
-    return replace(face, point=face.point * ys, objective=face.objective * ys,
-                   vertices=None if face.vertices is None else face.vertices * ys)
+    return replace(face, point=face.point * xs, objective=face.objective * xs, certificate=face.certificate * ws,
+                   vertices=None if face.vertices is None else face.vertices * xs)
 
 
 def _bp_face(P: Problem, bp: BPResult, max_bases: int) -> BPFace:

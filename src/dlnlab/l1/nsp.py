@@ -204,7 +204,9 @@ def nsp_constant(A, s: int, method: str = "auto", *, max_lps: int = MAX_ENUMERAT
         if result[4]:
             method = "milp"
         else:
-            result = _combine(result, _bound(kernel, s, deadline))
+            result = _combine(result, _bound(kernel, s, deadline),
+                              f"the MILP did not finish within auto's budget of {budget:.3g} s "
+                              "(method='milp' runs it up to time_limit)")
     else:
         result = _bound(kernel, s, deadline)
     value, lower, upper, best, exact, status, message = result
@@ -224,13 +226,13 @@ def _auto_method(kernel: _Kernel, s: int, max_lps: int, budget: float) -> str:
     return "milp" if kernel.N <= MAX_MILP_N else "milp+bound"
 
 
-def _combine(first, second):
-    """The intersection of two intervals for ``alpha_s`` and the better witness."""
-    lower, upper = max(first[1], second[1]), min(first[2], second[2])
-    best = first[3] if first[3][0] >= second[3][0] else second[3]
+def _combine(milp, bound, note: str):
+    """The intersection of the MILP's interval (stopped by ``auto``'s budget) and the bounds'."""
+    lower, upper = max(milp[1], bound[1]), min(milp[2], bound[2])
+    best = milp[3] if milp[3][0] >= bound[3][0] else bound[3]
     exact = upper - lower <= 1e-7
-    status = "converged" if exact else "max_iter" if "max_iter" in (first[5], second[5]) else "unverified"
-    message = "; ".join(m for m in (first[6], second[6]) if m)
+    status = "converged" if exact else "max_iter" if bound[5] == "max_iter" else "unverified"
+    message = "; ".join(m for m in (note, bound[6]) if m)
     return (lower if exact else upper), lower, max(upper, lower), best, exact, status, message
 
 

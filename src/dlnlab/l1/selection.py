@@ -48,6 +48,11 @@ def _g_and_derivatives(t: np.ndarray, p: float):
     return t - (p / 2.0) * tq, 1.0 - tq / t, (1.0 - q) * tq / t ** 2
 
 
+def _g(t: np.ndarray, p: float) -> float:
+    """``sum g_p(t_i)`` alone (no derivatives, which would overflow for ``t`` near 1e200)."""
+    return float(np.sum(t * np.log(t) - t if p == 2 else t - (p / 2.0) * t ** (2.0 / p)))
+
+
 def selected_minimizer(A, y=None, depth=None, *, tol: float = 1e-26, max_iter: int = 200,
                        face: BPFace | None = None) -> Selection:
     """The scale -> 0 limit of the depth-p flow: ``argmin_{x in S*} sum g_p(x_i)`` (docs/theory.md section 4).
@@ -87,10 +92,11 @@ def selected_minimizer(A, y=None, depth=None, *, tol: float = 1e-26, max_iter: i
     value = face.objective
     if face.dimension == 0 or value == 0:
         x = face.point.copy()
-        obj = float(np.sum(_g_and_derivatives(np.abs(x[F]), p)[0])) if F.size else 0.0
+        obj = _g(np.abs(x[F]), p) if F.size else 0.0
         return Selection(x=x, depth=p, face=face, objective=obj, kkt=0.0, decrement=0.0, iterations=0,
                          status="converged")
-    B = sF[:, None] * face.basis[F] / value  # t-space directions of the normalized face
+    B = sF[:, None] * face.basis[F]          # t-space directions of the face (Newton is affine invariant:
+    #                                          no 1 / value here, which would underflow for large data)
     t = np.abs(face.point[F]) / value        # sum t = 1 on the face
     here = {"dec2": math.inf}
 
@@ -110,7 +116,7 @@ def selected_minimizer(A, y=None, depth=None, *, tol: float = 1e-26, max_iter: i
         return new if np.all(new > 0) else None
 
     def decrease(t, new, step, dt):
-        return float(np.sum(_g_and_derivatives(new, p)[0])) - float(np.sum(_g_and_derivatives(t, p)[0]))
+        return _g(new, p) - _g(t, p)
 
     def tie(t, new, step, dphi):  # a full step below the objective's resolution: Newton is quadratic here
         return here["dec2"] < 1e-12 and step == 1.0
@@ -122,7 +128,7 @@ def selected_minimizer(A, y=None, depth=None, *, tol: float = 1e-26, max_iter: i
     x[F] = sF * t * value
     _, g, _ = _g_and_derivatives(t, p)  # on the normalized face: g' is O(1) unless t is tiny
     kkt = float(np.max(np.abs(face.basis[F].T @ (sF * g)))) / max(1.0, float(np.max(np.abs(g))))
-    obj = float(np.sum(_g_and_derivatives(np.abs(x[F]), p)[0]))
+    obj = _g(np.abs(x[F]), p)
     result = Selection(x=x, depth=p, face=face, objective=obj, kkt=kkt, decrement=math.sqrt(max(dec2, 0.0)),
                        iterations=it, status=status,
                        message="" if converged else f"Newton on the face stopped after {it} iterations "
