@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 import dlnlab as dl
-from dlnlab.reference.full_network import network_limit, seed_paper_limit
 from dlnlab.theory import line_selection_t
 
 DEPTHS = [2.0, 2.5, 3.0, 4.0]
@@ -36,7 +35,7 @@ def time_scale(depth, alpha):
     return 1 / (depth * (depth - 2) * alpha ** (depth - 2))
 
 
-def integrated_limit(P, depth, scale):
+def integrated_limit(P, depth, scale, oracle):
     """The network's limit by ODE integration, stopped when it has <= 1e-12 left to travel.
 
     ``t_max`` = 1e6 time scales: problems whose solution has fewer than m nonzeros converge
@@ -44,11 +43,11 @@ def integrated_limit(P, depth, scale):
     event stops far earlier in practice (20 to 1300 time scales on these problems).
     """
     alpha = scale ** (1 / depth)
-    return network_limit(P.A, P.y, depth, alpha, t_max=1e6 * time_scale(depth, alpha), tol=1e-12)
+    return oracle.network_limit(P.A, P.y, depth, alpha, t_max=1e6 * time_scale(depth, alpha), tol=1e-12)
 
 
-def _check_against_network(P, depth, scale):
-    ref = integrated_limit(P, depth, scale)
+def _check_against_network(P, depth, scale, oracle):
+    ref = integrated_limit(P, depth, scale, oracle)
     # The flow has reached its limit: the residual (<= ||A|| * remaining) and the remaining
     # travel itself are at the level the agreement below needs.
     assert ref.residual[-1] < 1e-11 and ref.remaining[-1] <= 1e-12
@@ -60,21 +59,21 @@ def _check_against_network(P, depth, scale):
 @pytest.mark.parametrize("scale", SCALES)
 @pytest.mark.parametrize("depth", DEPTHS)
 @pytest.mark.parametrize("name", ["line", "plane", "random"])
-def test_flow_limit_matches_integrated_network_on_fixtures(name, depth, scale):
-    _check_against_network(dl.FIXTURES[name](), depth, scale)
+def test_flow_limit_matches_integrated_network_on_fixtures(name, depth, scale, full_network_oracle):
+    _check_against_network(dl.FIXTURES[name](), depth, scale, full_network_oracle)
 
 
 @pytest.mark.parametrize("depth", DEPTHS)
 @pytest.mark.parametrize("seed, sparsity", [(0, 2), (1, 3), (2, 3)])
-def test_flow_limit_matches_integrated_network_on_gaussian(seed, sparsity, depth):
+def test_flow_limit_matches_integrated_network_on_gaussian(seed, sparsity, depth, full_network_oracle):
     # sparsity 2 < m = 3 is the slow-converging degenerate case (solution near a lower face)
-    _check_against_network(dl.gaussian_problem(3, 6, sparsity, seed=seed), depth, 1e-2)
+    _check_against_network(dl.gaussian_problem(3, 6, sparsity, seed=seed), depth, 1e-2, full_network_oracle)
 
 
-def test_flow_limit_matches_seed_paper_method():
+def test_flow_limit_matches_seed_paper_method(full_network_oracle):
     """Radau at rtol 2.5e-14 up to T = 1e9 alpha^(2-p), the seed paper's baseline."""
     P, depth, scale = dl.line_problem(), 2.5, 1e-2
-    ref = seed_paper_limit(P.A, P.y, depth, scale ** (1 / depth))
+    ref = full_network_oracle.seed_paper_limit(P.A, P.y, depth, scale ** (1 / depth))
     # At T the flow is ~1e8 time scales past convergence: nothing left but rounding.
     assert ref.residual[-1] < 1e-13 and ref.remaining[-1] < 1e-13
     res = dl.flow_limit(P, dl.SymmetricDLN(depth=depth, scale=scale))
