@@ -23,9 +23,10 @@ class CertificateConstant(Result):
     attached and ``rho`` is the ratio it attains); ``support``, ``sign``, ``injective``
     (``A_S``), ``unique`` (``injective and rho < 1``: x* is the unique BP solution);
     ``equality_residual`` (dual: ``||A_S^T w - sigma||_inf``; primal: ``||A v||_inf / max|A|``
-    for the kernel vector normalized to ``||v_{S^c}||_1 = 1``), ``status`` (``"converged"`` when it is at most 1e-9, else
-    ``"imprecise"``), ``message``, ``iterations`` (linear programs solved for ``rho``; the
-    basis-pursuit check counts in its own result). ``float(result)`` is ``rho``.
+    for the kernel vector normalized to ``||v_{S^c}||_1 = 1``), ``status`` (``"converged"``
+    when it is at most 1e-9, else ``"imprecise"``), ``message``, ``iterations`` (linear
+    programs solved for ``rho``; the basis-pursuit check counts in its own result).
+    ``float(result)`` is ``rho``.
     """
 
     rho: float

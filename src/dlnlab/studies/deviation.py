@@ -274,7 +274,8 @@ def deviation_from_bp(problem, result: LimitResult, support, x_star=None) -> Dev
             raise NetworkError(
                 f"deviation_from_bp: {name}'s mirror map ({type(mapping).__name__}) has no log-domain dual potential, "
                 f"which the free dual directions of this support need (|S| = {S.size} < rank A = {r + W.shape[1]}). "
-                "Use a network evaluated in log domain (symmetric, two-layer, non-negative) or a support of size rank A.")
+                "Use a network evaluated in log domain (symmetric, two-layer, non-negative) or a support of size "
+                "rank A.")
         tiny = (~big) & (gap < 1.0)
         if np.any(tiny):
             raise NetworkError(

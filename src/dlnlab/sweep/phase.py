@@ -47,7 +47,7 @@ class Transition:
 
 def logistic_fit(rho: Sequence[float], success: Sequence[bool], *, ridge: float = 1e-6,
                  max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, int, bool]:
-    """Maximum-likelihood logistic regression of ``success`` on ``rho`` by damped Newton (`dlnlab.engine.damped_newton`).
+    """Maximum-likelihood logistic regression of ``success`` on ``rho`` by damped Newton.
 
     Returns ``(b, cov, iterations, converged)`` with ``b = (b0, b1)`` and ``cov`` the inverse
     Fisher information. ``rho`` is centred and scaled internally for conditioning.
