@@ -167,6 +167,21 @@ def test_well_conditioned_data_of_any_size(k_A, k_y):
     assert sel.x[2] * 10.0 ** (k_A - k_y) / 3 == pytest.approx(line_selection_t(3), rel=1e-10)
 
 
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), k_A=st.integers(-250, 250), k_y=st.integers(-250, 250))
+def test_bp_scales_exactly_over_500_decades(seed, k_A, k_y):
+    """Property: x(10^a A, 10^b y) = 10^(b-a) x(A, y) with the same support and signs, for
+    well-conditioned Gaussian data (the answers stay inside float64 range: |b - a| <= 300)."""
+    if abs(k_y - k_A) > 300:
+        k_y = k_A + int(np.sign(k_y - k_A)) * 300
+    P = dl.gaussian_problem(4, 9, 2, seed=seed)
+    ref = dl.basis_pursuit(P)
+    bp = dl.basis_pursuit(P.A * 10.0 ** k_A, P.y * 10.0 ** k_y)
+    assert bp.success and bp.unique == ref.unique and np.array_equal(bp.support, ref.support)
+    # two float64 solves of the same normalized LP, rescaled by 10^(b-a): rounding of the scale factors
+    assert np.allclose(bp.x * 10.0 ** (k_A - k_y), ref.x, rtol=1e-10, atol=1e-12 * np.max(np.abs(ref.x)))
+
+
 @pytest.mark.parametrize("damage", ["shift", "nan"])
 def test_certificate_is_repaired_when_highs_marginals_are_wrong(monkeypatch, damage):
     """Wrong marginals must not reach the user: polished onto A_S^T w = sigma, or the dual LP."""
