@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import dlnlab as dl
-from full_networks import layered_flow, symmetric_flow
+from dlnlab.reference.full_network import layered_flow, symmetric_flow
 
 # The reduced ODE at rtol 1e-12 and the full network at rtol 1e-13 both resolve x to ~1e-11
 # relative on these 3 x 5 problems; 1e-8 (the bar) leaves three orders of margin.

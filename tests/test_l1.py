@@ -15,7 +15,7 @@ from scipy.optimize import OptimizeResult, minimize
 from typer.testing import CliRunner
 
 import dlnlab as dl
-from dlnlab.l1 import core as l1mod
+from dlnlab.l1 import linalg as l1mod
 from dlnlab.cli import app
 from dlnlab.theory import line_selection_t
 
@@ -68,7 +68,7 @@ def test_seed_paper_random_problem():
     """THEORY.md section 5: x* = (0, 0, -.278220, -.949197, -.536551), rho = 0.2551."""
     P = dl.random_problem()
     bp = dl.basis_pursuit(P)
-    assert bp.status == "optimal" and bp.unique
+    assert bp.status == "converged" and bp.unique
     np.testing.assert_allclose(bp.x, [0, 0, -0.278220, -0.949197, -0.536551], atol=5e-7)  # 6 digits
     assert bp.residual < 1e-14 and bp.duality_gap < 1e-14  # cleaned: exact to rounding
     assert np.max(np.abs(P.A.T @ bp.certificate)) <= 1 + 1e-15
@@ -80,7 +80,7 @@ def test_seed_paper_random_problem():
 def test_bp_on_gaussian_recovers_sparse_truth():
     P = dl.gaussian_problem(40, 100, 5, seed=3)
     bp = dl.basis_pursuit(P)
-    assert bp.unique and bp.verified
+    assert bp.unique and bp.success
     np.testing.assert_allclose(bp.x, P.x_true, atol=1e-12)  # exact recovery at k=5, m=40 (well inside DT)
     assert bp.residual < 1e-14 and bp.margin > 0
     # HiGHS' basic dual is tight on m columns; a strict certificate had to be found
@@ -97,8 +97,8 @@ def test_unique_and_face_agree_with_brute_force(seed):
     P = integer_problem(seed)
     bp = dl.basis_pursuit(P)
     best, optimal = brute_force_bp(P)
-    assert bp.verified
-    assert abs(bp.value - best) <= 1e-12 * max(1.0, best)
+    assert bp.success
+    assert abs(bp.objective - best) <= 1e-12 * max(1.0, best)
     assert bp.unique == (len(optimal) == 1)
     if bp.unique:
         assert bp.alternative is None and bp.margin > 0  # a strict certificate is the evidence
@@ -107,7 +107,7 @@ def test_unique_and_face_agree_with_brute_force(seed):
         assert P.relative_residual(alt) < 1e-13 and abs(np.abs(alt).sum() - best) <= 1e-12 * best
         assert np.max(np.abs(alt - bp.x)) > 1e-6
     face = dl.bp_face(P)
-    assert face.status == "verified"
+    assert face.status == "converged"
     assert face.unique == bp.unique
     # the face's vertices are exactly the optimal basic solutions
     assert len(face.vertices) == len(optimal)
@@ -140,7 +140,46 @@ def test_ties_decided_exactly():
     # A = [1, 1 + 1e-8]: HiGHS at its default tolerance 1e-7 returns the vertex (1, 0), worse by
     # 1e-8; the duality-gap check catches it and the tight-tolerance retry finds the optimum
     bp = dl.basis_pursuit([[1.0, 1.0 + 1e-8]], [1.0])
-    assert bp.verified and bp.unique and np.allclose(bp.x, [0, 1 / (1 + 1e-8)], atol=1e-15)
+    assert bp.success and bp.unique and np.allclose(bp.x, [0, 1 / (1 + 1e-8)], atol=1e-15)
+
+
+@pytest.mark.parametrize("k_A, k_y", [(-13, 0), (-200, 0), (200, 0), (150, -150), (-100, 50), (0, -250)])
+def test_well_conditioned_data_of_any_size(k_A, k_y):
+    """BP is homogeneous: (10^a A, 10^b y) has the solution 10^(b-a) x* and the certificate
+    10^-a w*, with the same support, signs, margin and rho (A entries ~1e-13 once read as
+    infeasible by HiGHS, ~1e200 as a model error). The data are normalized by a power of two
+    for A and by max|y|, so everything agrees to rounding (1e-12 relative asserted)."""
+    P = dl.random_problem()
+    ref, ref_rho = dl.basis_pursuit(P), dl.certificate_constant(P, dl.basis_pursuit(P).x).rho
+    A, y = P.A * 10.0 ** k_A, P.y * 10.0 ** k_y
+    bp = dl.basis_pursuit(A, y)
+    assert bp.success and bp.unique and np.array_equal(bp.support, ref.support)
+    assert np.allclose(bp.x * 10.0 ** (k_A - k_y), ref.x, rtol=1e-12, atol=0)
+    assert np.allclose(bp.certificate * 10.0 ** k_A, ref.certificate, rtol=1e-12, atol=1e-15)
+    assert bp.margin == pytest.approx(ref.margin, abs=1e-12)
+    assert dl.certificate_constant(A, bp.x).rho == pytest.approx(ref_rho, abs=1e-12)
+    # a face that is not a point, and the selection on it, scale the same way
+    L = dl.line_problem()
+    face = dl.bp_face(L.A * 10.0 ** k_A, L.y * 10.0 ** k_y)
+    assert face.success and face.dimension == 1
+    assert np.allclose(face.vertices * 10.0 ** (k_A - k_y), [[0, 0, 3], [1, 2, 0]], rtol=0, atol=1e-12)
+    sel = dl.selected_minimizer(L.A * 10.0 ** k_A, L.y * 10.0 ** k_y, depth=3)
+    assert sel.x[2] * 10.0 ** (k_A - k_y) / 3 == pytest.approx(line_selection_t(3), rel=1e-10)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), k_A=st.integers(-250, 250), k_y=st.integers(-250, 250))
+def test_bp_scales_exactly_over_500_decades(seed, k_A, k_y):
+    """Property: x(10^a A, 10^b y) = 10^(b-a) x(A, y) with the same support and signs, for
+    well-conditioned Gaussian data (the answers stay inside float64 range: |b - a| <= 300)."""
+    if abs(k_y - k_A) > 300:
+        k_y = k_A + int(np.sign(k_y - k_A)) * 300
+    P = dl.gaussian_problem(4, 9, 2, seed=seed)
+    ref = dl.basis_pursuit(P)
+    bp = dl.basis_pursuit(P.A * 10.0 ** k_A, P.y * 10.0 ** k_y)
+    assert bp.success and bp.unique == ref.unique and np.array_equal(bp.support, ref.support)
+    # two float64 solves of the same normalized LP, rescaled by 10^(b-a): rounding of the scale factors
+    assert np.allclose(bp.x * 10.0 ** (k_A - k_y), ref.x, rtol=1e-10, atol=1e-12 * np.max(np.abs(ref.x)))
 
 
 @pytest.mark.parametrize("damage", ["shift", "nan"])
@@ -158,7 +197,7 @@ def test_certificate_is_repaired_when_highs_marginals_are_wrong(monkeypatch, dam
     P = dl.random_problem()
     bp = dl.basis_pursuit(P)
     # shift: A_S is square and invertible, so polishing alone restores the certificate
-    assert bp.certificate_source == ("highs" if damage == "shift" else "dual-lp") and bp.verified
+    assert bp.certificate_source == ("highs" if damage == "shift" else "dual-lp") and bp.success
     assert bp.duality_gap < 1e-14 and np.max(np.abs(P.A.T @ bp.certificate)) <= 1 + 1e-15
     assert bp.unique and bp.margin > 0.7  # 1 - rho = 0.7449
 
@@ -180,8 +219,9 @@ def test_unverifiable_answer_raises_or_reports(monkeypatch):
     def wrong(c, **kwargs):
         res = real(c, **kwargs)
         if len(c) == 6 and kwargs.get("A_eq") is not None and kwargs["A_eq"].shape == (2, 6):
-            # (1,2,0) + (1,2,-3) in ker A: A x = y, ||x||_1 = 9 > 3 (scaled with the LP's y)
-            x = np.array([2.0, 4.0, -3.0]) * kwargs["b_eq"][0] / 3.0
+            # (1,2,0) + (1,2,-3) in ker A: A x = y, ||x||_1 = 9 > 3 (scaled with the LP's A and y)
+            v = np.array([2.0, 4.0, -3.0])
+            x = v * kwargs["b_eq"][0] / (kwargs["A_eq"][0, :3] @ v)
             res.x = np.concatenate([np.maximum(x, 0), np.maximum(-x, 0)])
         return res
 
@@ -219,13 +259,13 @@ def test_selected_minimizer_closed_form(fixture, depth):
     P = dl.FIXTURES[fixture]()
     expected = np.concatenate([line_point(depth), np.zeros(P.N - 3)])
     sel = dl.selected_minimizer(P, depth=depth)
-    assert sel.converged and sel.face.dimension == 1
+    assert sel.success and sel.face.dimension == 1
     np.testing.assert_allclose(sel.x, expected, atol=1e-9)  # Newton to machine precision
     assert sel.kkt < 1e-12
     rng = np.random.default_rng(int(depth * 10))
     for name, Q, back in disguises(P, sel.x, rng):
         s2 = dl.selected_minimizer(Q, depth=depth)
-        assert s2.converged, name
+        assert s2.success, name
         np.testing.assert_allclose(back(s2.x), expected, atol=1e-9, err_msg=name)
         assert abs(np.abs(back(s2.x)).sum() - 3.0) < 1e-12
         if name == "dominated columns":
@@ -356,7 +396,7 @@ def test_cli_bp_select_rho(tmp_path):
     out = runner.invoke(app, ["rho", str(rpath), "--json"])
     assert out.exit_code == 0 and round(json.loads(out.output)["rho"], 4) == 0.2551
     out = runner.invoke(app, ["bp", str(rpath)])
-    assert out.exit_code == 0 and "optimal" in out.output
+    assert out.exit_code == 0 and "converged" in out.output
     out = runner.invoke(app, ["select", str(path), "--depth", "1"])
     assert out.exit_code == 2 and "depth" in out.output
     out = runner.invoke(app, ["bp", str(tmp_path / "missing.npz")])

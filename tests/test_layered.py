@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import dlnlab as dl
-from full_networks import layered_flow
+from dlnlab.reference.full_network import layered_flow
 
 INITS3 = np.array([[0.3, 0.2, 0.1], [0.5, -0.4, 0.6], [0.7, 0.8, -0.9]])
 

@@ -5,17 +5,15 @@
 - the seed paper's own method (`seed_paper_limit`) on one case;
 - the closed-form small-scale limits of THEORY.md section 4 (line and plane problems);
 - the unique BP solution of the seed paper's random problem (support from HiGHS, values from
-  the 3 x 3 support system) and the rates of THEORY.md section 5.
+  the 3 x 3 support system, `dlnlab.reference.highs`) and the rates of THEORY.md section 5.
 """
 
 import math
 
 import numpy as np
 import pytest
-from scipy.optimize import linprog
 
 import dlnlab as dl
-from dlnlab.reference.full_network import network_limit, seed_paper_limit
 from dlnlab.theory import line_selection_t
 
 DEPTHS = [2.0, 2.5, 3.0, 4.0]
@@ -37,7 +35,7 @@ def time_scale(depth, alpha):
     return 1 / (depth * (depth - 2) * alpha ** (depth - 2))
 
 
-def integrated_limit(P, depth, scale):
+def integrated_limit(P, depth, scale, oracle):
     """The network's limit by ODE integration, stopped when it has <= 1e-12 left to travel.
 
     ``t_max`` = 1e6 time scales: problems whose solution has fewer than m nonzeros converge
@@ -45,11 +43,11 @@ def integrated_limit(P, depth, scale):
     event stops far earlier in practice (20 to 1300 time scales on these problems).
     """
     alpha = scale ** (1 / depth)
-    return network_limit(P.A, P.y, depth, alpha, t_max=1e6 * time_scale(depth, alpha), tol=1e-12)
+    return oracle.network_limit(P.A, P.y, depth, alpha, t_max=1e6 * time_scale(depth, alpha), tol=1e-12)
 
 
-def _check_against_network(P, depth, scale):
-    ref = integrated_limit(P, depth, scale)
+def _check_against_network(P, depth, scale, oracle):
+    ref = integrated_limit(P, depth, scale, oracle)
     # The flow has reached its limit: the residual (<= ||A|| * remaining) and the remaining
     # travel itself are at the level the agreement below needs.
     assert ref.residual[-1] < 1e-11 and ref.remaining[-1] <= 1e-12
@@ -61,21 +59,21 @@ def _check_against_network(P, depth, scale):
 @pytest.mark.parametrize("scale", SCALES)
 @pytest.mark.parametrize("depth", DEPTHS)
 @pytest.mark.parametrize("name", ["line", "plane", "random"])
-def test_flow_limit_matches_integrated_network_on_fixtures(name, depth, scale):
-    _check_against_network(dl.FIXTURES[name](), depth, scale)
+def test_flow_limit_matches_integrated_network_on_fixtures(name, depth, scale, full_network_oracle):
+    _check_against_network(dl.FIXTURES[name](), depth, scale, full_network_oracle)
 
 
 @pytest.mark.parametrize("depth", DEPTHS)
 @pytest.mark.parametrize("seed, sparsity", [(0, 2), (1, 3), (2, 3)])
-def test_flow_limit_matches_integrated_network_on_gaussian(seed, sparsity, depth):
+def test_flow_limit_matches_integrated_network_on_gaussian(seed, sparsity, depth, full_network_oracle):
     # sparsity 2 < m = 3 is the slow-converging degenerate case (solution near a lower face)
-    _check_against_network(dl.gaussian_problem(3, 6, sparsity, seed=seed), depth, 1e-2)
+    _check_against_network(dl.gaussian_problem(3, 6, sparsity, seed=seed), depth, 1e-2, full_network_oracle)
 
 
-def test_flow_limit_matches_seed_paper_method():
+def test_flow_limit_matches_seed_paper_method(full_network_oracle):
     """Radau at rtol 2.5e-14 up to T = 1e9 alpha^(2-p), the seed paper's baseline."""
     P, depth, scale = dl.line_problem(), 2.5, 1e-2
-    ref = seed_paper_limit(P.A, P.y, depth, scale ** (1 / depth))
+    ref = full_network_oracle.seed_paper_limit(P.A, P.y, depth, scale ** (1 / depth))
     # At T the flow is ~1e8 time scales past convergence: nothing left but rounding.
     assert ref.residual[-1] < 1e-13 and ref.remaining[-1] < 1e-13
     res = dl.flow_limit(P, dl.SymmetricDLN(depth=depth, scale=scale))
@@ -109,20 +107,9 @@ def test_small_scale_limit_selects_closed_form_minimizer(name, depth):
     assert errors[-1] < 1e-9, errors
 
 
-def _bp_solution(P):
-    """Unique BP solution by HiGHS on [A, -A] (support), then exactly from the support system."""
-    N = P.N
-    lp = linprog(np.ones(2 * N), A_eq=np.hstack([P.A, -P.A]), b_eq=P.y, bounds=(0, None), method="highs")
-    assert lp.status == 0
-    support = np.abs(lp.x[:N] - lp.x[N:]) > 1e-7
-    x = np.zeros(N)
-    x[support] = np.linalg.lstsq(P.A[:, support], P.y, rcond=None)[0]
-    return x, support
-
-
-def test_random_problem_bp_solution_and_rho():
+def test_random_problem_bp_solution_and_rho(highs_oracle):
     P = dl.random_problem()
-    x_star, S = _bp_solution(P)
+    x_star, S = highs_oracle.basis_pursuit_on_support(P.A, P.y)
     # THEORY.md section 5 quotes 6 decimals
     assert np.allclose(x_star, [0, 0, -0.278220, -0.949197, -0.536551], atol=1e-6)
     # |S| = m = 3, so the dual certificate is unique: w = A_S^{-T} sign(x*_S)
@@ -132,10 +119,10 @@ def test_random_problem_bp_solution_and_rho():
 
 
 @pytest.mark.parametrize("depth", DEPTHS)
-def test_random_problem_rates(depth):
+def test_random_problem_rates(depth, highs_oracle):
     """THEORY.md section 5: ||x - x*|| = Theta(a^(1-rho)) for p = 2, Theta(a) for p > 2."""
     P = dl.random_problem()
-    x_star, S = _bp_solution(P)
+    x_star, S = highs_oracle.basis_pursuit_on_support(P.A, P.y)
     w = np.linalg.solve(P.A[:, S].T, np.sign(x_star[S]))
     rho = np.max(np.abs(P.A[:, ~S].T @ w))
     scales = np.array([1e-2, 1e-4, 1e-6, 1e-8, 1e-10, 1e-12])

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 import dlnlab as dl
 from dlnlab.cli import app
+from dlnlab.l1 import nsp
 
 
 def brute_force_alpha(A, s):
@@ -50,14 +51,14 @@ def test_exact_methods_agree_with_brute_force(m, N, seed, s):
         res = dl.nsp_constant(A, s, method=method)
         assert res.exact and res.method == method
         # LP/MILP tolerances are ~1e-9 on these O(1) data; the value is attained by a witness
-        assert abs(res.value - ref) <= 1e-8, method
+        assert abs(res.objective - ref) <= 1e-8, method
         assert abs(np.abs(res.witness).sum() - 1) < 1e-12 and np.allclose(A @ res.witness, 0, atol=1e-12)
         top = np.sort(np.abs(res.witness))[::-1][:s].sum()
         assert abs(top - res.lower) < 1e-12
     bound = dl.nsp_constant(A, s, method="bound")
     assert bound.upper >= ref - 1e-9 and bound.lower <= ref + 1e-9
     if s == 1:  # alpha_1 is exact by LP duality
-        assert bound.exact and abs(bound.value - ref) <= 1e-8
+        assert bound.exact and abs(bound.objective - ref) <= 1e-8
         assert dl.nsp_constant(A, 1).method == "lp"
 
 
@@ -68,9 +69,9 @@ def test_bound_brackets_the_exact_value(seed, m, extra, s):
     exact = dl.nsp_constant(A, s, method="enumerate")
     bound = dl.nsp_constant(A, s, method="bound")
     assert exact.exact
-    assert bound.upper >= exact.value - 1e-9  # an upper bound is never below the exact value
-    assert bound.lower <= exact.value + 1e-9  # and its witness never above it
-    assert exact.value <= 1 + 1e-12 and exact.lower == exact.value
+    assert bound.upper >= exact.objective - 1e-9  # an upper bound is never below the exact value
+    assert bound.lower <= exact.objective + 1e-9  # and its witness never above it
+    assert exact.objective <= 1 + 1e-12 and exact.lower == exact.objective
 
 
 def test_nsp_verdict_matches_basis_pursuit():
@@ -84,7 +85,7 @@ def test_nsp_verdict_matches_basis_pursuit():
     xK = np.zeros(8)
     xK[res.witness_set] = z[res.witness_set]
     bp = dl.basis_pursuit(A, A @ xK)
-    assert bp.value < np.abs(xK).sum() - 1e-12 or not bp.unique
+    assert bp.objective < np.abs(xK).sum() - 1e-12 or not bp.unique
     A = gaussian(12, 16, 0)
     res = dl.nsp_constant(A, 1)
     assert res.nsp is True  # alpha_1 < 1/2 for this matrix
@@ -102,15 +103,38 @@ def test_stopped_early_reports_an_honest_interval(method):
     assert res.lower <= res.upper <= 1.0
     # either exact, or an honest upper bound: stopped by the limit, or (method="bound", which
     # may finish within 0.05 s on a fast machine) a bound by construction
-    assert res.exact or (res.status in ("stopped", "ok") and res.value == res.upper)
-    assert res.exact or res.status == "stopped" or method == "bound"
+    assert res.exact or (res.status in ("max_iter", "unverified") and res.objective == res.upper)
+    assert res.exact or res.status == "max_iter" or method == "bound"
     top = np.sort(np.abs(res.witness))[::-1][:4].sum()  # the lower bound is attained by the witness
     assert abs(top - res.lower) < 1e-12 and np.allclose(A @ res.witness, 0, atol=1e-12)
 
 
+def test_auto_prefers_an_exact_method_when_it_is_cheap(monkeypatch):
+    """auto enumerates beyond max_lps when the LPs (timed on the first) fit its budget; with a
+    budget too small for the MILP (N above MAX_MILP_N), it returns the MILP's interval
+    intersected with the bounds, honestly labelled."""
+    A = gaussian(4, 8, 3)
+    ref = brute_force_alpha(A, 2)
+    res = dl.nsp_constant(A, 2, max_lps=10)  # 56 LPs > 10, but a fraction of a second
+    assert res.method == "enumerate" and res.exact and res.success and abs(res.objective - ref) <= 1e-8
+    monkeypatch.setattr(nsp, "MAX_MILP_N", 5)
+    monkeypatch.setattr(nsp, "AUTO_EXACT_SECONDS", 0.0)
+    res = dl.nsp_constant(A, 2, max_lps=10)
+    assert res.method in ("milp", "milp+bound")
+    assert res.lower - 1e-9 <= ref <= res.upper + 1e-9
+    assert res.success if res.exact else (res.status == "unverified" and res.objective == res.upper)
+
+
+def test_nsp_needs_only_A():
+    """The constant depends on A alone: a Problem's y is ignored."""
+    A = gaussian(3, 6, 0)
+    P = dl.Problem(A, A @ np.ones(6))
+    assert dl.nsp_constant(P, 2).objective == dl.nsp_constant(A, 2).objective
+
+
 def test_trivial_kernel_and_bad_inputs():
     res = dl.nsp_constant(np.eye(3), 1)
-    assert res.exact and res.value == 0.0 and res.nsp is True
+    assert res.exact and res.objective == 0.0 and res.nsp is True
     A = gaussian(3, 6, 0)
     for s in (0, 7, 1.5, True):
         with pytest.raises(dl.ProblemError):

@@ -1,6 +1,6 @@
-"""Rates to basis pursuit below float64 resolution (dlnlab.studies.rates), checked against independent
-computations: an mpmath Newton on the dual (written from THEORY.md section 3, not from
-dlnlab.networks.base), HiGHS via scipy.optimize.linprog, and the closed forms of THEORY.md 4-5."""
+"""Rates to basis pursuit below float64 resolution (dlnlab.studies), checked against independent
+computations: an mpmath Newton on the dual (dlnlab.reference.extended, written from the theory, not
+from dlnlab.networks.base), plain HiGHS LPs (dlnlab.reference.highs) and the closed forms of the theory."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.optimize import linprog
 
 import dlnlab as dl
-from dlnlab.studies import rates
+from dlnlab import theory
+from dlnlab.reference import extended
+from dlnlab.studies import deviation, rates
 from dlnlab.errors import NotBPSolutionError, ProblemError
 from dlnlab.theory import kink_constant
 
@@ -23,24 +24,6 @@ LN10 = math.log(10.0)
 
 def _limit(P, p, log10_a):
     return dl.flow_limit(P, dl.SymmetricDLN.from_log_scale(p, log10_a * LN10))
-
-
-def _linprog_bp(A, y):
-    """BP by HiGHS on x = u - v (independent of dlnlab.l1)."""
-    N = A.shape[1]
-    r = linprog(np.ones(2 * N), A_eq=np.hstack([A, -A]), b_eq=y, bounds=(0, None), method="highs")
-    return r.x[:N] - r.x[N:]
-
-
-def _linprog_rho(A, S, sigma):
-    """rho = min ||A_Sc^T w||_inf s.t. A_S^T w = sigma (THEORY.md section 5), one LP."""
-    m, N = A.shape
-    Sc = np.setdiff1d(np.arange(N), S)
-    k = Sc.size
-    A_ub = np.block([[A[:, Sc].T, -np.ones((k, 1))], [-A[:, Sc].T, -np.ones((k, 1))]])
-    r = linprog(np.r_[np.zeros(m), 1.0], A_ub=A_ub, b_ub=np.zeros(2 * k),
-                A_eq=np.c_[A[:, S].T, np.zeros(S.size)], b_eq=sigma, bounds=(None, None), method="highs")
-    return r.x[-1]
 
 
 # ---------------------------------------------------------------- log-domain entries
@@ -52,7 +35,7 @@ def test_log_abs_primal_matches_the_maps(p):
     gap = np.array([1e-12, 1e-6, 0.01, 0.3, 0.9, 1.0])
     sign = np.array([1.0, -1.0, 1.0, -1.0, 1.0, 1.0])
     x = net.mirror_map().primal(sign, gap)
-    lx = rates.log_abs_primal(net, sign, gap)
+    lx = deviation.log_abs_primal(net, sign, gap)
     nz = x != 0
     # two float64 evaluations of the same closed form: a few ulps times the exponent's size
     assert np.allclose(np.exp(lx[nz]), np.abs(x[nz]), rtol=1e-12, atol=0)
@@ -61,7 +44,7 @@ def test_log_abs_primal_matches_the_maps(p):
 
 def test_log_abs_primal_below_float_range():
     net = dl.SymmetricDLN.from_log_scale(3, -2000 * LN10)
-    lx = rates.log_abs_primal(net, np.array([1.0]), np.array([0.5]))
+    lx = deviation.log_abs_primal(net, np.array([1.0]), np.array([0.5]))
     # x = a (0.5^-3 - 1.5^-3) = a * 7.7037...: log10 x = -2000 + 0.88670 (the map underflows to 0)
     assert lx[0] / LN10 == pytest.approx(-2000 + math.log10(8 - 1.5 ** -3), abs=1e-10)
 
@@ -75,7 +58,7 @@ def _mp_exact_data(P, target, p, log10_a):
     with mpmath.workdps(dps):
         y = [mpmath.fsum(mpmath.mpf(float(P.A[i, j])) * mpmath.mpf(float(target.x[j])) for j in target.support)
              for i in range(P.m)]
-    return rates.mp_flow_limit(P.A, y, p, log10_a, dps=dps)
+    return extended.mp_flow_limit(P.A, y, p, log10_a, dps=dps)
 
 
 # (problem, depth, log10 scale): 1 x 2 (kink, slope 0.1 needs 1e-100), 3 x 5 seed problem (|S| = m),
@@ -97,9 +80,9 @@ def _problem(name):
 @pytest.mark.parametrize("name,p,L", MP_CASES)
 def test_deviation_matches_extended_precision(name, p, L):
     P = _problem(name)
-    target = rates.bp_target(P)
+    target = theory.bp_target(P)
     mp = _mp_exact_data(P, target, p, L)
-    dev = rates.deviation_from_bp(P, _limit(P, p, L), target.support, target.x)
+    dev = deviation.deviation_from_bp(P, _limit(P, p, L), target.support, target.x)
     # float64 off-support entries carry ~ c * 1e-16 * cond relative error (c = log(1/a) <= 230 here):
     # |delta log10| <= 1e-12 observed; 1e-10 is the bound asserted. The float64 subtraction would give
     # nothing below -16 here, and the errors reach 1e-100.
@@ -112,9 +95,9 @@ def test_off_support_entries_have_relative_precision():
     """The claim behind deviation_from_bp: each x_j (j off S) from (sign, gap) is accurate to
     relative precision, even at 1e-60, against the mpmath limit entry by entry."""
     P = dl.random_problem()
-    target = rates.bp_target(P)
+    target = theory.bp_target(P)
     mp = _mp_exact_data(P, target, 2, -80.0)
-    dev = rates.deviation_from_bp(P, _limit(P, 2, -80.0), target.support, target.x)
+    dev = deviation.deviation_from_bp(P, _limit(P, 2, -80.0), target.support, target.x)
     for j, lx in zip(dev.off, dev.log10_off):
         ref = float(mpmath.log10(abs(mp.x[j])))
         assert ref < -30
@@ -125,7 +108,7 @@ def test_mp_reference_agrees_with_flow_limit_where_float64_suffices():
     """The extended-precision solver itself, against flow_limit at a moderate scale."""
     P = dl.line_problem()
     for p in (2, 3):
-        mp = rates.mp_flow_limit(P.A, P.y, p, -3.0)
+        mp = extended.mp_flow_limit(P.A, P.y, p, -3.0)
         x = _limit(P, p, -3.0).x
         assert np.max(np.abs(np.array([float(v) for v in mp.x]) - x)) <= 1e-12  # float64 limit: ~1e-15
         assert float(mp.residual) <= 10.0 ** -(mp.dps - 12)  # its stopping rule (dps = 44 here)
@@ -134,10 +117,10 @@ def test_mp_reference_agrees_with_flow_limit_where_float64_suffices():
 def test_deviation_equals_subtraction_at_moderate_scales():
     """Where x_inf - x* is well above 1e-16, the identity-based deviation equals the difference."""
     P = dl.random_problem()
-    target = rates.bp_target(P)
+    target = theory.bp_target(P)
     for p, L in ((2, -2.0), (3, -4.0)):
         res = _limit(P, p, L)
-        dev = rates.deviation_from_bp(P, res, target.support, target.x)
+        dev = deviation.deviation_from_bp(P, res, target.support, target.x)
         # float64 subtraction of O(1) vectors: ~1e-15 absolute
         assert np.allclose(dev.vector(), res.x - target.x, rtol=0, atol=1e-13)
         assert dev.identity_residual < 1e-13
@@ -155,7 +138,7 @@ def test_deviation_identity_property(seed, k, p):
     if not bp.unique:
         return
     res = _limit(P, p, -30.0)
-    dev = rates.deviation_from_bp(P, res, bp.support, bp.x)
+    dev = deviation.deviation_from_bp(P, res, bp.support, bp.x)
     d = dev.direction
     scale = float(np.linalg.norm(P.A[:, bp.support], 2) * np.linalg.norm(d))
     assert np.linalg.norm(P.A @ d) <= 1e-12 * scale  # A d = 0: the deviation lives in ker A
@@ -170,25 +153,25 @@ def test_deviation_rejects_wrong_supports():
     P = dl.random_problem()
     res = _limit(P, 2, -10.0)
     with pytest.raises(NotBPSolutionError, match="not the support"):
-        rates.deviation_from_bp(P, res, [0, 1])
+        deviation.deviation_from_bp(P, res, [0, 1])
     with pytest.raises(ProblemError, match="support indices"):
-        rates.deviation_from_bp(P, res, [7])
+        deviation.deviation_from_bp(P, res, [7])
     line = dl.line_problem()
     with pytest.raises(NotBPSolutionError, match="not injective"):
-        rates.deviation_from_bp(line, _limit(line, 2, -5.0), [0, 1, 2])
+        deviation.deviation_from_bp(line, _limit(line, 2, -5.0), [0, 1, 2])
 
 
 # ---------------------------------------------------------------- rho, slopes, constants
 
 
-def test_bp_target_against_linprog():
+def test_bp_target_against_highs(highs_oracle):
     P = dl.random_problem()
-    t = rates.bp_target(P)
-    assert np.allclose(t.x, _linprog_bp(P.A, P.y), atol=1e-9)  # HiGHS' feasibility tolerance
-    assert t.rho == pytest.approx(_linprog_rho(P.A, t.support, t.sign), abs=1e-9)
+    t = theory.bp_target(P)
+    assert np.allclose(t.x, highs_oracle.basis_pursuit(P.A, P.y), atol=1e-9)  # HiGHS' feasibility tolerance
+    assert t.rho == pytest.approx(highs_oracle.certificate_rho(P.A, t.support, t.sign), abs=1e-9)
     assert t.rho == pytest.approx(0.2551, abs=5e-5)  # THEORY.md section 5, 4 digits
     with pytest.raises(NotBPSolutionError, match="not unique"):
-        rates.bp_target(dl.line_problem())
+        theory.bp_target(dl.line_problem())
 
 
 def test_random_problem_slopes_and_constants():
@@ -208,7 +191,7 @@ def test_random_problem_slopes_and_constants():
 def test_kink_rho_09_slope_needs_tiny_scales():
     """rho = 0.9 (kink eps = 0.1): slope 0.1 at p = 2, visible only down to 1e-100 and below."""
     P = dl.kink_problem(0.1)
-    target = rates.bp_target(P)
+    target = theory.bp_target(P)
     assert target.rho == pytest.approx(0.9, abs=1e-12)
     curve = rates.rate_curve(P, 2, target, np.arange(-20.0, -201.0, -20.0))
     assert curve.fit.slope == pytest.approx(0.1, abs=0.02)   # the brief's bar
@@ -217,12 +200,12 @@ def test_kink_rho_09_slope_needs_tiny_scales():
     assert 10 ** curve.log10_constant == pytest.approx(math.sqrt(1.81), rel=1e-6)
 
 
-def test_gaussian_rho_near_09_slopes():
+def test_gaussian_rho_near_09_slopes(highs_oracle):
     """A Gaussian 20 x 50 problem with |S| = 5 < m and rho = 0.896: slope 1 - rho (p = 2) and 1 (p = 3)."""
     P = dl.gaussian_problem(20, 50, 5, seed=2)
-    target = rates.bp_target(P)
+    target = theory.bp_target(P)
     assert 0.85 < target.rho < 0.95
-    assert target.rho == pytest.approx(_linprog_rho(P.A, target.support, target.sign), abs=1e-8)
+    assert target.rho == pytest.approx(highs_oracle.certificate_rho(P.A, target.support, target.sign), abs=1e-8)
     two = rates.rate_curve(P, 2, target, np.arange(-20.0, -301.0, -40.0))
     assert two.fit.slope == pytest.approx(1 - target.rho, abs=0.02)
     three = rates.rate_curve(P, 3, target, np.arange(-20.0, -101.0, -20.0))
@@ -232,9 +215,9 @@ def test_gaussian_rho_near_09_slopes():
 @pytest.mark.parametrize("p,eps", [(3, 0.3), (3, 0.01), (4, 0.1), (5, 0.03)])
 def test_predicted_constant_is_the_kink_constant(p, eps):
     P = dl.kink_problem(eps)
-    target = rates.bp_target(P)
+    target = theory.bp_target(P)
     L = -200.0
-    pred = rates.predicted_error(P, target, p, L)
+    pred = theory.predicted_error(P, target, p, L)
     assert pred - L == pytest.approx(math.log10(kink_constant(eps, p)), abs=1e-12)
 
 
@@ -247,22 +230,22 @@ def test_kink_constant_closed_form():
 def test_limiting_certificate_is_a_certificate():
     """p > 2 with |S| < m: tau* has A_S^T w = sigma and |tau*| < 1 off S, and minimizes the barrier."""
     P = dl.gaussian_problem(10, 30, 2, seed=1)
-    target = rates.bp_target(P)
-    tau = rates.limiting_certificate(P, target, 3.0)
+    target = theory.bp_target(P)
+    tau = theory.limiting_certificate(P, target, 3.0)
     assert np.allclose(tau[target.support], target.sign, atol=1e-12)
     off = np.setdiff1d(np.arange(P.N), target.support)
     assert np.max(np.abs(tau[off])) < 1
 
 
 def test_selected_minimizer_slopes():
-    """Non-unique BP (derived in rates.predicted_slope): line p=2 -> 2 (no off-face entries),
+    """Non-unique BP (derived in theory.predicted_slope): line p=2 -> 2 (no off-face entries),
     plane p=2 -> 1 - |z_4| = 0.5 (A_T^T w = 1 gives w = (1/2, 1/2), z_4 = 0.5), p > 2 -> 1."""
     line, plane = dl.line_problem(), dl.plane_problem()
-    assert rates.predicted_slope(2, rates.selected_target(line, 2)) == 2.0
-    t = rates.selected_target(plane, 2)
+    assert theory.predicted_slope(2, theory.selected_target(line, 2)) == 2.0
+    t = theory.selected_target(plane, 2)
     assert t.rho == pytest.approx(0.5, abs=1e-12)
-    assert rates.predicted_slope(2, t) == pytest.approx(0.5, abs=1e-12)
-    assert rates.predicted_slope(3, rates.selected_target(plane, 3)) == 1.0
+    assert theory.predicted_slope(2, t) == pytest.approx(0.5, abs=1e-12)
+    assert theory.predicted_slope(3, theory.selected_target(plane, 3)) == 1.0
     curve = rates.rate_curve(plane, 2, t, np.arange(-3.0, -12.5, -1.0))
     assert curve.fit.slope == pytest.approx(0.5, abs=0.02)
 

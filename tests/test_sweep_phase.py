@@ -7,8 +7,10 @@ import pytest
 from scipy import integrate, optimize, special
 
 from dlnlab.errors import DLNError
-from dlnlab.sweep import ResultStore, parse_config, run_sweep, transitions, weak_threshold
-from dlnlab.sweep.phase import logistic_fit, net_exponent, plot_phase, transition
+from dlnlab.sweep import ResultStore, parse_config, run_sweep, transitions
+from dlnlab.sweep.phase import logistic_fit, transition
+from dlnlab.sweep.phase_figure import plot_phase
+from dlnlab.theory import net_exponent, weak_threshold
 
 # THEORY.md section 9 (three digits)
 TABLE = {0.1: 0.189, 0.25: 0.267, 0.5: 0.386, 0.75: 0.534, 0.9: 0.678}

@@ -18,7 +18,7 @@ from .l1 import (BPFace, BPResult, CertificateConstant, NSPConstant, Selection, 
 from .dynamics import (GDResult, Plateau, SaddleResult, Trajectory, flow_trajectory, gradient_descent, rescaled_time,
                        saddle_to_saddle)
 from .lp import LPResult, OTResult, basis_pursuit_lp, descend, entropic_lp, sinkhorn, solve_lp, solve_ot
-from .studies import RateStudy, deviation_from_bp, rate_study
+from .studies import Deviation, RateStudy, deviation_from_bp, rate_study
 from .sweep import BatchLimitResult, batch_flow_limit, load_config, run_sweep, weak_threshold
 
 __version__ = "0.1.0"
@@ -44,5 +44,5 @@ __all__ = [
     # linear programs and optimal transport
     "LPResult", "solve_lp", "entropic_lp", "descend", "basis_pursuit_lp", "OTResult", "solve_ot", "sinkhorn",
     # studies and sweeps
-    "RateStudy", "rate_study", "deviation_from_bp", "load_config", "run_sweep", "weak_threshold",
+    "RateStudy", "rate_study", "Deviation", "deviation_from_bp", "load_config", "run_sweep", "weak_threshold",
 ]

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from ..errors import DLNError
-from ..l1.core import basis_pursuit, bp_face, certificate_constant, selected_minimizer
+from ..l1 import basis_pursuit, bp_face, certificate_constant, selected_minimizer
 from ..l1.nsp import METHODS, nsp_constant
 from ..problems import Problem
 from .app import app, console, emit_json, fail
@@ -38,7 +38,7 @@ def bp(problem: Path = PROBLEM, as_json: bool = AS_JSON):
     except DLNError as exc:
         fail(exc)
     payload = {
-        "x": res.x, "value": res.value, "unique": res.unique, "alternative": res.alternative,
+        "x": res.x, "value": res.objective, "unique": res.unique, "alternative": res.alternative,
         "support": res.support, "sign": res.sign,
         "certificate": res.certificate, "certificate_source": res.certificate_source, "margin": res.margin,
         "residual": res.residual, "duality_gap": res.duality_gap, "status": res.status,
@@ -51,7 +51,7 @@ def bp(problem: Path = PROBLEM, as_json: bool = AS_JSON):
         emit_json(payload)
         return
     console.print(_vector_table("basis pursuit", {"x": res.x}))
-    console.print(f"||x||_1 = {res.value:.12g}; status {res.status}; residual {res.residual:.2e}; "
+    console.print(f"||x||_1 = {res.objective:.12g}; status {res.status}; residual {res.residual:.2e}; "
                   f"duality gap {res.duality_gap:.2e}; "
                   f"certificate from {res.certificate_source}; unique: {res.unique}")
     if face is not None:
@@ -115,15 +115,15 @@ def nsp(problem: Path = PROBLEM,
         res = nsp_constant(P, order, method=method, time_limit=time_limit)
     except DLNError as exc:
         fail(exc)
-    payload = {"order": res.order, "value": res.value, "exact": res.exact, "lower": res.lower, "upper": res.upper,
+    payload = {"order": res.order, "value": res.objective, "exact": res.exact, "lower": res.lower, "upper": res.upper,
                "method": res.method, "nsp": res.nsp, "witness": res.witness, "witness_set": res.witness_set,
-               "lps": res.lps, "seconds": res.seconds, "status": res.status, "message": res.message}
+               "lps": res.iterations, "seconds": res.seconds, "status": res.status, "message": res.message}
     if as_json:
         emit_json(payload)
         return
     kind = "exact" if res.exact else f"in [{res.lower:.10g}, {res.upper:.10g}]"
     verdict = {True: "holds", False: "fails", None: "undecided"}[res.nsp]
-    console.print(f"alpha_{res.order} = {res.value:.10g} ({kind}, method {res.method}, {res.lps} LPs, "
+    console.print(f"alpha_{res.order} = {res.objective:.10g} ({kind}, method {res.method}, {res.iterations} LPs, "
                   f"{res.seconds:.2f} s); NSP of order {res.order} {verdict}")
     if res.message:
         console.print(res.message)

@@ -103,15 +103,16 @@ def rates(
 ):
     """Rate study: error to the BP solution (or selected minimizer) vs scale, fitted and predicted slopes."""
     from .. import plots
-    from ..studies.rates import default_scales, rate_study
+    from ..studies.rates import rate_study
+    from ..theory import default_scales
 
     try:
         P = Problem.load(problem)
         ps = _parse_depths(depths)
         if not per_decade > 0:
             raise ProblemError(f"--per-decade must be positive; got {per_decade}.")
-        from ..l1.core import basis_pursuit
-        from ..studies.rates import bp_target, selected_target
+        from ..l1 import basis_pursuit
+        from ..theory import bp_target, selected_target
         unique = basis_pursuit(P).unique
         grids = {}
         for p in ps:

@@ -112,7 +112,9 @@ def _run(run_sweep, config, directory, workers, scheduler, retry_errors, quiet):
 
 
 def _phase(store, directory: Path, as_json: bool):
-    from ..sweep.phase import plot_phase, solver_label, transitions, weak_threshold
+    from ..sweep.phase import transitions
+    from ..sweep.phase_figure import plot_phase, solver_label
+    from ..theory import weak_threshold
 
     rows = store.rows()
     fits = transitions(rows)

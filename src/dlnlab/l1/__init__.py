@@ -1,8 +1,10 @@
 """l1 geometry: basis pursuit, its face, the depth-selected minimizer, certificates, NSP."""
 
-from .core import (BPFace, BPResult, CertificateConstant, Selection, basis_pursuit, bp_face, certificate_constant,
-                   selected_minimizer)
+from .bp import BPResult, basis_pursuit
+from .certificate import CertificateConstant, certificate_constant
+from .face import BPFace, bp_face
 from .nsp import NSPConstant, nsp_constant
+from .selection import Selection, selected_minimizer
 
 __all__ = ["BPResult", "basis_pursuit", "BPFace", "bp_face", "Selection", "selected_minimizer",
            "CertificateConstant", "certificate_constant", "NSPConstant", "nsp_constant"]

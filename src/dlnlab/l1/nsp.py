@@ -1,4 +1,4 @@
-"""Null space property constants (THEORY.md section 8).
+"""Null space property constants (docs/theory.md section 8).
 
 The order-s null space constant of ``A`` is
 
@@ -25,7 +25,10 @@ where ``||z||_{(s)}`` is the sum of the ``s`` largest ``|z_i|`` (the best ``K``,
 
 Every result carries a witness ``z`` in ker A attaining ``lower`` (an explicit vector,
 projected onto ker A), so ``lower`` is always honest; ``exact`` says whether ``upper``
-meets it (up to the LP tolerance).
+meets it (up to the LP tolerance). ``"auto"`` prefers an exact method whenever its estimated
+cost is small: the enumeration while its LPs (timed on the first) fit in
+``AUTO_EXACT_SECONDS``; otherwise the MILP (for N > 40 within that budget, then the bounds
+if it has not finished).
 """
 
 from __future__ import annotations
@@ -40,30 +43,36 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from ..errors import DLNError, ProblemError, SolverError
-from .core import _linprog, _null_space
+from ..results import Result
+from .linalg import _linprog, _null_space
 from ..problems import Problem
 
 METHODS = ("auto", "enumerate", "milp", "lp", "bound")
 #: ``auto`` enumerates while ``C(N, s) 2^(s-1)`` is at most this many LPs (~5 ms each).
 MAX_ENUMERATE_LPS = 500
-#: ``auto`` uses the MILP up to this N (beyond, branch and bound may take very long).
+#: ``auto`` gives the MILP the whole time limit up to this N; beyond, it gets
+#: ``AUTO_EXACT_SECONDS`` (plus its N big-M LPs) before the bounds take over.
 MAX_MILP_N = 40
+#: ``auto`` runs an exact method when its estimated cost is at most this many seconds.
+AUTO_EXACT_SECONDS = 20.0
 #: The Juditsky-Nemirovski LP has N^2 + mN + N + 1 variables; used while N <= this.
 MAX_JN_N = 60
 
 
 @dataclass(frozen=True)
-class NSPConstant:
+class NSPConstant(Result):
     """``alpha_s`` of ``A`` (exact) or an interval ``[lower, upper]`` containing it.
 
-    ``value`` (the exact value, else the upper bound), ``order`` (s), ``method``,
+    ``objective`` (the exact value, else the upper bound), ``order`` (s), ``method``,
     ``exact``, ``lower`` (attained by ``witness``), ``upper``, ``witness`` (``z`` in ker A
-    with ``||z||_1 = 1``), ``witness_set`` (its ``s`` largest entries), ``lps`` (LPs or
-    MILPs solved), ``seconds``, ``status``, ``message``. ``nsp`` is True if the NSP of
-    order s holds (``upper < 1/2``), False if it fails (``lower >= 1/2``), else None.
+    with ``||z||_1 = 1``), ``witness_set`` (its ``s`` largest entries), ``iterations`` (LPs
+    and MILPs solved), ``seconds``, ``status`` (``"converged"``: exact; ``"unverified"``: a
+    finished bound interval; ``"max_iter"``: stopped by the time limit; ``"imprecise"``: the
+    LP optimum and its witness disagree), ``message``. ``nsp`` is True if the NSP of order s
+    holds (``upper < 1/2``), False if it fails (``lower >= 1/2``), else None.
     """
 
-    value: float
+    objective: float
     order: int
     method: str
     exact: bool
@@ -71,9 +80,9 @@ class NSPConstant:
     upper: float
     witness: np.ndarray
     witness_set: np.ndarray
-    lps: int
+    iterations: int
     seconds: float
-    status: str = "ok"
+    status: str = "converged"
     message: str = ""
 
     @property
@@ -102,6 +111,18 @@ class _Kernel:
         self.Z = _null_space(A)
         self.A_eq = np.hstack([A, -A])
         self.lps = 0
+        self.first = None  # the first coordinate LP's answer, kept from the timing
+        self.seconds = None
+        self.maxima = None  # the coordinate maxima once all N are known
+
+    @property
+    def seconds_per_lp(self) -> float:
+        """Wall time of one LP, measured once (on the first coordinate LP, whose answer is kept)."""
+        if self.seconds is None:
+            t0 = time.perf_counter()
+            self.first = self.maximize(np.eye(self.N)[0])
+            self.seconds = time.perf_counter() - t0
+        return self.seconds
 
     def maximize(self, c: np.ndarray) -> tuple[float, np.ndarray]:
         """``max <c, z> s.t. A z = 0, ||z||_1 <= 1``: (LP value, witness z)."""
@@ -139,18 +160,21 @@ def nsp_constant(A, s: int, method: str = "auto", *, max_lps: int = MAX_ENUMERAT
                  time_limit: float = 600.0) -> NSPConstant:
     """The order-s null space constant ``alpha_s`` of ``A`` (see the module docstring).
 
-    ``method``: ``"auto"`` (``"lp"`` at s = 1; ``"enumerate"`` while at most ``max_lps``
-    LPs; ``"milp"`` while N <= 40; else ``"bound"``), ``"enumerate"``, ``"milp"``,
-    ``"lp"`` (s = 1 only) or ``"bound"``. ``time_limit`` (seconds) caps the whole
-    computation; a method stopped early returns the interval it has (``exact=False``,
-    ``status="stopped"``; an unfinished bound is the trivial ``upper = 1``). Costs: each LP
+    ``A``: a matrix or a `Problem` (only its ``A`` is used: the constant does not depend on
+    ``y``). ``method``: ``"auto"`` (``"lp"`` at s = 1; ``"enumerate"`` while at most
+    ``max_lps`` LPs or while they fit in ``AUTO_EXACT_SECONDS``; else ``"milp"``, which for
+    N > 40 gets that budget before the bounds combine with what it found: the result's
+    ``method`` is then ``"milp+bound"``), ``"enumerate"``, ``"milp"``, ``"lp"`` (s = 1 only)
+    or ``"bound"``. ``time_limit`` (seconds) caps the whole computation; a method stopped
+    early returns the interval it has (``exact=False``, ``status="max_iter"``; an unfinished
+    bound is the trivial ``upper = 1``). Costs: each LP
     has 2N variables and m + 1 rows (~0.1 s at m = 100, N = 400); the bound needs N of them
     and, while N <= 60, one Juditsky-Nemirovski LP with ~N^2 variables (~4 s at N = 60).
 
     >>> import numpy as np, dlnlab as dl
     >>> A = np.array([[1.0, 1.0, 1.0]])       # ker A spanned by (1,-1,0), (1,0,-1)
     >>> r = dl.nsp_constant(A, 1)
-    >>> round(r.value, 12), r.exact, r.nsp     # z = (1, -1/2, -1/2): |z_1| / ||z||_1 = 1/2
+    >>> round(r.objective, 12), r.exact, r.nsp     # z = (1, -1/2, -1/2): |z_1| / ||z||_1 = 1/2
     (0.5, True, False)
     """
     A, s = _validate(A, s)
@@ -162,26 +186,54 @@ def nsp_constant(A, s: int, method: str = "auto", *, max_lps: int = MAX_ENUMERAT
     start = time.perf_counter()
     kernel = _Kernel(A)
     if kernel.Z.shape[1] == 0:
-        return NSPConstant(value=0.0, order=s, method="trivial", exact=True, lower=0.0, upper=0.0,
-                           witness=np.zeros(N), witness_set=np.zeros(0, dtype=int), lps=0,
+        return NSPConstant(objective=0.0, order=s, method="trivial", exact=True, lower=0.0, upper=0.0,
+                           witness=np.zeros(N), witness_set=np.zeros(0, dtype=int), iterations=0,
                            seconds=time.perf_counter() - start, message="ker A = {0}: the NSP holds trivially.")
     if method == "lp" and s != 1:
         raise DLNError(f"method='lp' computes alpha_1 only; for s = {s} use 'enumerate', 'milp' or 'bound'.")
-    if method == "auto":
-        count = math.comb(N, s) * 2 ** (s - 1)
-        method = "lp" if s == 1 else "enumerate" if count <= max_lps else "milp" if N <= MAX_MILP_N else "bound"
     deadline = start + float(time_limit)
+    if method == "auto":
+        method = _auto_method(kernel, s, max_lps, min(AUTO_EXACT_SECONDS, float(time_limit)))
     if method in ("lp", "enumerate"):
         result = _enumerate(kernel, s, "lp" if method == "lp" else "enumerate", deadline)
     elif method == "milp":
         result = _milp(kernel, s, deadline)
+    elif method == "milp+bound":
+        budget = AUTO_EXACT_SECONDS + N * kernel.seconds_per_lp
+        result = _milp(kernel, s, min(deadline, time.perf_counter() + budget))
+        if result[4]:
+            method = "milp"
+        else:
+            result = _combine(result, _bound(kernel, s, deadline),
+                              f"the MILP did not finish within auto's budget of {budget:.3g} s "
+                              "(method='milp' runs it up to time_limit)")
     else:
         result = _bound(kernel, s, deadline)
     value, lower, upper, best, exact, status, message = result
     ratio, z, K = best
-    return NSPConstant(value=value, order=s, method=method, exact=exact, lower=lower, upper=upper, witness=z,
-                       witness_set=K, lps=kernel.lps, seconds=time.perf_counter() - start, status=status,
+    return NSPConstant(objective=value, order=s, method=method, exact=exact, lower=lower, upper=upper, witness=z,
+                       witness_set=K, iterations=kernel.lps, seconds=time.perf_counter() - start, status=status,
                        message=message)
+
+
+def _auto_method(kernel: _Kernel, s: int, max_lps: int, budget: float) -> str:
+    """The exact method when its estimated cost is small (see `nsp_constant`)."""
+    if s == 1:
+        return "lp"
+    count = math.comb(kernel.N, s) * 2 ** (s - 1)
+    if count <= max_lps or count * kernel.seconds_per_lp <= budget:
+        return "enumerate"
+    return "milp" if kernel.N <= MAX_MILP_N else "milp+bound"
+
+
+def _combine(milp, bound, note: str):
+    """The intersection of the MILP's interval (stopped by ``auto``'s budget) and the bounds'."""
+    lower, upper = max(milp[1], bound[1]), min(milp[2], bound[2])
+    best = milp[3] if milp[3][0] >= bound[3][0] else bound[3]
+    exact = upper - lower <= 1e-7
+    status = "converged" if exact else "max_iter" if bound[5] == "max_iter" else "unverified"
+    message = "; ".join(m for m in (note, bound[6]) if m)
+    return (lower if exact else upper), lower, max(upper, lower), best, exact, status, message
 
 
 def _enumerate(kernel: _Kernel, s: int, method: str, deadline: float):
@@ -190,7 +242,7 @@ def _enumerate(kernel: _Kernel, s: int, method: str, deadline: float):
     best, top = None, -math.inf
     for K in combinations(range(N), s):
         if best is not None and time.perf_counter() > deadline:
-            return (1.0, best[0], 1.0, best, False, "stopped",
+            return (1.0, best[0], 1.0, best, False, "max_iter",
                     f"time limit reached after {kernel.lps} LPs: the enumeration is incomplete")
         for signs in product((1.0, -1.0), repeat=s - 1):
             c = np.zeros(N)
@@ -201,21 +253,24 @@ def _enumerate(kernel: _Kernel, s: int, method: str, deadline: float):
     lower = best[0]
     # the LP optimum and the ratio its witness attains agree to HiGHS' tolerance
     exact = abs(top - lower) <= 1e-7
-    return lower, lower, max(top, lower), best, exact, "ok" if exact else "mismatch", (
+    return lower, lower, max(top, lower), best, exact, "converged" if exact else "imprecise", (
         "" if exact else f"LP optimum {top:.10g} and witness ratio {lower:.10g} differ")
 
 
 def _coordinate_maxima(kernel: _Kernel, s: int, deadline: float):
     """``M_i = max {z_i : z in ker A, ||z||_1 <= 1}`` (= max |z_i| by ``z -> -z``), the best
     witness, and whether all N LPs ran before ``deadline`` (unsolved ``M_i`` are the trivial 1)."""
+    if kernel.maxima is not None:
+        return kernel.maxima[0], kernel.maxima[1], True
     N = kernel.N
     M, best = np.ones(N), None
     for i in range(N):
         if i and time.perf_counter() > deadline:
             return M, best, False
-        val, z = kernel.maximize(np.eye(N)[i])
+        val, z = kernel.first if i == 0 and kernel.first is not None else kernel.maximize(np.eye(N)[i])
         M[i] = max(val, 0.0)
         best = kernel.record(best, z, s)
+    kernel.maxima = (M, best)
     return M, best, True
 
 
@@ -264,7 +319,7 @@ def _milp(kernel: _Kernel, s: int, deadline: float):
         upper = min(upper, -float(bound))
     upper = max(upper, lower)
     exact = res.status == 0 and upper - lower <= 1e-7
-    status = "ok" if res.status == 0 else "stopped"
+    status = "converged" if exact else "imprecise" if res.status == 0 else "max_iter"
     message = "" if res.status == 0 else f"HiGHS stopped: {res.message} (raise time_limit for the exact value)"
     return (lower if exact else upper), lower, upper, best, exact, status, message
 
@@ -274,7 +329,7 @@ def _bound(kernel: _Kernel, s: int, deadline: float):
     N = kernel.N
     M, best, complete = _coordinate_maxima(kernel, s, deadline)
     if not complete:
-        return (1.0, best[0], 1.0, best, False, "stopped",
+        return (1.0, best[0], 1.0, best, False, "max_iter",
                 f"time limit reached after {kernel.lps} of {N} coordinate LPs: only the trivial bound 1")
     upper = min(1.0, float(np.sum(np.sort(M)[::-1][:s])))
     message = f"s * alpha_1 = {s * M.max():.6g}, sum of the s largest coordinate maxima = {upper:.6g}"
@@ -285,7 +340,7 @@ def _bound(kernel: _Kernel, s: int, deadline: float):
         upper = min(upper, jn)
     upper = max(upper, best[0])
     exact = upper - best[0] <= 1e-7
-    return upper, best[0], upper, best, exact, "ok", message
+    return upper, best[0], upper, best, exact, "converged" if exact else "unverified", message
 
 
 def _juditsky_nemirovski(A: np.ndarray, s: int) -> float:

@@ -1,8 +1,9 @@
-"""Independent reference computations: the FULL network's gradient flow, integrated by scipy.
+"""Independent reference computations: the FULL networks' gradient flows, integrated by scipy.
 
-This module exists to *check* `dlnlab.flow_limit` and to give benchmarks a baseline. It
-uses nothing of the mirror-map reduction (THEORY.md section 3): it integrates the
-2N-dimensional gradient flow of the depth-p symmetric network (THEORY.md section 2)
+This module exists to *check* `dlnlab.flow_limit` and `dlnlab.flow_trajectory`, and to give
+benchmarks a baseline. It uses nothing of the mirror-map reduction (docs/theory.md section 3):
+it integrates the weights themselves. For the depth-p symmetric network (docs/theory.md
+section 2), the 2N-dimensional flow
 
     u' = p u^(p-1) g,   v' = -p v^(p-1) g,   g = A^T (y - A x),   x = u^p - v^p,
     u(0) = v(0) = alpha,
@@ -17,11 +18,15 @@ so that the integrator's error control acts on the *relative* error of every wei
 (``atol`` on ``w`` is a relative tolerance on ``u``); in the original variables ``v``
 decays to ~1e-10 and an absolute tolerance would have to be tuned per coordinate.
 
-Two entry points:
+Entry points:
 
-- `network_flow`: ``x(t)`` at given times, with the loss along the way as evidence;
+- `network_flow`: ``x(t)`` at given times, with the loss along the way as evidence
+  (`symmetric_flow`: its ``x`` at the tests' tolerances);
+- `network_limit`: integrate until the linearized distance left is below a tolerance;
 - `seed_paper_limit`: the seed paper's own method for the limit (Radau, ``rtol = 2.5e-14``,
-  up to ``T = 1e9 * alpha^(2-p)``), the baseline that `flow_limit` replaces.
+  up to ``T = 1e9 * alpha^(2-p)``), the baseline that `flow_limit` replaces;
+- `layered_flow`: the layered network ``x = prod_j u^j`` (two-layer: L = 2) from any
+  initialization, ``(u^j)' = (prod_{k != j} u^k) g``, in the weights themselves.
 
 These are slow (seconds for a 3 x 5 problem) and only reliable at moderate scales: an ODE
 integrator must follow the flow through its whole plateau-and-escape history.
@@ -44,6 +49,9 @@ from scipy.integrate import solve_ivp
 
 from ..errors import NetworkError, ProblemError, SolverError
 
+#: Radau's floor is rtol = 100 eps ~ 2.2e-14; 1e-13 keeps the reference ~1e-11 accurate in x
+#: on the small, moderately scaled problems of the tests.
+TEST_RTOL = 1e-13
 #: The seed paper's relative tolerance (scipy's Radau refuses rtol below 100 * eps = 2.2e-14).
 SEED_RTOL = 2.5e-14
 
@@ -153,7 +161,7 @@ def network_flow(A, y, depth: float, alpha: float, times, method: str = "Radau",
     A, y, p, alpha = _check(A, y, depth, alpha)
     times = np.atleast_1d(np.asarray(times, dtype=float))
     if times.ndim != 1 or not np.all(np.isfinite(times)) or np.any(times < 0) or np.any(np.diff(times) < 0):
-        raise ValueError("times must be finite, non-negative and non-decreasing.")
+        raise ProblemError("times must be finite, non-negative and non-decreasing.")
     return _integrate(A, y, p, alpha, times, method, rtol, atol, stop_below=None)
 
 
@@ -235,7 +243,7 @@ def remaining_travel(A, y, p, w, r) -> float:
 def seed_paper_horizon(depth: float, alpha: float) -> float:
     """The seed paper's final time ``T = 1e9 * alpha^(2-p)``; for p = 2 (exponent 0), ``T = 1e9``.
 
-    For p > 2 the flow's time scale is ``1/(p (p-2) alpha^(p-2))`` (THEORY.md section 6), so
+    For p > 2 the flow's time scale is ``1/(p (p-2) alpha^(p-2))`` (docs/theory.md section 6), so
     ``T`` is 1e9 of those units up to the factor ``p (p-2)``. At p = 2 the formula reads
     ``alpha^0 = 1``; we keep ``T = 1e9``, which is ~1e8 times the p = 2 time scale
     ``log(1/alpha)/2`` at every scale tested here.
@@ -257,3 +265,69 @@ def seed_paper_limit(A, y, depth: float, alpha: float) -> NetworkFlow:
     """
     _A, _y, p, a = _check(A, y, depth, alpha)
     return network_flow(A, y, p, a, [seed_paper_horizon(p, a)], method="Radau", rtol=SEED_RTOL, atol=1e-14)
+
+
+def symmetric_flow(A, y, depth: float, alpha: float, times, rtol: float = TEST_RTOL) -> np.ndarray:
+    """``x(t)`` of `network_flow` at ``times`` (shape ``(len(times), N)``), with ``atol`` on the
+    log-weights set to ``1e-3 rtol |log alpha|`` (relative to the initial log-weights)."""
+    return network_flow(A, y, depth, alpha, times, rtol=rtol, atol=1e-3 * rtol * max(abs(math.log(alpha)), 1e-300)).x
+
+
+def layered_flow(A, y, inits, times, rtol: float = TEST_RTOL):
+    """``x(t)`` of ``x = prod_j u^j`` from ``inits`` (L x N) by Radau with the analytic Jacobian.
+
+    Returns ``(x, U)``: ``x`` of shape ``(len(times), N)`` and the layers ``U`` of shape
+    ``(len(times), L, N)``. ``atol`` is ``1e-3 rtol max|u(0)|``.
+
+    >>> x, U = layered_flow([[1.0, 2.0]], [1.0], [[0.5, 0.4], [0.5, 0.6]], [0.0, 100.0])
+    >>> x.shape, U.shape, bool(abs(x[-1] @ [1.0, 2.0] - 1.0) < 1e-10)
+    ((2, 2), (2, 2, 2), True)
+    """
+    A, y = np.asarray(A, float), np.asarray(y, float)
+    U0 = np.asarray(inits, float)
+    L, N = U0.shape
+    G = A.T @ A
+
+    def others(U):
+        """``prod_{k != j} u^k`` for every j (L x N), without division."""
+        out = np.ones_like(U)
+        for j in range(L):
+            for k in range(L):
+                if k != j:
+                    out[j] *= U[k]
+        return out
+
+    def rhs(_, state):
+        U = state.reshape(L, N)
+        g = A.T @ (y - A @ np.prod(U, axis=0))
+        return (others(U) * g).ravel()
+
+    def jac(_, state):
+        U = state.reshape(L, N)
+        g = A.T @ (y - A @ np.prod(U, axis=0))
+        pi = others(U)
+        J = np.zeros((L * N, L * N))
+        for j in range(L):
+            for k in range(L):
+                block = -pi[j][:, None] * G * pi[k][None, :]
+                if k != j:
+                    both = np.ones(N)
+                    for m in range(L):
+                        if m not in (j, k):
+                            both = both * U[m]
+                    block = block + np.diag(both * g)
+                J[j * N:(j + 1) * N, k * N:(k + 1) * N] = block
+        return J
+
+    times = np.asarray(times, float)
+    t_eval = times[times > 0]
+    S = np.empty((times.size, L * N))
+    S[times == 0] = U0.ravel()
+    if t_eval.size:
+        sol = solve_ivp(rhs, (0.0, float(t_eval[-1])), U0.ravel(), method="Radau", t_eval=t_eval, rtol=rtol,
+                        atol=1e-3 * rtol * max(float(np.max(np.abs(U0))), 1e-300), jac=jac)
+        if not sol.success:
+            raise SolverError(f"Radau integration of the layered network failed: {sol.message}")
+        S[times > 0] = sol.y.T
+    U = S.reshape(times.size, L, N)
+    return np.prod(U, axis=1), U

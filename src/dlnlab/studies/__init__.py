@@ -1,5 +1,11 @@
-"""Studies: rates in the initialization scale, and the registry of the papers' experiments."""
+"""Studies: rates in the initialization scale, and the registry of the papers' experiments.
 
-from .rates import RateStudy, deviation_from_bp, rate_study
+- `deviation`: ``x_inf - x*`` below float64 resolution (`deviation_from_bp`);
+- `rates`: rate studies over scale grids (`rate_study`), with fitted slopes;
+- `experiments`: the registry of the papers' experiments.
+"""
 
-__all__ = ["RateStudy", "rate_study", "deviation_from_bp"]
+from .deviation import Deviation, deviation_from_bp
+from .rates import RateStudy, rate_study
+
+__all__ = ["RateStudy", "rate_study", "Deviation", "deviation_from_bp"]

@@ -5,12 +5,15 @@
 - `batch`: `batch_flow_limit`, the vectorized dual Newton over problems of equal size;
 - `store`: `ResultStore`, the SQLite store (one row per point, resumable);
 - `runner`: `run_sweep` on local processes or a Dask cluster;
-- `phase`: the Donoho-Tanner phase diagram (weak threshold, 50% curve, figure).
+- `phase`, `phase_figure`: the Donoho-Tanner phase diagram (empirical 50% points; the figure);
+  its theory curve is `dlnlab.theory.weak_threshold`.
 """
 
 from .batch import BatchLimitResult, batch_flow_limit
 from .config import Chunk, Point, SweepConfig, load_config, parse_config
-from .phase import Transition, plot_phase, transitions, weak_threshold
+from ..theory import weak_threshold
+from .phase import Transition, transitions
+from .phase_figure import plot_phase
 from .runner import SweepSummary, run_sweep
 from .store import ResultStore
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from ...sweep import ResultStore, run_sweep, transitions, weak_threshold
 from ...sweep.config import from_dict
-from ...sweep.phase import phase_figure, solver_label
+from ...sweep.phase_figure import phase_figure, solver_label
 from . import check, experiment, record
 
 RHOS_QUICK = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)

@@ -21,11 +21,11 @@ from matplotlib.ticker import NullFormatter
 from scipy.optimize import brentq
 
 from ... import plots
-from ...l1.core import basis_pursuit
+from ...l1 import basis_pursuit
 from ...limits import flow_limit
 from ...networks.symmetric import SymmetricDLN
 from ...problems import Problem, kink_problem
-from ..rates import deviation_from_bp
+from ..deviation import deviation_from_bp
 from ...theory import kink_constant
 from . import check, experiment, record
 

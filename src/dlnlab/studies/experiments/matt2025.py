@@ -20,8 +20,9 @@ from ... import plots
 from ...limits import flow_limit
 from ...networks.symmetric import SymmetricDLN
 from ...problems import gaussian_problem, kink_problem
-from ..rates import (asymptotic_upper, bp_target, default_scales, deviation_from_bp, fit_slope, predicted_slope,
-                     rate_curve)
+from ...theory import asymptotic_upper, bp_target, default_scales, predicted_slope
+from ..deviation import deviation_from_bp
+from ..rates import fit_slope, rate_curve
 from . import check, experiment, record
 
 #: Slopes come from exact asymptotics over tens of decades (deviation formulation), so the

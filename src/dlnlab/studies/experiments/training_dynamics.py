@@ -23,7 +23,7 @@ import numpy as np
 from ... import plots
 from ...dynamics.trajectory import flow_trajectory
 from ...dynamics.descent import gradient_descent
-from ...l1.core import basis_pursuit, certificate_constant
+from ...l1 import basis_pursuit, certificate_constant
 from ...networks.layered import LayeredDLN
 from ...limits import flow_limit
 from ...networks.symmetric import SymmetricDLN
@@ -162,7 +162,7 @@ def saddles(ctx, *, scales, points, problems):
                 check("jump_error_decay_over_c_ratio", (errors[-1][1] / errors[0][1]) / (c_large / c_small),
                       1.0, 1.0, "max"),
                 check("plateau_error", errors[-1][2], 0.0, 1e-2, "abs"),
-                check("end_is_bp", float(np.sum(np.abs(path.x))), bp.value, 1e-9, "rel"),
+                check("end_is_bp", float(np.sum(np.abs(path.x))), bp.objective, 1e-9, "rel"),
             ],
             note="saddle path vs flow: max |jump time error| and max plateau-value error per scale"))
     ctx.save_figure(fig, "saddles")

@@ -16,11 +16,12 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from ... import plots
-from ...l1.core import basis_pursuit
+from ...l1 import basis_pursuit
 from ...networks.symmetric import SymmetricDLN
 from ...problems import FIXTURES, kink_problem
-from ..rates import asymptotic_upper, bp_target, fit_slope, mp_flow_limit, rate_curve, selected_target
-from ...theory import h_p, kink_constant, line_selection_t
+from ...reference.extended import mp_flow_limit
+from ...theory import asymptotic_upper, bp_target, h_p, kink_constant, line_selection_t, selected_target
+from ..rates import fit_slope, rate_curve
 from . import check, experiment, record
 
 #: Slope tolerance for curves from `deviation_from_bp`: the fit is over tens of decades of
