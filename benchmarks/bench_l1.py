@@ -16,7 +16,7 @@ with ``err`` = max |x - x_bp| against the verified BP solution and ``res`` = ||A
 
 Table 2: BP by path following through the depth-3 flow limit,
 ``dl.flow_limit(P, dl.SymmetricDLN(depth=3, scale=s))``, whose limit tends to the BP
-solution as s -> 0 (error Theta(s) for unique BP, THEORY.md section 5); ``polished``:
+solution as s -> 0 (error Theta(s) for unique BP, docs/theory.md section 5); ``polished``:
 the error after reading the support off the flow limit (entries > 1e-3 max) and solving
 ``A_S x_S = y`` by least squares.
 """

@@ -73,7 +73,7 @@ def test_moderate_scale_equals_subtraction():
 
 @pytest.mark.parametrize("eps", [0.1, 0.3])
 def test_kink_rate_is_one_minus_rho(eps):
-    """THEORY.md section 5: on A = [1, 1-eps] (rho = 1-eps), p = 2 error ~ a^(1-rho) = a^eps."""
+    """docs/theory.md section 5: on A = [1, 1-eps] (rho = 1-eps), p = 2 error ~ a^(1-rho) = a^eps."""
     P = dl.kink_problem(eps)
     L = np.array([-100.0, -200.0, -300.0])
     errs = [deviation.deviation_from_bp(P, dl.flow_limit(P, dl.SymmetricDLN.from_log_scale(2, l * LN10)), [0]).log10_norm

@@ -92,14 +92,14 @@ def test_every_check_passes(quick_results):
 
 def test_wind2023_fig1_slopes(quick_results):
     recs = _by_curve(quick_results[1]["wind2023-fig1"])
-    # THEORY.md section 5: seed random problem, p = 2 slope 0.745 (3 digits)
+    # docs/theory.md section 5: seed random problem, p = 2 slope 0.745 (3 digits)
     assert recs["random, p=2"]["slope"] == pytest.approx(0.745, abs=5e-4)
     for p in ("2.5", "3", "4"):
         assert recs[f"random, p={p}"]["slope"] == pytest.approx(1.0, abs=0.02)
     # selected minimizers (derived in rates.predicted_slope; resolved over a few decades only)
     assert recs["line, p=2"]["slope"] == pytest.approx(2.0, abs=0.05)
     assert recs["plane, p=2"]["slope"] == pytest.approx(0.5, abs=0.02)
-    assert recs["line, p=3"]["t_star"] == pytest.approx(0.341923, abs=1e-6)  # THEORY.md section 4
+    assert recs["line, p=3"]["t_star"] == pytest.approx(0.341923, abs=1e-6)  # docs/theory.md section 4
 
 
 def test_wind2023_fig2_kink_constants(quick_results):
@@ -109,7 +109,7 @@ def test_wind2023_fig2_kink_constants(quick_results):
             r = recs[f"eps={eps:g}, p={p}"]
             assert r["slope"] == pytest.approx(1.0, abs=0.02)
             assert r["constant"] == pytest.approx(kink_constant(eps, p), rel=1e-4)
-    # THEORY.md's seed constants for p = 3: three agree with the limit to their 3 digits ...
+    # docs/theory.md's seed constants for p = 3: three agree with the limit to their 3 digits ...
     for eps, ref in ((0.1, 1.35e3), (0.03, 5.16e4), (0.01, 1.41e6)):
         assert recs[f"eps={eps:g}, p=3"]["constant"] == pytest.approx(ref, rel=0.5 * 10 ** (math.floor(math.log10(ref)) - 2) / ref)
     # ... while 44.6 is error/a at a = 1e-9 (44.65), not the limit 44.96 (a finding, see the report)

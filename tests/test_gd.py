@@ -33,7 +33,7 @@ def test_gd_limit_is_flow_limit_of_effective_initialization(step):
 
 
 def test_effective_kkt_by_closed_form_hyperbolic_entropy():
-    """Independent of the map: grad Q(x) = asinh(2x/|d|)/2 for the two-layer net (THEORY.md 3)."""
+    """Independent of the map: grad Q(x) = asinh(2x/|d|)/2 for the two-layer net (docs/theory.md section 3)."""
     P = dl.random_problem()
     run = dl.gradient_descent(P, _even_net(P.N), step=0.5, steps=50_000, tol=1e-13)
     eff = run.effective_init

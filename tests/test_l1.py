@@ -1,6 +1,6 @@
 """Basis pursuit, its solution face, the selected minimizer and rho (src/dlnlab/l1.py).
 
-Independent references: closed forms of THEORY.md section 4, brute-force enumeration of
+Independent references: closed forms of docs/theory.md section 4, brute-force enumeration of
 basic solutions, the primal LP form of rho, scipy's SLSQP on the face, and dl.flow_limit.
 """
 
@@ -65,7 +65,7 @@ def brute_force_bp(P):
 
 
 def test_seed_paper_random_problem():
-    """THEORY.md section 5: x* = (0, 0, -.278220, -.949197, -.536551), rho = 0.2551."""
+    """docs/theory.md section 5: x* = (0, 0, -.278220, -.949197, -.536551), rho = 0.2551."""
     P = dl.random_problem()
     bp = dl.basis_pursuit(P)
     assert bp.status == "converged" and bp.unique
@@ -122,7 +122,7 @@ def test_unique_and_face_agree_with_brute_force(seed):
     np.testing.assert_allclose(c[face.support], face.sign, atol=1e-12)
     off = np.setdiff1d(np.arange(P.N), face.support)
     assert np.all(np.abs(c[off]) <= face.rho + 1e-12) and face.rho < 1
-    # uniqueness by rho agrees (THEORY.md section 5)
+    # uniqueness by rho agrees (docs/theory.md section 5)
     cert = dl.certificate_constant(P, bp.x)
     assert cert.unique == bp.unique
     assert face.dimension == face.basis.shape[1] and np.allclose(P.A @ face.basis, 0, atol=1e-12)
@@ -255,7 +255,7 @@ def disguises(P, x_sel, rng):
 @pytest.mark.parametrize("fixture", ["line", "plane"])
 @pytest.mark.parametrize("depth", DEPTHS)
 def test_selected_minimizer_closed_form(fixture, depth):
-    """THEORY.md section 4: (1-t*, 2(1-t*), 3t*) (plus a trailing 0), also in disguise."""
+    """docs/theory.md section 4: (1-t*, 2(1-t*), 3t*) (plus a trailing 0), also in disguise."""
     P = dl.FIXTURES[fixture]()
     expected = np.concatenate([line_point(depth), np.zeros(P.N - 3)])
     sel = dl.selected_minimizer(P, depth=depth)
@@ -304,11 +304,11 @@ def test_selected_minimizer_against_slsqp_on_a_two_dimensional_face():
 
 @pytest.mark.parametrize("seed", [0, 6, 44])
 def test_flow_limit_approaches_selected_minimizer(seed):
-    """p = 3: ||x_inf(a) - xhat|| decreases with the scale a (Theta(a) or faster, THEORY.md 5)."""
+    """p = 3: ||x_inf(a) - xhat|| decreases with the scale a (Theta(a) or faster, docs/theory.md section 5)."""
     P = integer_problem(seed)
     sel = dl.selected_minimizer(P, depth=3)
     errs = []
-    for a in (1e-3, 1e-6, 1e-9):  # >= 1e-12: flow_limit's tie-break precision (lead's note)
+    for a in (1e-3, 1e-6, 1e-9):  # >= 1e-12: flow_limit's tie-break precision
         res = dl.flow_limit(P, dl.SymmetricDLN(depth=3, scale=a))
         errs.append(np.max(np.abs(res.x - sel.x)))
     assert errs[0] > errs[1] > errs[2]

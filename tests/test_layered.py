@@ -20,7 +20,7 @@ def _sg(z):
 
 
 def _mp_reference(U, r):
-    """(z, x) at smallest-layer value r for coordinate columns of U, by mpmath quadrature of THEORY's formula."""
+    """(z, x) at smallest-layer value r for coordinate columns of U, by mpmath quadrature of docs/theory.md's formula."""
     mp.mp.dps = 30
     zs, xs = [], []
     for i in range(U.shape[1]):
@@ -94,9 +94,9 @@ def test_layered_dual_domain_is_bounded_for_three_layers():
 
 
 def test_two_layer_map_is_theory_closed_form():
-    """THEORY.md section 3 (L = 2): x = (d/2) sinh(2 (s + s0)), s0 = asinh(2 x0 / d) / 2, d = |delta|.
+    """docs/theory.md section 3 (L = 2): x = (d/2) sinh(2 (s + s0)), s0 = asinh(2 x0 / d) / 2, d = |delta|.
 
-    (THEORY writes delta = u0^2 - v0^2, which is negative when |v0| > |u0|; the flow
+    (docs/theory.md writes delta = u0^2 - v0^2, which is negative when |v0| > |u0|; the flow
     x' = sqrt(4 x^2 + delta^2) g only sees |delta|.)
     """
     u0, v0 = np.array([0.3, -0.2, 0.7]), np.array([0.1, 0.5, -0.2])

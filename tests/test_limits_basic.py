@@ -7,7 +7,7 @@ from dlnlab.theory import line_selection_t
 
 @pytest.mark.parametrize("depth", [2.0, 2.5, 3.0, 4.0])
 def test_line_problem_small_scale_limit(depth):
-    """THEORY.md section 4: the limit approaches (1-t*, 2(1-t*), 3t*) as the scale shrinks."""
+    """docs/theory.md section 4: the limit approaches (1-t*, 2(1-t*), 3t*) as the scale shrinks."""
     P = dl.line_problem()
     t_star = line_selection_t(depth)
     errs = []

@@ -2,7 +2,7 @@
 
 Certificates are recomputed here, not trusted: the residual from ``A x - y``; the KKT
 condition ``grad Q(x) in range(A^T)`` from the network's inverse map (``dual(x)``) and, as
-a cross-check that shares no code with dlnlab, from THEORY.md section 3's formulas inverted
+a cross-check that shares no code with dlnlab, from docs/theory.md section 3's formulas inverted
 directly (``asinh`` for p = 2, bisection on ``h_p`` for p > 2).
 """
 
@@ -46,7 +46,7 @@ SAME = 1e-9
 
 
 def _gradient_q_direct(x, net):
-    """``s`` with ``X(s) = x`` (THEORY.md section 3), inverted without dlnlab's maps."""
+    """``s`` with ``X(s) = x`` (docs/theory.md section 3), inverted without dlnlab's maps."""
     p, a, alpha = net.depth, net.scale, net.alpha
     if p == 2:
         return np.arcsinh(x / (2 * a)) / 4  # x = 2 a sinh(4 s)
@@ -80,7 +80,7 @@ def test_certificates_hold_and_recompute(problem, net):
     z = to_z(*net.mirror_map().dual(res.x))
     assert _range_defect(P.A, z) <= 1e-10
     s = _gradient_q_direct(res.x, net)
-    # the direct inversion agrees with the map's, in THEORY units (s = z / dual_scale);
+    # the direct inversion agrees with the map's, in the units of docs/theory.md (s = z / dual_scale);
     # bisection to one ulp of tau, asinh to rounding: 1e-12 relative to max |s|.
     assert np.max(np.abs(s - z / net.dual_scale)) <= 1e-12 * np.max(np.abs(s))
     assert _range_defect(P.A, s) <= 1e-10
@@ -220,7 +220,7 @@ def test_depth_just_above_two_is_refused(depth):
 
 @pytest.mark.parametrize("y_factor", [1e-150, 1e150])
 def test_tiny_and_huge_data_by_homogeneity(y_factor):
-    """x_inf(beta y, beta a) = beta x_inf(y, a) (THEORY.md section 3): the solver is scale-free."""
+    """x_inf(beta y, beta a) = beta x_inf(y, a) (docs/theory.md section 3): the solver is scale-free."""
     P = dl.random_problem()
     for depth in (2.0, 3.0):
         ref = dl.flow_limit(P, dl.SymmetricDLN(depth=depth, scale=1e-6))

@@ -3,9 +3,9 @@
 - the full 2N-dimensional network flow integrated by Radau (`dlnlab.reference.full_network`), which
   knows nothing of the mirror-map closed form, on fixtures and random 3 x 6 problems;
 - the seed paper's own method (`seed_paper_limit`) on one case;
-- the closed-form small-scale limits of THEORY.md section 4 (line and plane problems);
+- the closed-form small-scale limits of docs/theory.md section 4 (line and plane problems);
 - the unique BP solution of the seed paper's random problem (support from HiGHS, values from
-  the 3 x 3 support system, `dlnlab.reference.highs`) and the rates of THEORY.md section 5.
+  the 3 x 3 support system, `dlnlab.reference.highs`) and the rates of docs/theory.md section 5.
 """
 
 import math
@@ -29,7 +29,7 @@ AGREEMENT = 1e-9
 
 
 def time_scale(depth, alpha):
-    """THEORY.md section 6: the flow reaches the l1 regime after about this long."""
+    """docs/theory.md section 6: the flow reaches the l1 regime after about this long."""
     if depth == 2:
         return math.log(1 / alpha) / 2
     return 1 / (depth * (depth - 2) * alpha ** (depth - 2))
@@ -89,7 +89,7 @@ SMALL_SCALES = [1e-3, 1e-6, 1e-12, 1e-24, 1e-48, 1e-100, 1e-300]
 @pytest.mark.parametrize("depth", [2.0, 2.5, 3.0, 4.0, 7.0])
 @pytest.mark.parametrize("name", ["line", "plane"])
 def test_small_scale_limit_selects_closed_form_minimizer(name, depth):
-    """THEORY.md section 4: the limit tends to (1-t*, 2(1-t*), 3t*) (plus a trailing 0 for the plane)."""
+    """docs/theory.md section 4: the limit tends to (1-t*, 2(1-t*), 3t*) (plus a trailing 0 for the plane)."""
     P = dl.FIXTURES[name]()
     t = line_selection_t(depth)
     xhat = np.array([1 - t, 2 * (1 - t), 3 * t, 0.0][: P.N])
@@ -110,7 +110,7 @@ def test_small_scale_limit_selects_closed_form_minimizer(name, depth):
 def test_random_problem_bp_solution_and_rho(highs_oracle):
     P = dl.random_problem()
     x_star, S = highs_oracle.basis_pursuit_on_support(P.A, P.y)
-    # THEORY.md section 5 quotes 6 decimals
+    # docs/theory.md section 5 quotes 6 decimals
     assert np.allclose(x_star, [0, 0, -0.278220, -0.949197, -0.536551], atol=1e-6)
     # |S| = m = 3, so the dual certificate is unique: w = A_S^{-T} sign(x*_S)
     w = np.linalg.solve(P.A[:, S].T, np.sign(x_star[S]))
@@ -120,7 +120,7 @@ def test_random_problem_bp_solution_and_rho(highs_oracle):
 
 @pytest.mark.parametrize("depth", DEPTHS)
 def test_random_problem_rates(depth, highs_oracle):
-    """THEORY.md section 5: ||x - x*|| = Theta(a^(1-rho)) for p = 2, Theta(a) for p > 2."""
+    """docs/theory.md section 5: ||x - x*|| = Theta(a^(1-rho)) for p = 2, Theta(a) for p > 2."""
     P = dl.random_problem()
     x_star, S = highs_oracle.basis_pursuit_on_support(P.A, P.y)
     w = np.linalg.solve(P.A[:, S].T, np.sign(x_star[S]))
@@ -147,7 +147,7 @@ def test_random_problem_rates(depth, highs_oracle):
 @pytest.mark.parametrize("depth", [2.0, 3.0, 4.0, 10.0])
 @pytest.mark.parametrize("name", ["line", "plane", "random"])
 def test_large_scale_limit_is_min_norm_interpolator(name, depth):
-    """THEORY.md section 6 (Woodworth et al.): large scales give the minimum-l2 interpolator.
+    """docs/theory.md section 6 (Woodworth et al.): large scales give the minimum-l2 interpolator.
 
     X is odd, so for |x| << a it is linear up to a relative O((x/a)^2) and the limit is the
     minimum-norm interpolator up to O(1/a^2): the error drops by 100 per decade of scale.

@@ -79,7 +79,7 @@ def _max_min_entry(A, b):
 
 @pytest.mark.parametrize("m, n, seed", [(60, 400, 0), (100, 600, 1)])
 def test_flow_matches_highs_on_paper_type_lps(m, n, seed):
-    """THEORY.md section 7's experiment in small: Gaussian A, c = 1, b = A xbar with xbar >= 0 sparse."""
+    """docs/theory.md section 7's experiment in small: Gaussian A, c = 1, b = A xbar with xbar >= 0 sparse."""
     rng = np.random.default_rng(seed)
     A = rng.standard_normal((m, n))
     xbar = np.zeros(n)
@@ -153,7 +153,7 @@ def test_entropic_limit_against_independent_solves(reg):
     ref = _entropic_by_scipy(c, A, b, reg)
     # trust-exact stops at gtol 1e-13 on the dual gradient A x - b; x is then accurate to ~1e-10
     assert np.allclose(res.x, ref, rtol=1e-8, atol=1e-12)
-    # the lead's generic engine with the same network agrees
+    # the generic dual engine with the same network agrees
     lim = dl.flow_limit(A, b, dl.NonNegativeDLN.for_lp(c, reg))
     assert np.allclose(res.x, lim.x, rtol=1e-8, atol=1e-12)
     # and so does the limit of exponentiated gradient, which stays on the manifold x0 exp(A^T .)
@@ -163,7 +163,7 @@ def test_entropic_limit_against_independent_solves(reg):
 
 
 def test_entropic_solution_approaches_the_lp():
-    """The entropic LP objective converges to the LP optimum as reg -> 0 (THEORY.md section 7)."""
+    """The entropic LP objective converges to the LP optimum as reg -> 0 (docs/theory.md section 7)."""
     c, A, b = _random_lp(3, "interior")
     opt = linprog(c, A_eq=A, b_eq=b, method="highs").fun
     gaps = [dl.entropic_lp(c, A, b, reg).objective - opt for reg in (0.3, 0.03, 0.003)]
@@ -209,7 +209,7 @@ def test_basis_pursuit_as_lp(highs_oracle):
     assert res.status == "optimal"
     h = np.abs(highs_oracle.basis_pursuit(P.A, P.y)).sum()
     assert abs(np.abs(x).sum() - h) <= 1e-9 * h
-    # THEORY.md section 5: x* = (0, 0, -.278220, -.949197, -.536551)
+    # docs/theory.md section 5: x* = (0, 0, -.278220, -.949197, -.536551)
     assert np.allclose(x, [0, 0, -0.278220, -0.949197, -0.536551], atol=2e-6)
 
 

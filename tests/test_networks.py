@@ -33,7 +33,7 @@ def test_bad_networks(kwargs, match):
 @pytest.mark.parametrize("depth", [2.0, 2.5, 3.0, 4.0, 10.0])
 @pytest.mark.parametrize("scale", [10.0, 1e-3, 1e-30, 1e-300])
 def test_map_matches_theory_formula_and_inverts(depth, scale):
-    """X(z) against THEORY.md section 3 evaluated directly (where float64 can), and X^-1(X(z)) = z."""
+    """X(z) against docs/theory.md section 3 evaluated directly (where float64 can), and X^-1(X(z)) = z."""
     net = dl.SymmetricDLN(depth=depth, scale=scale)
     M = net.mirror_map()
     # dual points spread from the l1 boundary (tiny gaps) to the origin
@@ -42,7 +42,7 @@ def test_map_matches_theory_formula_and_inverts(depth, scale):
         gap = np.concatenate([[1e-12], gap])
     sign = np.where(np.arange(gap.size) % 2, -1.0, 1.0)
     x = M.primal(sign, gap)
-    s = sign * (1 - gap) / net.dual_scale  # THEORY's s
+    s = sign * (1 - gap) / net.dual_scale  # docs/theory.md's s
     a = net.scale
     with np.errstate(over="ignore"):
         if depth == 2:

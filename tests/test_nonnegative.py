@@ -32,7 +32,7 @@ def _small_problem(seed, m=2, n=5):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_map_constant_is_four_along_the_trajectory(seed):
-    """THEORY.md section 3 for x = u*u: x(t) = u0^2 exp(4 A^T lam(t)) at every time, not only in the limit."""
+    """docs/theory.md section 3 for x = u*u: x(t) = u0^2 exp(4 A^T lam(t)) at every time, not only in the limit."""
     A, b, u0 = _small_problem(seed)
     times = np.array([0.05, 0.5, 2.0, 10.0])
     sol = _full_network(A, b, u0, times[-1], times)

@@ -59,7 +59,7 @@ def test_flow_is_the_dln_limit_of_the_transport_lp():
     assert np.allclose(net.initialization ** 2, np.exp(-C / reg).ravel(), rtol=1e-14)  # Sinkhorn's kernel
     ent = dl.entropic_lp(c, A, rhs, reg)
     assert np.allclose(res.plan.ravel(), ent.x, rtol=1e-8, atol=1e-14)
-    lim = dl.flow_limit(A, rhs, net)  # A has rank n + m - 1: the lead's engine reduces it
+    lim = dl.flow_limit(A, rhs, net)  # A has rank n + m - 1: the dual engine reduces it
     assert np.allclose(res.plan.ravel(), lim.x, rtol=1e-8, atol=1e-14)
 
 

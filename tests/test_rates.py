@@ -169,17 +169,17 @@ def test_bp_target_against_highs(highs_oracle):
     t = theory.bp_target(P)
     assert np.allclose(t.x, highs_oracle.basis_pursuit(P.A, P.y), atol=1e-9)  # HiGHS' feasibility tolerance
     assert t.rho == pytest.approx(highs_oracle.certificate_rho(P.A, t.support, t.sign), abs=1e-9)
-    assert t.rho == pytest.approx(0.2551, abs=5e-5)  # THEORY.md section 5, 4 digits
+    assert t.rho == pytest.approx(0.2551, abs=5e-5)  # docs/theory.md section 5, 4 digits
     with pytest.raises(NotBPSolutionError, match="not unique"):
         theory.bp_target(dl.line_problem())
 
 
 def test_random_problem_slopes_and_constants():
-    """THEORY.md section 5: seed random problem, p = 2 slope 0.745 (= 1 - rho), p > 2 slope 1."""
+    """docs/theory.md section 5: seed random problem, p = 2 slope 0.745 (= 1 - rho), p > 2 slope 1."""
     grid = np.arange(-20.0, -301.0, -20.0)
     study = rates.rate_study(dl.random_problem(), depths=(2, 3), log10_scales=grid)
     two, three = study.curves
-    assert two.fit.slope == pytest.approx(0.745, abs=5e-4)  # THEORY quotes 3 digits
+    assert two.fit.slope == pytest.approx(0.745, abs=5e-4)  # docs/theory.md quotes 3 digits
     assert two.fit.slope == pytest.approx(1 - study.targets[2.0].rho, abs=1e-3)
     assert three.fit.slope == pytest.approx(1.0, abs=1e-3)
     # constants: exact asymptotics, so measured and predicted agree to ~1e-12 relative at a = 1e-300
@@ -196,7 +196,7 @@ def test_kink_rho_09_slope_needs_tiny_scales():
     curve = rates.rate_curve(P, 2, target, np.arange(-20.0, -201.0, -20.0))
     assert curve.fit.slope == pytest.approx(0.1, abs=0.02)   # the brief's bar
     assert curve.fit.slope == pytest.approx(0.1, abs=1e-4)   # what the exact asymptotics give
-    # error = sqrt(1 + 0.81) a^0.1 at leading order (THEORY.md section 5)
+    # error = sqrt(1 + 0.81) a^0.1 at leading order (docs/theory.md section 5)
     assert 10 ** curve.log10_constant == pytest.approx(math.sqrt(1.81), rel=1e-6)
 
 
@@ -222,7 +222,7 @@ def test_predicted_constant_is_the_kink_constant(p, eps):
 
 
 def test_kink_constant_closed_form():
-    """THEORY.md section 5: sqrt(1 + (1-eps)^2) h_p(1-eps); for p = 3, eps = 0.1:
+    """docs/theory.md section 5: sqrt(1 + (1-eps)^2) h_p(1-eps); for p = 3, eps = 0.1:
     sqrt(1.81) (0.1^-3 - 1.9^-3) = 1345.166..."""
     assert kink_constant(0.1, 3) == pytest.approx(math.sqrt(1.81) * (1000 - 1.9 ** -3), rel=1e-14)
 

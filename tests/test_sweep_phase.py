@@ -12,7 +12,7 @@ from dlnlab.sweep.phase import logistic_fit, transition
 from dlnlab.sweep.phase_figure import plot_phase
 from dlnlab.theory import net_exponent, weak_threshold
 
-# THEORY.md section 9 (three digits)
+# docs/theory.md section 9 (three digits)
 TABLE = {0.1: 0.189, 0.25: 0.267, 0.5: 0.386, 0.75: 0.534, 0.9: 0.678}
 
 

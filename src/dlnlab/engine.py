@@ -381,7 +381,7 @@ def predict(Q, base, last, eps_new, barrier):
     return base if moved is None else moved
 
 
-#: Coordinates with gap below this are candidates for an exact l1 face (THEORY.md section 4).
+#: Coordinates with gap below this are candidates for an exact l1 face (docs/theory.md section 4).
 #: Snapping is exact whenever the consistency test passes, so the threshold only bounds
 #: the work; 0.3 catches faces from eps ~ 0.1 on, before drift can matter.
 SNAP_GAP = 0.3

@@ -2,12 +2,12 @@
 
 The limit of ``x(t) = X(A^T lam(t))`` is ``x_inf = X(A^T lam*)`` where ``lam*`` minimizes
 
-    Phi(lam) = sum_i F((A^T lam)_i) - <lam, y>,     F' = X      (THEORY.md section 3),
+    Phi(lam) = sum_i F((A^T lam)_i) - <lam, y>,     F' = X      (docs/theory.md section 3),
 
 a smooth convex function of ``m`` variables. dlnlab minimizes it by damped Newton on the
 orthonormal-row form of the problem (``A -> Q^T``), with dual points kept boundary-relative
 (`dlnlab.networks.base`), and reaches small scales by continuation in ``log(scale)`` with a
-predictor that extrapolates linearly in the small parameter ``eps(scale)`` (THEORY.md
+predictor that extrapolates linearly in the small parameter ``eps(scale)`` (docs/theory.md
 section 4), in which the limit is smooth.
 
 Evidence on the result: the relative residual ``||A x - y|| / ||y||`` and the KKT error
@@ -39,7 +39,7 @@ RTOL = 1e-12
 class LimitResult(Result):
     """The limit of gradient flow and the evidence that it is one.
 
-    Attributes: ``x``; ``dual`` (``lam`` with ``s = A^T lam`` in THEORY.md units);
+    Attributes: ``x``; ``dual`` (``lam`` with ``s = A^T lam`` in docs/theory.md units);
     ``residual`` (``||Ax - y|| / ||y||``); ``kkt`` (relative distance of ``grad Q(x)`` from
     range(A^T)); ``iterations`` (Newton steps, all stages); ``stages`` (continuation steps);
     ``status`` (``"converged"`` or the reason it stopped); ``sign``/``gap``: the
@@ -65,7 +65,7 @@ class LimitResult(Result):
 
 def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
                max_stages: int = 400, throw: bool = True) -> LimitResult:
-    """The limit of gradient flow of ``net`` on ``1/2 ||A x - y||^2`` (THEORY.md section 3).
+    """The limit of gradient flow of ``net`` on ``1/2 ||A x - y||^2`` (docs/theory.md section 3).
 
     Parameters
     ----------

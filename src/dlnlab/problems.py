@@ -256,17 +256,17 @@ def gaussian_problem(m: int, N: int, sparsity: int, seed: int = 0, *, signs: boo
 
 
 def line_problem() -> Problem:
-    """THEORY.md section 4: ``A = [[1,1,1],[3,0,1]], y = (3,3)``; BP face ``{(1-t, 2(1-t), 3t)}``."""
+    """docs/theory.md section 4: ``A = [[1,1,1],[3,0,1]], y = (3,3)``; BP face ``{(1-t, 2(1-t), 3t)}``."""
     return Problem([[1.0, 1.0, 1.0], [3.0, 0.0, 1.0]], [3.0, 3.0], name="line")
 
 
 def plane_problem() -> Problem:
-    """THEORY.md section 4: ``A = [[2,-1,0,1],[0,3,2,0]], y = (0,6)``; same limit as `line_problem` plus a 0."""
+    """docs/theory.md section 4: ``A = [[2,-1,0,1],[0,3,2,0]], y = (0,6)``; same limit as `line_problem` plus a 0."""
     return Problem([[2.0, -1.0, 0.0, 1.0], [0.0, 3.0, 2.0, 0.0]], [0.0, 6.0], name="plane")
 
 
 def random_problem() -> Problem:
-    """The seed paper's 3 x 5 problem (THEORY.md section 5): unique BP solution, rho = 0.2551."""
+    """The seed paper's 3 x 5 problem (docs/theory.md section 5): unique BP solution, rho = 0.2551."""
     A = [[-0.111, 0.120, -0.370, -0.240, -1.197],
          [0.209, -0.972, -0.755, 0.324, -0.109],
          [0.210, -0.391, 0.235, 0.665, 0.353]]
@@ -274,7 +274,7 @@ def random_problem() -> Problem:
 
 
 def kink_problem(eps: float) -> Problem:
-    """``A = [1, 1 - eps], y = 1``: BP solution (1, 0) with rho = 1 - eps (THEORY.md section 5)."""
+    """``A = [1, 1 - eps], y = 1``: BP solution (1, 0) with rho = 1 - eps (docs/theory.md section 5)."""
     if not (0 < eps < 1):
         raise ProblemError(f"eps must be in (0, 1) for a unique BP solution; got {eps}.")
     return Problem([[1.0, 1.0 - eps]], [1.0], np.array([1.0, 0.0]), name=f"kink-{eps:g}")

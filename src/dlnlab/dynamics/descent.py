@@ -5,7 +5,7 @@ GD runs on the weights themselves (that is what training does) with loss
 ``(m / b) A_B^T (A_B x - y_B)`` on a batch ``B`` of ``b`` rows (random reshuffling, one pass
 per epoch).
 
-Effective initialization (Even et al. 2023, THEORY.md section 6), exact form. For
+Effective initialization (Even et al. 2023, docs/theory.md section 6), exact form. For
 ``x = u * v`` a step with gradient ``g_k`` multiplies the rotated weights
 ``w_+- = (u +- v) / 2`` by ``1 -+ gamma g_k``. Writing ``S_K = -gamma sum_k g_k`` (a point of
 range(A^T), as in the flow) and

@@ -2,7 +2,7 @@
 
 In the clock ``T = dual_scale * t`` of `dlnlab.dynamics` the dual ``z = A^T w`` of every
 symmetric network moves at unit speed, ``z' = A^T (y - A x)``, and as the scale goes to 0
-``x_i`` stays 0 until ``|z_i|`` reaches 1. The limit dynamics (THEORY.md section 6) jumps
+``x_i`` stays 0 until ``|z_i|`` reaches 1. The limit dynamics (docs/theory.md section 6) jumps
 between saddles: start at ``s = 0``, ``T = 0`` and repeat
 
     beta = argmin 1/2 ||A beta - y||^2  s.t. beta_i = 0 if |s_i| < 1,

@@ -1,8 +1,8 @@
 """`flow_trajectory`: the gradient flow of a network in time, by its m-dimensional dual ODE.
 
-Every network of THEORY.md section 2 trains as a mirror flow ``x(t) = X(A^T lam(t))`` with
+Every network of docs/theory.md section 2 trains as a mirror flow ``x(t) = X(A^T lam(t))`` with
 
-    lam' = y - A X(A^T lam),        lam(0) = 0          (THEORY.md section 3),
+    lam' = y - A X(A^T lam),        lam(0) = 0          (docs/theory.md section 3),
 
 so the 2N- (or LN-) dimensional flow of the weights is an m-dimensional ODE. dlnlab
 integrates it in the map's own dual units and a rescaled time,
@@ -11,7 +11,7 @@ integrates it in the map's own dual units and a rescaled time,
 
 with ``d = net.dual_scale`` (``z = A^T w`` is the map's coordinate, ``|z| ~ 1`` in the l1
 regime). ``T`` is the natural clock of the small-scale regime: the flow reaches the
-l1 regime at ``T ~ 1`` for every depth (THEORY.md section 6), whatever the scale.
+l1 regime at ``T ~ 1`` for every depth (docs/theory.md section 6), whatever the scale.
 
 Accuracy. The integrator controls the error of ``w`` (``rtol``, ``atol`` in z units); an
 error ``dz`` moves ``x_i`` by ``X'(z_i) dz``. `Trajectory.condition` is the largest
@@ -51,7 +51,7 @@ class Trajectory:
     """``x(t)`` and the loss along the gradient flow, with the integrator's evidence.
 
     Attributes: ``t`` (requested times), ``x`` (shape ``(len(t), N)``), ``loss``
-    (``1/2 ||A x(t) - y||^2``), ``dual`` (``lam(t)``, shape ``(len(t), m)``, THEORY units
+    (``1/2 ||A x(t) - y||^2``), ``dual`` (``lam(t)``, shape ``(len(t), m)``, the units of docs/theory.md
     ``s = A^T lam``), ``residual`` (``||A x - y|| / ||y||`` at each time), ``nfev``, ``njev``,
     ``nlu`` (right-hand sides, Jacobians, LU factorizations), ``condition`` (see the module
     docstring), ``accuracy`` (``(rtol + eps) * condition``: the expected relative accuracy
@@ -117,7 +117,7 @@ def check_times(times) -> np.ndarray:
 
 def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, atol: float = 1e-13,
                     method: str = "LSODA", max_steps: int = 100_000, throw: bool = True) -> Trajectory:
-    """``x(t)`` of gradient flow of ``net`` on ``1/2 ||A x - y||^2`` at ``times`` (THEORY.md section 3).
+    """``x(t)`` of gradient flow of ``net`` on ``1/2 ||A x - y||^2`` at ``times`` (docs/theory.md section 3).
 
     Parameters
     ----------
@@ -389,7 +389,7 @@ def rescaled_time(net, t):
     For the symmetric network of depth 2 at scale ``a = alpha^2``, ``T = 4 t / log(1/a)``
     (``t = T log(1/alpha) / 2``); for p > 2, ``T = p (p-2) alpha^(p-2) t``. In ``T`` the
     dual ``z = A^T w`` moves at unit speed ``z' = A^T (y - A x)``, which is the time of
-    `saddle_to_saddle` (THEORY.md section 6).
+    `saddle_to_saddle` (docs/theory.md section 6).
 
     >>> import math
     >>> from dlnlab.networks import SymmetricDLN

@@ -1,4 +1,4 @@
-"""Linear programs solved with the non-negative DLN (Wang, Ghosal, Mazumder 2023; THEORY.md section 7).
+"""Linear programs solved with the non-negative DLN (Wang, Ghosal, Mazumder 2023; docs/theory.md section 7).
 
     min c^T x   s.t.   A x = b,  x >= 0.
 
@@ -648,7 +648,7 @@ def solve_lp(c, A, b, method: str = "flow", *, reg: float | None = None, tol: fl
              step: float | None = None, max_iter: int | None = None, time_limit: float | None = None,
              bound: float | None = None, reference: float | None = None, record_every: int = 10,
              throw: bool = True) -> LPResult:
-    """Solve ``min c^T x s.t. A x = b, x >= 0`` with a non-negative DLN (THEORY.md section 7).
+    """Solve ``min c^T x s.t. A x = b, x >= 0`` with a non-negative DLN (docs/theory.md section 7).
 
     Parameters
     ----------
@@ -885,7 +885,7 @@ def descend(c, A, b, method: str = "gd", *, reg: float | None = None, step: floa
 
 
 def basis_pursuit_lp(A, y, method: str = "flow", **kwargs):
-    """Basis pursuit ``min ||x||_1, A x = y`` as the LP ``A -> [A, -A]``, ``c = 1`` (THEORY.md section 7).
+    """Basis pursuit ``min ||x||_1, A x = y`` as the LP ``A -> [A, -A]``, ``c = 1`` (docs/theory.md section 7).
 
     Returns ``(x, result)`` with ``x = x_plus - x_minus`` and the `LPResult` of the split LP.
 

@@ -1,4 +1,4 @@
-"""Entropic optimal transport as the flow limit of a non-negative DLN (THEORY.md section 7).
+"""Entropic optimal transport as the flow limit of a non-negative DLN (docs/theory.md section 7).
 
 Transport ``a`` (n) to ``b`` (m) at cost ``C`` (n x m): the LP ``min <C, P>`` over plans
 ``P >= 0`` with ``P 1 = a``, ``P^T 1 = b``. The non-negative DLN ``P = U * U`` trained on the

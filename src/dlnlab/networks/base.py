@@ -1,6 +1,6 @@
 """Mirror maps: the coordinatewise link ``x = X(z)`` between a network's output and its dual.
 
-Every network of THEORY.md section 2 trains as a mirror flow ``x(t) = X(A^T lam(t))``.
+Every network of docs/theory.md section 2 trains as a mirror flow ``x(t) = X(A^T lam(t))``.
 A `MirrorMap` describes ``X`` in a *scaled* dual coordinate ``z = dual_scale * s``, chosen
 so that the l1 regime sits at ``|z| ~ 1``. Dual points are stored *boundary-relative*,
 

@@ -1,7 +1,7 @@
 """The layered deep DLN ``theta = u^1 * u^2 * ... * u^L`` from any initialization (Labarriere et al.).
 
 Gradient flow ``(u^j)' = (prod_{k != j} u^k) g`` (``g = A^T (y - A theta)``) conserves
-``(u^j_i)^2 - (u^k_i)^2``. Per coordinate (THEORY.md section 3), with ``j*`` the layer of
+``(u^j_i)^2 - (u^k_i)^2``. Per coordinate (docs/theory.md section 3), with ``j*`` the layer of
 smallest initial magnitude (it must be unique), ``r = u^{j*}``, ``delta_j = u^j(0)^2 - r(0)^2 > 0``
 and ``sigma`` the product of the signs of the other layers:
 
@@ -300,7 +300,7 @@ class LayeredDLN:
                 raise NetworkError(
                     f"coordinates {tied[:5].tolist()} have two layers of equal smallest magnitude "
                     f"(e.g. |u| = {mags[0, tied[0]]:g}); the layered mirror map needs a unique smallest layer "
-                    "per coordinate (THEORY.md section 3). Perturb one of them.")
+                    "per coordinate (docs/theory.md section 3). Perturb one of them.")
         elif np.any(np.all(U == 0, axis=0)):
             raise NetworkError("a coordinate starts with both layers at 0, a saddle the flow never leaves; "
                                "give it a nonzero weight.")

@@ -1,4 +1,4 @@
-"""The non-negative DLN ``x = u * u`` and its entropic mirror map (THEORY.md sections 2, 7).
+"""The non-negative DLN ``x = u * u`` and its entropic mirror map (docs/theory.md section 2, 7).
 
 Gradient flow on ``L(u) = 1/2 ||A (u * u) - b||^2`` is ``u' = -2 u * A^T (A x - b)``, so
 ``(log u)' = 2 A^T (b - A x)`` and, with ``lam(t) = int_0^t (b - A x)`` and ``s = A^T lam``,
@@ -99,7 +99,7 @@ class NonNegativeDLN:
     """Non-negative DLN ``x = u * u`` from ``u(0) = u0 > 0`` (or ``u0 = exp(-cost / (2 reg))``).
 
     Give exactly one of ``u0`` (positive, scalar or one entry per coordinate) or ``cost``
-    (any real vector, with ``reg > 0``: the LP family of THEORY.md section 7). The flow
+    (any real vector, with ``reg > 0``: the LP family of docs/theory.md section 7). The flow
     limit is ``argmin_{Ax=b} cost^T x + reg sum(x log x - x)``.
 
     >>> import dlnlab as dl
@@ -155,7 +155,7 @@ class NonNegativeDLN:
 
     @property
     def dual_scale(self) -> float:
-        """``z = 4 reg s``: from THEORY's ``s = A^T lam`` to LP dual units."""
+        """``z = 4 reg s``: from docs/theory.md's ``s = A^T lam`` to LP dual units."""
         return 4.0 * self.reg
 
     @property

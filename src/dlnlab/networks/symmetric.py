@@ -1,7 +1,7 @@
 """Symmetric depth-p networks and their mirror maps (see `dlnlab.networks.base`).
 
 `SymmetricDLN` is the depth-p network ``x = u^p - v^p`` with ``u(0) = v(0) = alpha``
-(THEORY.md section 2). Two conventions name its initialization scale and both are kept:
+(docs/theory.md section 2). Two conventions name its initialization scale and both are kept:
 the weight scale ``alpha`` and the effective scale ``scale = alpha**depth`` (the x-axis of
 the papers' plots). Give exactly one.
 """
@@ -188,7 +188,7 @@ def _positive_finite(name: str, value) -> float:
 class SymmetricDLN:
     """Depth-p diagonal linear network ``x = u^p - v^p`` from ``u(0) = v(0) = alpha``.
 
-    Gradient flow gives ``x = X(A^T lam)`` with (THEORY.md section 3)
+    Gradient flow gives ``x = X(A^T lam)`` with (docs/theory.md section 3)
     ``X(s) = 2 a sinh(4 s)`` for p = 2 and ``X(s) = a h_p(p (p-2) alpha^{p-2} s)`` for p > 2,
     where ``a = alpha^p`` is `scale`.
 
@@ -272,7 +272,7 @@ class SymmetricDLN:
 
     @property
     def dual_scale(self) -> float:
-        """Factor from THEORY's dual ``s = A^T lam`` to the map's coordinate ``z``."""
+        """Factor from docs/theory.md's dual ``s = A^T lam`` to the map's coordinate ``z``."""
         if self.depth == 2:
             return 4.0 / self.c
         p = self.depth
@@ -280,7 +280,7 @@ class SymmetricDLN:
 
     @property
     def small_parameter(self) -> float:
-        """``eps(a)`` of THEORY.md section 4: ``Q ~ ||x||_1 + eps * sum g_p(x_i)``.
+        """``eps(a)`` of docs/theory.md section 4: ``Q ~ ||x||_1 + eps * sum g_p(x_i)``.
 
         ``1 / log(1/a)`` for p = 2 (capped at 1), ``alpha^{p-2}`` for p > 2. The flow limit
         is smooth in eps, which is what scale continuation extrapolates in.

@@ -1,4 +1,4 @@
-"""The two-layer DLN ``x = u * v`` from any initialization (Azulay et al., THEORY.md section 2).
+"""The two-layer DLN ``x = u * v`` from any initialization (Azulay et al., docs/theory.md section 2).
 
 Gradient flow ``u' = v g``, ``v' = u g`` (``g = A^T (y - A x)``) conserves
 ``delta = u^2 - v^2`` coordinatewise. In the rotated weights ``w_+- = (u +- v) / 2`` it
@@ -6,7 +6,7 @@ decouples: ``w_+' = w_+ g``, ``w_-' = -w_- g``, so with ``s = A^T lam``
 
     x = w_+^2 - w_-^2 = P e^{2 s} - M e^{-2 s},   P = (u0 + v0)^2 / 4,   M = (u0 - v0)^2 / 4,
 
-(``P M = delta^2 / 16``; this is THEORY's ``(delta/2) sinh(2 (s + s0))`` written without
+(``P M = delta^2 / 16``; this is docs/theory.md's ``(delta/2) sinh(2 (s + s0))`` written without
 ``delta`` in a denominator, so that ``delta = 0`` -- ``u0 = +-v0`` -- is included). The start
 is ``x0 = P - M = u0 v0`` and the flow limit is ``argmin_{Ax=y} D_Q(x, x0)`` for the potential
 ``Q`` with ``Q' = X^{-1}``: Woodworth's hyperbolic entropy with per-coordinate scale
@@ -158,7 +158,7 @@ class TwoLayerDLN:
 
     @property
     def dual_scale(self) -> float:
-        """``z = dual_scale * s`` with ``s = A^T lam`` (THEORY units)."""
+        """``z = dual_scale * s`` with ``s = A^T lam`` (the units of docs/theory.md)."""
         return 2.0 / self.c
 
     @property
@@ -178,7 +178,7 @@ class TwoLayerDLN:
         return TwoLayerMap(log_p=log_p, log_m=log_m, c=self.c)
 
     def weights(self, s) -> tuple[np.ndarray, np.ndarray]:
-        """The weights ``(u, v)`` on the flow at dual point ``s = A^T lam`` (THEORY units)."""
+        """The weights ``(u, v)`` on the flow at dual point ``s = A^T lam`` (the units of docs/theory.md)."""
         s = np.asarray(s, dtype=float)
         wp = 0.5 * (self.u0 + self.v0) * np.exp(s)
         wm = 0.5 * (self.u0 - self.v0) * np.exp(-s)

@@ -1,7 +1,7 @@
 """`batch_flow_limit`: the flow limits of many problems of equal size, in one vectorized solve.
 
 For each problem ``b`` of a batch (same ``m``, ``N``, same network) the limit is
-``x_b = X(Q_b mu_b*)`` where ``mu_b*`` minimizes the dual of THEORY.md section 3 in
+``x_b = X(Q_b mu_b*)`` where ``mu_b*`` minimizes the dual of docs/theory.md section 3 in
 orthonormal-row form (see `dlnlab.limits`)
 
     Phi_b(mu) = sum_i F((Q_b mu)_i) - <mu, z_b>.

@@ -1,4 +1,4 @@
-"""The Donoho-Tanner phase diagram of basis pursuit and of DLN flow limits (THEORY.md section 9).
+"""The Donoho-Tanner phase diagram of basis pursuit and of DLN flow limits (docs/theory.md section 9).
 
 Gaussian ``A`` (iid N(0, 1/m)), k-sparse ``x`` with +-1 entries, success if
 ``||x_hat - x|| <= 1e-4 ||x||``, on a (delta = m/N, rho = k/m) grid, run as a resumable sweep
@@ -10,7 +10,7 @@ instances. Records, per solver and delta: the empirical 50% point (logistic fit)
 - a flow limit: basis pursuit's own 50% point, as an upper bound. For small scales the
   limit is near the BP solution, so it can only recover what BP recovers; how far below it
   sits is the cost of a finite scale (p = 2 converges like ``a^(1 - rho)``, p > 2 like ``a``,
-  THEORY.md section 5). ``flow_only`` counts instances a flow recovered and BP did not.
+  docs/theory.md section 5). ``flow_only`` counts instances a flow recovered and BP did not.
 """
 
 from __future__ import annotations

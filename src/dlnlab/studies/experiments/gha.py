@@ -1,6 +1,6 @@
 """Generalized hardness of approximation (GHA) on the family ``A_d = [1, 1-d], y = 1``.
 
-BP's solution is ``(1, 0)`` for ``d > 0`` and ``(0, 1/(1-d))`` for ``d < 0`` (THEORY.md
+BP's solution is ``(1, 0)`` for ``d > 0`` and ``(0, 1/(1-d))`` for ``d < 0`` (docs/theory.md
 section 5): a jump of ``~sqrt(2)`` at ``d = 0``. When the input is known only to precision
 ``delta >= |d|``, the inputs ``+d`` and ``-d`` cannot be told apart, so every algorithm errs by
 at least half the jump, ``~0.707``, on one of them. The flow limit at a fixed scale is

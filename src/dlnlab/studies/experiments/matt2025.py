@@ -1,6 +1,6 @@
 """Matt and Stoger (2025): sharp rates of the flow limit to basis pursuit.
 
-For a unique BP solution with certificate constant ``rho`` (THEORY.md section 5),
+For a unique BP solution with certificate constant ``rho`` (docs/theory.md section 5),
 ``||x_inf - x*|| = Theta(a^(1-rho))`` at depth 2 and ``Theta(a)`` at depth p > 2.
 
 - ``matt2025-rates``: error to x* against the scale on Gaussian problems and on the kink

@@ -3,12 +3,12 @@
 - ``woodworth2020-transition``: test error of the flow limit against the weight scale alpha
   for depths 2, 3, 4 (Woodworth et al. 2020): min-l2 interpolator at large alpha (kernel
   regime), sparse recovery at small alpha (rich regime), deeper networks turn rich at larger
-  alpha and more sharply (rich-regime slopes from THEORY.md section 5).
+  alpha and more sharply (rich-regime slopes from docs/theory.md section 5).
 - ``pesme2023-saddles``: the loss along the depth-2 flow in rescaled time ``T = dual_scale t``
   at scales down to 1e-300 against the saddle-to-saddle path (Pesme-Flammarion 2023).
 - ``labarriere-depth-speed``: loss decay of layered networks with all layers near alpha, for
   depths 2-4 and alpha around 1 (Labarriere et al.): depth speeds training for alpha > 1 and
-  slows it for alpha < 1 (THEORY.md section 6).
+  slows it for alpha < 1 (docs/theory.md section 6).
 - ``even2023-stepsize``: GD and SGD step sizes on ``x = u * v`` (Even et al. 2023): the limit
   is the flow limit of the effective initialization; GD shrinks the scale unevenly, SGD
   near-uniformly.

@@ -1,4 +1,4 @@
-"""Linear programming with diagonal linear networks (Wang, Ghosal, Mazumder 2023; THEORY.md section 7).
+"""Linear programming with diagonal linear networks (Wang, Ghosal, Mazumder 2023; docs/theory.md section 7).
 
 Their experiment: Gaussian ``A`` (m x n), ``c = 1``, ``b = A xbar`` with ``xbar >= 0`` sparse. The
 non-negative DLN ``x = u * u`` from ``u0 = exp(-c / (2 reg))`` trained by GD or EG converges to

@@ -1,7 +1,7 @@
 """Wind, Antun and Hansen (2023): which l1 minimizer the flow selects, how fast, and the kink.
 
 - ``wind2023-fig1``: error to the selected minimizer against the scale ``a = alpha^p`` on the
-  line, plane and random problems (THEORY.md sections 4-5), depths 2, 2.5, 3, 4.
+  line, plane and random problems (docs/theory.md section 4-5), depths 2, 2.5, 3, 4.
 - ``wind2023-fig2``: the kink family ``A = [1, 1-eps]``: ``error / a`` against ``a`` and its
   limit ``sqrt(1 + (1-eps)^2) h_p(1-eps)`` (`dlnlab.theory.kink_constant`).
 - ``wind2023-fig3``: the potentials ``q_p``, their small-scale terms ``g_p`` and the maps ``h_p``.
@@ -43,7 +43,7 @@ def _grid(lo: float, per_decade: float) -> np.ndarray:
 def _mp_selected_error(P, name: str, p: float, L: float) -> float:
     """``log10`` of the error to the selected minimizer, all in extended precision (line/plane).
 
-    The flow limit by `dlnlab.rates.mp_flow_limit`; the selected minimizer from THEORY.md
+    The flow limit by `dlnlab.rates.mp_flow_limit`; the selected minimizer from docs/theory.md
     section 4's closed form ``(1-t*, 2(1-t*), 3t*[, 0])`` evaluated in mpmath. The error is
     ``Theta(a^2)`` (p = 2) or ``Theta(a)``, and support entries near the barrier lose
     ``|log10 a| / k`` digits: ``40 + 2.2 |log10 a|`` digits cover both.
@@ -105,7 +105,7 @@ def fig1(ctx, *, problems, depths, per_decade, lowest, mp_scales):
             checks.append(check("constant", 10 ** curve.log10_constant, 10 ** curve.predicted_log10_constant,
                                 CONSTANT_RTOL, "rel"))
         if name in ("line", "plane"):
-            # THEORY.md section 4: x_hat = (1-t*, 2(1-t*), 3t*[, 0]); 1e-10 covers the selected
+            # docs/theory.md section 4: x_hat = (1-t*, 2(1-t*), 3t*[, 0]); 1e-10 covers the selected
             # minimizer's Newton tolerance (decrement^2 <= 1e-26) and rounding.
             checks.append(check("t_star", target.x[2] / 3.0, line_selection_t(p), 1e-10))
         records.append(record(
@@ -143,7 +143,7 @@ def fig1(ctx, *, problems, depths, per_decade, lowest, mp_scales):
             full=dict(eps=(0.3, 0.1, 0.03, 0.01), depths=(3, 4, 5), per_decade=4.0))
 def fig2(ctx, *, eps, depths, per_decade):
     """``||x_inf - x*|| / a`` on ``A = [1, 1-eps], y = 1`` (x* = (1, 0), rho = 1 - eps): constant
-    ``sqrt(1 + (1-eps)^2) h_p(1-eps)`` once ``a <~ eps^(p/(p-2))`` (THEORY.md section 5)."""
+    ``sqrt(1 + (1-eps)^2) h_p(1-eps)`` once ``a <~ eps^(p/(p-2))`` (docs/theory.md section 5)."""
     # grid: down to a^(1/k) = 1e-6 eps, where the next-order term of error/a is ~1e-6 relative
     plan = []
     for p in depths:
@@ -151,11 +151,11 @@ def fig2(ctx, *, eps, depths, per_decade):
         for e in eps:
             lo = math.floor(min(-10.0, k * math.log10(1e-6 * e)))
             grid = np.linspace(0.0, lo, int(round(-lo * per_decade)) + 1)
-            if p == 3:  # THEORY.md's reference constants: compare at a = 1e-9 too
+            if p == 3:  # docs/theory.md's reference constants: compare at a = 1e-9 too
                 grid = np.union1d(grid, [-9.0])[::-1]
             plan.append((float(p), float(e), grid))
     ctx.expect(sum(len(g) for *_, g in plan))
-    reference = {0.3: 44.6, 0.1: 1.35e3, 0.03: 5.16e4, 0.01: 1.41e6}  # THEORY.md section 5, p = 3
+    reference = {0.3: 44.6, 0.1: 1.35e3, 0.03: 5.16e4, 0.01: 1.41e6}  # docs/theory.md section 5, p = 3
     fig, axes = plots.new_figure(1, len(depths), size=(4.4, 3.8))
     axes = np.atleast_1d(axes).ravel()
     records, rows = [], []
@@ -175,7 +175,7 @@ def fig2(ctx, *, eps, depths, per_decade):
                   check("constant", measured, C, 1e-4, "rel")]
         extra = {}
         if p == 3 and e in reference:
-            # THEORY.md's seed-code constants. 1.35e3, 5.16e4, 1.41e6 are the limit to their 3 digits;
+            # docs/theory.md's seed-code constants. 1.35e3, 5.16e4, 1.41e6 are the limit to their 3 digits;
             # 44.6 is error/a at a = 1e-9 (44.65), 0.8% below the limit 44.96 (see ratio_at_1e-9).
             # Tolerance 1%: the seed's values were taken at finite scale.
             checks.append(check("constant_reference", measured, reference[e], 0.01, "rel"))
@@ -203,7 +203,7 @@ def fig2(ctx, *, eps, depths, per_decade):
 
 
 def _g(x, p):
-    """THEORY.md section 4: ``g_2 = |x| log(|x|/e)``, ``g_p = |x| - (p/2)|x|^(2/p)``."""
+    """docs/theory.md section 4: ``g_2 = |x| log(|x|/e)``, ``g_p = |x| - (p/2)|x|^(2/p)``."""
     ax = np.abs(x)
     if p == 2:
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -219,7 +219,7 @@ def fig3(ctx, *, depths, log10_scales, points):
     against ``|x| + eps G_p(x)`` with ``G_2 = g_2``, ``G_p = g_p - |x|`` (p > 2) and
     ``eps = SymmetricDLN.small_parameter``; the map ``x/a = h_p(z)`` against the library's
     log-domain map; and the line problem's selection ``t*`` re-derived by minimizing
-    ``sum g_p`` on the face (THEORY.md section 4)."""
+    ``sum g_p`` on the face (docs/theory.md section 4)."""
     ctx.expect(len(depths) * (len(log10_scales) + 2))
     xs = np.linspace(0.05, 3.0, points)
     fig, axes = plots.new_figure(1, 3, size=(4.6, 3.8))
