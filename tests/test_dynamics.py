@@ -24,7 +24,7 @@ def test_symmetric_trajectory_matches_full_network(depth, alpha):
     times = np.array([0.0, 0.5, 1.0, 2.0, 4.0]) / net.dual_scale  # through the l1 transition
     ref = symmetric_flow(P.A, P.y, depth, alpha, times)
     tr = dl.flow_trajectory(P, net, times, rtol=1e-12, atol=1e-15)
-    assert tr.ok and _rel(tr.x, ref) <= TRAJ_RTOL
+    assert tr.success and _rel(tr.x, ref) <= TRAJ_RTOL
 
 
 def test_two_layer_trajectory_matches_full_network():
@@ -34,7 +34,7 @@ def test_two_layer_trajectory_matches_full_network():
     times = np.array([0.0, 1.0, 3.0, 10.0])
     ref, _ = layered_flow(P.A, P.y, np.vstack([u0, v0]), times)
     tr = dl.flow_trajectory(P, dl.TwoLayerDLN(u0, v0), times, rtol=1e-12, atol=1e-15)
-    assert tr.ok and _rel(tr.x, ref) <= TRAJ_RTOL
+    assert tr.success and _rel(tr.x, ref) <= TRAJ_RTOL
 
 
 def test_layered_trajectory_matches_full_network_and_conserves():
@@ -45,7 +45,7 @@ def test_layered_trajectory_matches_full_network_and_conserves():
     ref, layers = layered_flow(P.A, P.y, U, times)
     net = dl.LayeredDLN(U)
     tr = dl.flow_trajectory(P, net, times, rtol=1e-12, atol=1e-15)
-    assert tr.ok and _rel(tr.x, ref) <= TRAJ_RTOL
+    assert tr.success and _rel(tr.x, ref) <= TRAJ_RTOL
     # the full network conserves (u^j)^2 - (u^k)^2 (relative to the weights' size, Radau 1e-13)
     diffs = layers ** 2 - layers[:, :1] ** 2
     assert np.max(np.abs(diffs - diffs[0])) <= 1e-10
@@ -159,7 +159,7 @@ def test_cli_flow_and_saddle(tmp_path):
     payload = json.loads(out.output)
     net = dl.SymmetricDLN(depth=3, scale=1e-6)
     ref = dl.flow_trajectory(dl.line_problem(), net, np.array([0, 0.5, 3]) / net.dual_scale)
-    assert np.allclose(payload["x"], ref.x, rtol=0, atol=1e-14) and payload["status"] == "ok"
+    assert np.allclose(payload["x"], ref.x, rtol=0, atol=1e-14) and payload["status"] == "converged"
     out = runner.invoke(app, ["flow", str(path), "--scale", "1e-3", "--times", "2,1"])
     assert out.exit_code == 2 and "sorted" in out.output
     out = runner.invoke(app, ["flow", str(path), "--scale", "1e-3", "--times", "a,b"])

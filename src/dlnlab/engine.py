@@ -181,6 +181,8 @@ def newton(Q: np.ndarray, z: np.ndarray, mapping: MirrorMap, state: DualState, *
 
 def weighted_gram(Q: np.ndarray, d: np.ndarray) -> np.ndarray:
     """``Q^T diag(d) Q`` by a symmetric rank-k update (half the flops of a general product)."""
+    if Q.shape[0] == 0:
+        return np.zeros((Q.shape[1], Q.shape[1]))
     B = np.asfortranarray(Q * np.sqrt(d)[:, None])
     H = sla.blas.dsyrk(1.0, B, trans=1, lower=1)
     return H + np.tril(H, -1).T

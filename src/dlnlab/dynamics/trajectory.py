@@ -28,11 +28,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.linalg as sla
 from scipy.integrate import LSODA, Radau
 
+from ..engine import solve_psd, weighted_gram
 from ..errors import ConvergenceError, TimeGridError
 from ..problems import Problem, as_problem
+from ..results import Result
 
 _EPS = float(np.finfo(float).eps)
 #: Stand-in for x outside the map's domain (see `flow_trajectory`'s right-hand side).
@@ -47,7 +48,7 @@ METHODS = ("LSODA", "Radau")
 
 
 @dataclass(frozen=True)
-class Trajectory:
+class Trajectory(Result):
     """``x(t)`` and the loss along the gradient flow, with the integrator's evidence.
 
     Attributes: ``t`` (requested times), ``x`` (shape ``(len(t), N)``), ``loss``
@@ -55,7 +56,8 @@ class Trajectory:
     ``s = A^T lam``), ``residual`` (``||A x - y|| / ||y||`` at each time), ``nfev``, ``njev``,
     ``nlu`` (right-hand sides, Jacobians, LU factorizations), ``condition`` (see the module
     docstring), ``accuracy`` (``(rtol + eps) * condition``: the expected relative accuracy
-    of ``x``), ``status`` (``"ok"``, ``"imprecise"`` or ``"failed"``), ``method`` (the
+    of ``x``), ``status`` (``"converged"``: integrated to the tolerance at every output time; ``"imprecise"``
+    or ``"failed"``), ``method`` (the
     integrator(s) used: ``"LSODA"``, ``"Radau"`` or ``"LSODA+Radau"``) and ``message``.
     """
 
@@ -81,18 +83,6 @@ class Trajectory:
         """``x`` at the last requested time."""
         return self.x[-1]
 
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-
-def _weighted_gram(A: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """``A diag(d) A^T`` (d >= 0) by a symmetric rank-k update: half the flops of a product."""
-    if A.shape[1] == 0:
-        return np.zeros((A.shape[0], A.shape[0]))
-    B = np.asfortranarray(A * np.sqrt(d))
-    H = sla.blas.dsyrk(1.0, B, lower=1)
-    return H + np.tril(H, -1).T
 
 
 def check_times(times) -> np.ndarray:
@@ -186,7 +176,7 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
             slope = mapping.slope(sign, np.maximum(gap, 1e-300) if mapping.barrier else gap)
         slope = np.clip(np.nan_to_num(slope, nan=_HUGE, posinf=_HUGE), 0.0, _HUGE)
         keep = slope > 1e-22 * slope.max()  # smaller terms change J by < 1e-22 relative each
-        return -_weighted_gram(A_[:, keep], slope[keep])
+        return -weighted_gram(A_[:, keep].T, slope[keep])
 
     def condition_at(w, x, sign, gap):
         """``max_i X'(z_i) (|A|^T |w|)_i / ||x||_inf``: relative sensitivity of x to the dual."""
@@ -238,14 +228,14 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
     loss = 0.5 * np.sum(r * r, axis=1)
     ynorm = problem.y_norm
     residual = np.sqrt(2.0 * loss) / (ynorm if ynorm > 0 else 1.0)
-    if status == "ok" and not np.all(np.isfinite(X)):
+    if status == "converged" and not np.all(np.isfinite(X)):
         status, message = "failed", "x(t) left the floating-point range (overflow) at some output time."
-    if status == "ok" and _EPS * condition > MAX_ROUNDING:
+    if status == "converged" and _EPS * condition > MAX_ROUNDING:
         status, message = "imprecise", _imprecise_message(condition)
     traj = Trajectory(t=t, x=X, loss=loss, dual=W / d, residual=residual, nfev=nfev, njev=njev, nlu=nlu,
                       condition=condition, accuracy=(rtol + _EPS) * condition, status=status, method=used,
                       rtol=rtol, atol=atol, network=net, message=message)
-    if throw and status != "ok":
+    if throw and status != "converged":
         raise ConvergenceError(f"flow_trajectory: {message} Pass throw=False to inspect the result.", traj)
     return traj
 
@@ -339,7 +329,7 @@ def _integrate(rhs, jac, T, w0, method, rtol, atol, monitor, max_steps, curvatur
             W[k:] = w
             break
         W[k] = w
-    return W, nlu, used, "ok", ""
+    return W, nlu, used, "converged", ""
 
 
 def _rest_point(rhs, jac, w, f, rtol, atol, curvature):
@@ -355,7 +345,7 @@ def _rest_point(rhs, jac, w, f, rtol, atol, curvature):
         H = -jac(0.0, w)
         if not np.all(np.isfinite(H)):
             return None
-        step = _solve_psd(H, f)
+        step = solve_psd(H, f)
         size = float(np.linalg.norm(step))
         if it == 0 and size > tol:
             return None
@@ -367,20 +357,6 @@ def _rest_point(rhs, jac, w, f, rtol, atol, curvature):
         if size <= 1e-3 * tol:
             break
     return w
-
-
-def _solve_psd(H, b):
-    """``H^+ b`` for symmetric positive semidefinite ``H``: Cholesky with a 1e-14 relative
-    jitter (it only damps directions of negligible curvature), least squares if that fails."""
-    scale = float(np.max(np.diag(H))) if H.size else 1.0
-    try:
-        factor = sla.cho_factor(H + 1e-14 * max(scale, 1e-300) * np.eye(H.shape[0]), lower=True, check_finite=False)
-        out = sla.cho_solve(factor, b, check_finite=False)
-        if np.all(np.isfinite(out)):
-            return out
-    except np.linalg.LinAlgError:
-        pass
-    return np.linalg.lstsq(H, b, rcond=None)[0]
 
 
 def rescaled_time(net, t):
