@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 
-from .networks.base import MirrorMap, normalize, to_z
+from .networks.base import MirrorMap, ScaleFamily, normalize, to_z
 
 @dataclass
 class DualState:
@@ -291,7 +291,7 @@ def start_network(net, Q, z):
     At ``scale >= ||x_ls||_inf`` (``x_ls = Q z``, the minimum-norm interpolator) the map
     is nearly linear over the solution's range (the kernel regime).
     """
-    if not hasattr(net, "at_log_scale"):
+    if not isinstance(net, ScaleFamily):
         return net
     log_start = math.log(data_size(Q, z))
     if net.log_scale >= log_start:

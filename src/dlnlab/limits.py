@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import ConvergenceError, NetworkError, OptionError
+from .networks.base import Network, ScaleFamily
 from .networks.symmetric import SymmetricDLN
 from .engine import (INTERMEDIATE_TOL, KKT_TOL, DualState, continuation, data_size, kkt_error, newton, polish,
                      residual_check, rounding_floor, start_network)
@@ -84,14 +85,13 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
     """
     if net is None and isinstance(A, Problem):
         net, y = y, None
-    if not callable(getattr(net, "mirror_map", None)):
+    if not isinstance(net, Network):
         raise NetworkError(f"flow_limit(A, y, net) needs a network such as dl.SymmetricDLN(depth=3, scale=1e-6); "
                            f"got {type(net).__name__}.")
     problem = as_problem(A, y)
-    if getattr(net, "small_parameter", 1.0) <= 1e-300:
+    if isinstance(net, ScaleFamily) and net.small_parameter <= 1e-300:
         raise NetworkError(
-            f"scale exp({net.log_scale:.6g}) is below what float64 dual coordinates can represent at depth "
-            f"{net.depth:g}: the gaps ~ alpha^(p-2) = {net.small_parameter:.1e} underflow. At such scales the limit "
+            f"scale exp({net.log_scale:.6g}) is below what float64 dual coordinates can represent for {net}: the gaps ~ alpha^(p-2) = {net.small_parameter:.1e} underflow. At such scales the limit "
             "equals the small-scale limit to every float64 digit: use dl.selected_minimizer, or "
             "dlnlab.rates.deviation_from_bp / mp_flow_limit for the deviation.")
     if not (rtol > 0 and math.isfinite(rtol)) or max_iter < 1 or max_stages < 1:
@@ -118,24 +118,43 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
     state, its, ok = newton(Q, z, start.mirror_map(), state, tol=tol0, max_iter=max_iter)
     total += its
     if not ok:
-        status, message = "failed", f"Newton did not converge at the starting scale ({start.scale:.3g} x the data's size) after {its} iterations."
+        status, message = "failed", f"Newton did not converge at the starting scale after {its} iterations."
     else:
         state, its, stages, status, message = continuation(Q, z, start, target, state, rtol, intermediate_tol,
                                                         max_iter, max_stages)
         total += its
 
+    result = finish(problem, net, target, beta, state, status=status, message=message, iterations=total,
+                    stages=stages, rtol=rtol)
+    if throw and not result.success:
+        raise ConvergenceError(
+            f"flow_limit did not converge ({result.message}) for {net}; residual {result.residual:.2e}. "
+            "Pass throw=False to inspect the partial result, or raise max_iter/max_stages.", result)
+    return result
+
+
+def finish(problem: Problem, net, target, beta: float, state: DualState, *, status: str, message: str,
+           iterations: int, stages: int, rtol: float) -> LimitResult:
+    """The `LimitResult` of a solved dual point, with its evidence recomputed from ``x``.
+
+    ``target`` is ``net`` in the solver's units (data divided by ``beta``). A converged point
+    is polished, then must pass the residual test at ``rtol`` (or the float64 floor of its dual
+    coordinates, `rounding_floor`) and the KKT test (`kkt_error` <= `KKT_TOL`), both recomputed
+    in the caller's units; otherwise its status becomes ``"failed"`` with the reason.
+    """
+    Q, z = problem.basis.Q, problem.basis.z / beta
+    total = iterations
     mapping = target.mirror_map()
     if status == "converged":
         state, its = polish(Q, z, mapping, state)
         total += its
     x = beta * mapping.primal(state.sign, state.gap)
-    lam = basis.to_dual(state.mu / getattr(net, "dual_scale", 1.0))
-    mapping = net.mirror_map()
+    lam = problem.basis.to_dual(state.mu / net.dual_scale)
     with np.errstate(all="ignore"):
         finite = bool(np.all(np.isfinite(x)))
         residual = problem.relative_residual(x) if finite else math.inf
-        kkt = kkt_error(Q, mapping, x, state) if finite else math.inf
-    floor = beta * rounding_floor(target.mirror_map().slope(state.sign, state.gap), state.gap) if finite else math.inf
+        kkt = kkt_error(Q, net.mirror_map(), x, state) if finite else math.inf
+    floor = beta * rounding_floor(mapping.slope(state.sign, state.gap), state.gap) if finite else math.inf
     if status == "converged" and not (finite and residual_check(Q, z * beta, x, rtol, floor)[1]):
         status, message = "failed", "the final point fails the residual check"
     elif status == "converged" and not kkt <= KKT_TOL:
@@ -144,10 +163,5 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
         message = (f"residual {residual:.1e} is at the float64 resolution of the dual coordinates "
                    f"({floor / max(problem.y_norm, 1e-300):.1e} relative, larger where the mirror map is "
                    "steep: near a barrier, for p close to 2, or at scales far above the data)")
-    result = LimitResult(x=x, dual=lam, residual=residual, kkt=kkt, iterations=total, stages=stages,
-                         status=status, network=net, sign=state.sign, gap=state.gap, message=message)
-    if throw and status != "converged":
-        raise ConvergenceError(
-            f"flow_limit did not converge ({message}) for {net}; residual {residual:.2e}. "
-            "Pass throw=False to inspect the partial result, or raise max_iter/max_stages.", result)
-    return result
+    return LimitResult(x=x, dual=lam, residual=residual, kkt=kkt, iterations=total, stages=stages,
+                       status=status, network=net, sign=state.sign, gap=state.gap, message=message)

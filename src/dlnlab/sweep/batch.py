@@ -37,9 +37,9 @@ import numpy as np
 import scipy.linalg as sla
 
 from ..errors import ConvergenceError, ProblemError
-from ..engine import KKT_TOL, solve_psd
-from ..limits import RTOL, LimitResult, flow_limit
-from ..networks.base import normalize, to_z
+from ..engine import DualState, solve_psd
+from ..limits import RTOL, LimitResult, finish, flow_limit
+from ..networks.base import ScaleFamily, normalize
 from ..problems import Problem
 
 #: Newton iterations allowed per continuation stage (as in `flow_limit`).
@@ -309,8 +309,9 @@ def batch_flow_limit(problems: Sequence[Problem], net, *, rtol: float = RTOL, ma
                      max_stages: int = 400, throw: bool = True) -> BatchLimitResult:
     """Flow limits of ``net`` on each problem of a batch of equal-size `Problem` s.
 
-    Every problem converged by the batch passes the same final checks as `flow_limit`
-    (residual test at ``rtol``, KKT error <= `KKT_TOL`); the others are solved by
+    Every problem converged by the batch is finished by the same code as `flow_limit`
+    (`dlnlab.limits.finish`: polish, residual test at ``rtol`` or the float64 floor, KKT
+    error <= `KKT_TOL`), so its evidence means the same; the others are solved by
     `flow_limit` alone. ``throw=True`` raises `ConvergenceError` if any problem still fails.
     """
     problems = list(problems)
@@ -335,7 +336,7 @@ def batch_flow_limit(problems: Sequence[Problem], net, *, rtol: float = RTOL, ma
         z = np.stack([P.basis.z for P in members])
         state = _Batch(np.zeros((inside.size, r)), np.ones((inside.size, N)), np.ones((inside.size, N)),
                        np.zeros((inside.size, r)))
-        start = start_network(net, Q, z)
+        start = _batch_start(net, Q, z)
         tol0 = rtol if start is net else max(rtol, 1e-10)
         its, ok = newton(Q, z, start.mirror_map(), state, tol=tol0, max_iter=max_iter)
         steps += int(its.max(initial=0))
@@ -347,18 +348,13 @@ def batch_flow_limit(problems: Sequence[Problem], net, *, rtol: float = RTOL, ma
             its[sub] += k
             ok[sub] = alive
             steps += s2
-        done = np.flatnonzero(ok)
-        if done.size:
-            final = state.take(done)
-            mapping = net.mirror_map()
-            x = mapping.primal(final.sign, final.gap)
-            with np.errstate(all="ignore"):
-                zx = to_z(*mapping.dual(np.nan_to_num(x)))
-            for i, j in enumerate(done):
-                res = _result(members[j], net, final.take([i]), x[i], zx[i], int(its[j]), stages, rtol)
-                if res is not None:
-                    results[inside[j]] = res
-                    fallback[inside[j]] = False
+        for j in np.flatnonzero(ok):
+            one = DualState(state.mu[j].copy(), state.sign[j].copy(), state.gap[j].copy(), np.zeros(r))
+            res = finish(members[j], net, net, 1.0, one, status="converged", message="", iterations=int(its[j]),
+                         stages=stages, rtol=rtol)
+            if res.success:  # else flow_limit alone decides (it may do better from its own start)
+                results[inside[j]] = res
+                fallback[inside[j]] = False
     for b in np.flatnonzero(fallback):
         results[b] = flow_limit(problems[b], net, rtol=rtol, max_iter=max_iter, max_stages=max_stages, throw=False)
     out = BatchLimitResult(results=tuple(results), fallback=fallback, stages=stages, newton_steps=steps)
@@ -369,32 +365,11 @@ def batch_flow_limit(problems: Sequence[Problem], net, *, rtol: float = RTOL, ma
     return out
 
 
-def start_network(net, Q, z):
+def _batch_start(net, Q, z):
     """One starting scale for the batch: the largest of the problems' own (`flow_limit`'s rule:
     ``log max|x_ls|``, ``x_ls = Q z``), so that every problem starts in its kernel regime."""
-    if not hasattr(net, "at_log_scale"):
+    if not isinstance(net, ScaleFamily):
         return net
     size = float(np.max(np.abs(_matvec(Q, z))))
     log_start = math.log(max(size, 1e-300))
     return net if net.log_scale >= log_start else net.at_log_scale(log_start)
-
-
-def _result(problem: Problem, net, s: _Batch, x, zx, iterations: int, stages: int, rtol: float):
-    """The `LimitResult` of one batch member, or None if it fails `flow_limit`'s final checks.
-
-    ``x`` is its limit, ``zx`` the mirror image ``grad Q(x)`` recomputed from ``x`` alone."""
-    Q, z = problem.basis.Q, problem.basis.z
-    sign, gap, mu = s.sign[0], s.gap[0], s.mu[0]
-    if not np.all(np.isfinite(x)):
-        return None
-    grad = Q.T @ x - z
-    if not np.linalg.norm(grad) <= rtol * max(np.linalg.norm(z), np.linalg.norm(x)):
-        return None
-    zinf = float(np.max(np.abs(zx)))
-    kkt = 0.0 if zinf == 0.0 else float(np.max(np.abs(zx - Q @ (Q.T @ zx)))) / zinf
-    if not kkt <= KKT_TOL:
-        return None
-    lam = problem.basis.to_dual(mu / net.dual_scale if hasattr(net, "dual_scale") else mu)
-    return LimitResult(x=x, dual=lam, residual=problem.relative_residual(x), kkt=kkt, iterations=iterations,
-                       stages=stages, status="converged", network=net, sign=sign, gap=gap,
-                       message="batched dual Newton")
