@@ -389,6 +389,9 @@ def predict(Q, base, last, eps_new, barrier):
 SNAP_GAP = 0.3
 #: ``sign_F`` must lie in range(A_F^T) to this (relative) accuracy for F to count as a face.
 SNAP_CONSISTENCY = 1e-12
+#: Gaps more than this factor apart are snapped on separate levels (see `_finest_level`):
+#: a level then keeps ~1e-16 * LEVEL_RATIO relative precision in its smallest gap.
+LEVEL_RATIO = 1e4
 
 
 def snap_to_face(Q: np.ndarray, state: DualState, faces: dict) -> DualState:
@@ -401,7 +404,7 @@ def snap_to_face(Q: np.ndarray, state: DualState, faces: dict) -> DualState:
     ``sign_F * gap_F`` back onto range(A_F^T) restores it to relative precision. It changes
     nothing when ``A_F^T`` has full row rank (a unique face) or when no face is resolved.
     """
-    F = np.flatnonzero(state.gap < SNAP_GAP)
+    F = _finest_level(state.gap)
     if F.size < 2:
         return state
     key = F.tobytes() + state.sign[F].tobytes()
@@ -418,6 +421,23 @@ def snap_to_face(Q: np.ndarray, state: DualState, faces: dict) -> DualState:
     gap = state.gap.copy()
     gap[F] = gF
     return DualState(state.mu, state.sign, gap, state.travel)
+
+
+def _finest_level(gap: np.ndarray) -> np.ndarray:
+    """The coordinates of the smallest gaps: those below `SNAP_GAP` and below the first jump
+    of more than `LEVEL_RATIO` in their sorted values.
+
+    A projection is accurate to ~1e-16 of the largest gap it sees, so gaps of 1e-17 must not
+    share one with gaps of 0.2 (that would let rounding of the large ones decide among the
+    small ones: duplicate columns would stop being equal).
+    """
+    F = np.flatnonzero(gap < SNAP_GAP)
+    if F.size < 2:
+        return F
+    order = F[np.argsort(gap[F])]
+    g = gap[order]
+    jumps = np.flatnonzero(g[1:] > LEVEL_RATIO * np.maximum(g[:-1], 1e-320))
+    return order[: jumps[0] + 1] if jumps.size else order
 
 
 def face_projector(QF: np.ndarray, sF: np.ndarray) -> np.ndarray | None:
