@@ -10,6 +10,7 @@ direct integration of the mirror ODE ``lam' = y - A X(A^T lam)``.
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.integrate import solve_ivp
@@ -138,3 +139,20 @@ def test_batched_and_single_solves_carry_the_same_evidence(seed, depth, scale):
             # both finished and checked by the same code (dlnlab.limits.finish) at rtol 1e-12
             assert res.residual <= 1e-11 and res.kkt <= 1e-9
             assert np.linalg.norm(res.x - ref.x) <= 1e-9 * np.linalg.norm(ref.x)
+
+
+@pytest.mark.parametrize("rtol", [1.0, 10.0, 0.0, -1e-3, float("nan"), "tight"])
+def test_a_tolerance_that_would_accept_anything_is_refused(rtol):
+    P, net = dl.line_problem(), dl.SymmetricDLN(depth=2, scale=1e-3)
+    # rtol = 1 would call a point with 100% residual converged
+    with pytest.raises(dl.OptionError, match="0 < rtol < 1"):
+        dl.flow_limit(P, net, rtol=rtol)
+    with pytest.raises(dl.OptionError, match="0 < rtol < 1"):
+        batch_flow_limit([P], net, rtol=rtol)
+    with pytest.raises(dl.OptionError, match="0 < rtol < 1"):
+        dl.flow_trajectory(P, net, [1.0], rtol=rtol)
+
+
+def test_a_missing_network_is_a_clear_error():
+    with pytest.raises(dl.NetworkError, match="needs a network"):
+        dl.flow_trajectory(dl.line_problem(), None, [1.0])

@@ -120,9 +120,9 @@ def test_bad_times(times, match):
 
 
 def test_bad_method_and_missing_network():
-    with pytest.raises(dl.TimeGridError, match="method"):
+    with pytest.raises(dl.OptionError, match="method"):
         dl.flow_trajectory(dl.line_problem(), dl.SymmetricDLN(depth=2, scale=1e-3), [1.0], method="RK45")
-    with pytest.raises(TypeError, match="missing"):
+    with pytest.raises(dl.NetworkError, match="needs a network"):
         dl.flow_trajectory(dl.line_problem(), None, [1.0])
 
 

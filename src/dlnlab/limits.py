@@ -28,7 +28,7 @@ from .networks.symmetric import SymmetricDLN
 from .engine import (INTERMEDIATE_TOL, KKT_TOL, DualState, continuation, data_size, kkt_error, newton, polish,
                      residual_check, rounding_floor, start_network)
 from .problems import Problem, as_problem
-from .results import Result
+from .results import Result, check_tolerance
 
 #: Default tolerance on the relative residual of the orthonormal system. Newton converges
 #: quadratically, so the last iteration typically lands near 1e-15; 1e-12 leaves room for
@@ -94,9 +94,10 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
             f"scale exp({net.log_scale:.6g}) is below what float64 dual coordinates can represent for {net}: the gaps ~ alpha^(p-2) = {net.small_parameter:.1e} underflow. At such scales the limit "
             "equals the small-scale limit to every float64 digit: use dl.selected_minimizer, or "
             "dlnlab.rates.deviation_from_bp / mp_flow_limit for the deviation.")
-    if not (rtol > 0 and math.isfinite(rtol)) or max_iter < 1 or max_stages < 1:
-        raise OptionError(f"flow_limit needs rtol > 0 (finite), max_iter >= 1 and max_stages >= 1; "
-                         f"got rtol={rtol!r}, max_iter={max_iter!r}, max_stages={max_stages!r}.")
+    rtol = check_tolerance(rtol, "rtol", "flow_limit")
+    if max_iter < 1 or max_stages < 1:
+        raise OptionError(f"flow_limit needs max_iter >= 1 and max_stages >= 1; "
+                          f"got max_iter={max_iter!r}, max_stages={max_stages!r}.")
     basis = problem.basis
     Q, z = basis.Q, basis.z
     N = problem.N

@@ -19,9 +19,11 @@ Every public result is a frozen dataclass deriving from `Result`. It carries
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
+from .errors import OptionError
 from .files import plain
 
 #: The status words, with what each one promises. A solver uses only these.
@@ -42,6 +44,24 @@ def check_status(status: str) -> str:
     if status not in STATUSES:
         raise AssertionError(f"status {status!r} is not one of {sorted(STATUSES)}")
     return status
+
+
+def check_tolerance(value, name: str = "rtol", solver: str = "this solver") -> float:
+    """``value`` as a float if it is a usable relative tolerance, ``0 < value < 1``.
+
+    A tolerance of 1 or more would let a solver call any point converged (a residual of 100%
+    meets it), so it is refused rather than honoured.
+
+    >>> check_tolerance(1e-12)
+    1e-12
+    """
+    try:
+        tol = float(value)
+    except (TypeError, ValueError):
+        tol = math.nan
+    if not 0.0 < tol < 1.0:
+        raise OptionError(f"{solver} needs 0 < {name} < 1 (a relative tolerance); got {name}={value!r}.")
+    return tol
 
 
 class Result:

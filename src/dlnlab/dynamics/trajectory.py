@@ -31,9 +31,10 @@ import numpy as np
 from scipy.integrate import LSODA, Radau
 
 from ..engine import solve_psd, weighted_gram
-from ..errors import ConvergenceError, TimeGridError
+from ..errors import ConvergenceError, NetworkError, OptionError, TimeGridError
+from ..networks.base import Network
 from ..problems import Problem, as_problem
-from ..results import Result
+from ..results import Result, check_tolerance
 
 _EPS = float(np.finfo(float).eps)
 #: Stand-in for x outside the map's domain (see `flow_trajectory`'s right-hand side).
@@ -132,17 +133,21 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
     if isinstance(A, Problem):
         if times is None:
             net, times, y = y, net, None
-    elif net is None:
-        raise TypeError("flow_trajectory(A, y, net, times): the network is missing.")
-    if net is None or times is None:
-        raise TypeError("flow_trajectory(A, y, net, times): the network or the times are missing.")
+    if not isinstance(net, Network):
+        raise NetworkError("flow_trajectory(A, y, net, times) needs a network such as dl.SymmetricDLN(depth=2, "
+                           f"scale=1e-3) and the output times; got {type(net).__name__} as the network.")
+    if times is None:
+        raise TimeGridError("flow_trajectory(A, y, net, times): the output times are missing.")
     problem = as_problem(A, y)
     t = check_times(times)
     if method not in METHODS:
-        raise TimeGridError(f"method must be one of {METHODS}; got {method!r}.")
+        raise OptionError(f"method must be one of {METHODS}; got {method!r}.")
+    rtol = check_tolerance(rtol, "rtol", "flow_trajectory")
+    if not (atol > 0 and np.isfinite(atol)):
+        raise OptionError(f"flow_trajectory needs atol > 0 (finite); got atol={atol!r}.")
     A_, y_ = problem.A, problem.y
     mapping = net.mirror_map()
-    d = float(getattr(net, "dual_scale", 1.0))
+    d = float(net.dual_scale)
     absA = np.abs(A_)
 
     def primal(w):

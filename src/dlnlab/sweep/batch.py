@@ -41,6 +41,7 @@ from ..engine import DualState, solve_psd
 from ..limits import RTOL, LimitResult, finish, flow_limit
 from ..networks.base import ScaleFamily, normalize
 from ..problems import Problem
+from ..results import check_tolerance
 
 #: Newton iterations allowed per continuation stage (as in `flow_limit`).
 STAGE_ITERATIONS = 12
@@ -314,6 +315,7 @@ def batch_flow_limit(problems: Sequence[Problem], net, *, rtol: float = RTOL, ma
     error <= `KKT_TOL`), so its evidence means the same; the others are solved by
     `flow_limit` alone. ``throw=True`` raises `ConvergenceError` if any problem still fails.
     """
+    rtol = check_tolerance(rtol, "rtol", "batch_flow_limit")
     problems = list(problems)
     if not problems:
         raise ProblemError("batch_flow_limit needs at least one problem.")
