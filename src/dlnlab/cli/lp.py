@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from ..errors import DLNError, ProblemError
-from ..lp.core import METHODS, solve_lp
+from ..lp.solve import METHODS, solve_lp
 from ..problems import load_npz
 from .app import app, console, emit_json, fail
 

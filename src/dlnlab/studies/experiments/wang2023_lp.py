@@ -21,7 +21,7 @@ import numpy as np
 from scipy.optimize import linprog
 
 from ... import plots
-from ...lp.core import descend, entropic_lp, solve_lp
+from ...lp import descend, entropic_lp, solve_lp
 from . import check, experiment, record
 
 
