@@ -143,7 +143,7 @@ def ot_table(n, regs, budget):
                 t_pot, P = out[1]
                 err = float(np.abs(P.sum(1) - a).sum() + np.abs(P.sum(0) - b).sum())
                 rows.append(dict(n=n, reg=reg, method="POT sinkhorn_log", seconds=t_pot, marginal_error=err,
-                                 status="converged" if err <= 1e-8 else "stopped", iterations=math.nan,
+                                 status="converged" if err <= 1e-8 else "max_iter", iterations=math.nan,
                                  ratio=t_pot / t_flow, plan_diff=float(np.abs(P - flow.plan).sum())))
             else:
                 rows.append(dict(n=n, reg=reg, method="POT sinkhorn_log", seconds=6 * budget,

@@ -89,6 +89,9 @@ class Result:
 def _plain_value(value):
     if isinstance(value, Result):
         return value.to_dict()
+    spec = getattr(value, "spec", None)
+    if isinstance(spec, str) and not isinstance(value, type):  # a network (dataclass or not): its text form
+        return spec
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, (list, tuple)):
@@ -97,5 +100,4 @@ def _plain_value(value):
         return {str(k): _plain_value(v) for k, v in value.items()}
     if isinstance(value, np.ndarray) or isinstance(value, (np.generic, bool, int, float, str)) or value is None:
         return plain(value)
-    spec = getattr(value, "spec", None)  # a network: its text form
-    return spec if isinstance(spec, str) else repr(value)
+    return repr(value)

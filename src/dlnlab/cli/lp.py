@@ -35,14 +35,8 @@ def lp(
                        time_limit=time_limit)
     except DLNError as exc:
         fail(exc)
-    payload = {
-        "method": res.method, "status": res.status, "objective": res.objective, "x": res.x, "y": res.y,
-        "primal_residual": res.primal_residual, "dual_infeasibility": res.dual_infeasibility,
-        "complementarity": res.complementarity, "gap": res.gap, "iterations": res.iterations,
-        "stages": res.stages, "reg": res.reg, "shift": res.shift, "message": res.message,
-    }
     if as_json:
-        emit_json(payload)
+        emit_json(res.to_dict())
         return
     support = np.flatnonzero(res.x > 1e-12 * max(1.0, float(np.max(res.x, initial=0.0))))
     table = Table(title=f"LP ({res.method}): x > 0 on {support.size}/{res.x.size}")
@@ -55,7 +49,7 @@ def lp(
         console.print(f"... {support.size - 50} more (use --json for all)")
     console.print(f"status {res.status}; objective c^T x = {res.objective:.12g}; primal residual {res.primal_residual:.1e}; "
                   f"dual infeasibility {res.dual_infeasibility:.1e}; complementarity {res.complementarity:.1e}; "
-                  f"duality gap {res.gap:.1e}; {res.iterations} iterations"
+                  f"duality gap {res.duality_gap:.1e}; {res.iterations} iterations"
                   + (f" in {res.stages} stages" if res.method == "flow" else "")
                   + (f"; costs shifted ({res.shift})" if res.shift else ""))
     if res.message:

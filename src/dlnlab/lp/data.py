@@ -13,6 +13,11 @@ from ..errors import ProblemError
 
 
 def _as_lp(c, A, b):
+    """``(c, A, b)`` as float64 arrays of matching shapes, or `ProblemError` saying what is wrong."""
+    for name, v in (("A", A), ("b", b), ("c", c)):
+        if np.iscomplexobj(v):
+            raise ProblemError(f"{name} has complex entries; an LP needs real data. Split a complex system "
+                               "into its real and imaginary parts first.")
     try:
         A = np.array(A, dtype=float)
         b = np.array(b, dtype=float).ravel()

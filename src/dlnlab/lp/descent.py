@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from ..errors import ProblemError
-from .certificate import LPResult, _result
+from .certificate import LPResult, _check_tol, _result
 from .data import _as_lp
 
 
@@ -40,15 +40,19 @@ def descend(c, A, b, method: str = "gd", *, reg: float | None = None, step: floa
 
     The dual estimate ``y_k = 4 reg sum_j eta_j (b - A x_j)`` (exact for EG:
     ``x_k = exp((A^T y_k - c)/reg)``) gives the LP certificates of the result. Status:
-    ``"entropic"`` once ``||A x - b|| <= rtol ||b||`` (the limit is the entropic LP solution, not the
-    LP's), ``"stopped"`` at ``max_iter``/``time_limit``, ``"failed"`` if the loss became non-finite.
+    ``"unverified"`` once ``||A x - b|| <= rtol ||b||`` (``rtol`` in (0, 1); the limit is the entropic
+    LP solution, not the LP's), ``"max_iter"`` at ``max_iter``/``time_limit``, ``"failed"`` if the loss
+    became non-finite, or if the returned point does not bear the claim out: the residual is
+    recomputed from the returned ``x``, and an LP with some ``c_i < 0`` needs a dual-feasible ``y``
+    (without one the LP may be unbounded below, and the point says nothing about it).
 
     >>> import numpy as np, dlnlab as dl
     >>> res = dl.descend([1.0, 2.0], [[1.0, 1.0]], [1.0], "eg", reg=1.0, max_iter=2000)
     >>> res.status, bool(np.allclose(res.x, [0.7310586, 0.2689414], atol=1e-6))
-    ('entropic', True)
+    ('unverified', True)
     """
     c, A, b = _as_lp(c, A, b)
+    rtol = _check_tol("rtol", rtol)
     if method not in ("gd", "eg"):
         raise ProblemError(f"descend: method must be 'gd' or 'eg'; got {method!r}.")
     cmax = float(np.max(np.abs(c))) or 1.0
@@ -64,7 +68,7 @@ def descend(c, A, b, method: str = "gd", *, reg: float | None = None, step: floa
     bnorm = float(np.linalg.norm(b)) or 1.0
     t0 = time.perf_counter()
     trace = {"iteration": [], "loss": [], "objective": [], "residual": [], "time": []}
-    status, k = "stopped", 0
+    status, k = "max_iter", 0
     with np.errstate(over="ignore", invalid="ignore"):
         for k in range(max_iter + 1):
             x = np.exp(logx)
@@ -80,7 +84,7 @@ def descend(c, A, b, method: str = "gd", *, reg: float | None = None, step: floa
                 trace["residual"].append(rel)
                 trace["time"].append(time.perf_counter() - t0)
             if rel <= rtol:
-                status = "entropic"
+                status = "unverified"
                 break
             if k == max_iter or (time_limit is not None and time.perf_counter() - t0 > time_limit):
                 break
@@ -105,5 +109,11 @@ def descend(c, A, b, method: str = "gd", *, reg: float | None = None, step: floa
     y = 4.0 * reg * lam
     trace = {key: np.asarray(v) for key, v in trace.items()}
     message = "" if status != "failed" else "the loss became non-finite: the step is too large for this problem."
+    if status == "unverified":  # the stopping test, redone on the point returned
+        with np.errstate(over="ignore", invalid="ignore"):
+            rel = float(np.linalg.norm(A @ x - b)) / bnorm
+        if not rel <= rtol:
+            status, message = "failed", f"the returned x has relative residual {rel:.1e} > rtol = {rtol:g}."
+    # ||r||_inf / (1 + ||b||_inf) <= rtol ||b||_2 / (1 + ||b||_inf) <= sqrt(m) rtol: in the certificate's units
     return _result(c, A, b, x, y, status=status, method=method, iterations=k, reg=reg, reference=reference,
-                   message=message, trace=trace)
+                   message=message, trace=trace, primal_tol=math.sqrt(A.shape[0]) * rtol)

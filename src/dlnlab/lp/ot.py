@@ -31,19 +31,24 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.special import logsumexp
 
+from ..engine import solve_psd
 from ..errors import ConvergenceError, InfeasibleLPError, ProblemError
+from ..results import Result
+from .certificate import _check_tol
 
 METHODS = ("flow", "sinkhorn")
 
 
 @dataclass(frozen=True)
-class OTResult:
+class OTResult(Result):
     """An entropic transport plan and its evidence.
 
     ``plan = exp((f_i + g_j - C_ij) / reg)``; ``cost = <C, plan>``; ``objective`` adds
     ``reg sum(P log P - P)``; ``marginal_error = ||P 1 - a||_1 + ||P^T 1 - b||_1`` relative to
     the mass; ``iterations`` (Newton steps and tangent solves, or Sinkhorn sweeps); ``status``
-    ``"converged"`` or ``"stopped"``/``"failed"``.
+    (`dlnlab.results.STATUSES`) ``"converged"`` when the marginal error recomputed from the returned
+    plan is <= tol, ``"imprecise"`` when the solver stopped on its own (normalized) test but the
+    returned plan misses tol by rounding, ``"max_iter"`` (Sinkhorn's budget) or ``"failed"``.
     """
 
     plan: np.ndarray
@@ -58,12 +63,11 @@ class OTResult:
     method: str
     message: str = ""
 
-    @property
-    def converged(self) -> bool:
-        return self.status == "converged"
-
 
 def _as_ot(a, b, C, reg):
+    for name, v in (("a", a), ("b", b), ("C", C), ("reg", reg)):
+        if np.iscomplexobj(v):
+            raise ProblemError(f"{name} has complex entries; transport needs real masses and costs.")
     try:
         a = np.array(a, dtype=float).ravel()
         b = np.array(b, dtype=float).ravel()
@@ -93,7 +97,7 @@ def _plan(f, g, C, reg):
         return np.exp((f[:, None] + g[None, :] - C) / reg)
 
 
-def _finish(a, b, C, reg, P, f, g, its, status, method, message, scale):
+def _finish(a, b, C, reg, P, f, g, its, status, method, message, scale, tol):
     """Map the normalized solution (unit mass, costs divided by ``scale``) back and measure it."""
     mass = float(a.sum())
     P = P * mass
@@ -103,6 +107,8 @@ def _finish(a, b, C, reg, P, f, g, its, status, method, message, scale):
     with np.errstate(divide="ignore", invalid="ignore"):
         ent = float(np.sum(np.where(P > 0, P * np.log(np.where(P > 0, P, 1.0)), 0.0) - P))
     cost = float(np.sum(C * P))
+    if status == "converged" and not err <= tol:  # the claim, rechecked on the returned plan
+        status, message = "imprecise", f"marginal error {err:.1e} of the returned plan exceeds tol = {tol:g}."
     return OTResult(plan=P, cost=cost, objective=cost + reg * ent, f=f, g=g, reg=reg, marginal_error=float(err),
                     iterations=its, status=status, method=method, message=message)
 
@@ -136,12 +142,7 @@ def _newton_step(P, r_a, r_b, reg, rhs=None):
     Sk = S[:k, :k]
     dg = np.zeros(P.shape[1])
     if k:
-        jitter = 1e-14 * float(np.max(np.diag(Sk)))
-        try:
-            cf = sla.cho_factor(Sk + jitter * np.eye(k), lower=True, check_finite=False)
-            dg[:k] = sla.cho_solve(cf, t[:k], check_finite=False)
-        except np.linalg.LinAlgError:
-            dg[:k] = np.linalg.lstsq(Sk, t[:k], rcond=None)[0]
+        dg[:k] = solve_psd(Sk, t[:k])
     df = (ra - P @ dg) / rows
     return df, dg
 
@@ -276,13 +277,14 @@ def solve_ot(a, b, C, reg: float, method: str = "flow", *, tol: float = 1e-12, m
     ----------
     reg : entropic regularization ``lambda`` > 0 (the DLN starts at ``U0 = exp(-C / (2 reg))``).
     method : ``"flow"`` (dual Newton with continuation in reg) or ``"sinkhorn"``.
-    tol : marginal error ``||P1 - a||_1 + ||P^T 1 - b||_1`` relative to the mass.
+    tol : marginal error ``||P1 - a||_1 + ||P^T 1 - b||_1`` relative to the mass, in (0, 1).
     max_iter : Newton steps (flow, default 500) or Sinkhorn sweeps (default 100000).
     throw : raise `ConvergenceError` if not converged (flow); else return with ``status``.
 
     Zero-mass entries of ``a`` or ``b`` carry no transport: their rows/columns of the plan are 0.
     """
     a, b, C, reg = _as_ot(a, b, C, reg)
+    tol = _check_tol("tol", tol)
     if method not in METHODS:
         raise ProblemError(f"method must be one of {METHODS}; got {method!r}.")
     rows, cols = np.flatnonzero(a > 0), np.flatnonzero(b > 0)
@@ -301,8 +303,9 @@ def solve_ot(a, b, C, reg: float, method: str = "flow", *, tol: float = 1e-12, m
     F = np.full(a.size, -np.inf)
     G = np.full(b.size, -np.inf)
     F[rows], G[cols] = f, g
-    status = "converged" if ok else "failed" if method == "flow" else "stopped"
-    res = _finish(a, b, C, reg, plan, F, G, its, status, method, message, scale)
+    budget = method == "sinkhorn" and not message.startswith("scaling underflowed")
+    status = "converged" if ok else "max_iter" if budget else "failed"
+    res = _finish(a, b, C, reg, plan, F, G, its, status, method, message, scale, tol)
     if throw and not ok and method == "flow":
         raise ConvergenceError(f"solve_ot did not converge ({message}); marginal error {res.marginal_error:.2e}. "
                                "Pass throw=False to inspect the partial result.", res)

@@ -27,7 +27,8 @@ fixed target scale, and requires ``m < N`` with a pivoted QR of ``A^T`` (23 s fo
 needs ``reg`` chosen adaptively: stop as soon as the crossover certifies a solution.
 
 Every result carries its certificate: primal residual, dual infeasibility, complementarity
-and the duality gap of ``(x, y)``, all relative (see `LPResult`).
+and the duality gap of ``(x, dual)``, all relative (see `LPResult`), recomputed from the returned
+point before any status is claimed.
 
 Example
 -------
@@ -35,7 +36,7 @@ Example
 >>> A = np.array([[1.0, 1.0, 1.0, 0.0], [1.0, -1.0, 0.0, 1.0]]); b = np.array([2.0, 0.5])
 >>> res = dl.solve_lp([1.0, 2.0, 3.0, 1.0], A, b)
 >>> res.status, round(res.objective, 12), res.x.round(12).tolist()
-('optimal', 2.75, [1.25, 0.75, 0.0, 0.0])
+('converged', 2.75, [1.25, 0.75, 0.0, 0.0])
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from scipy.optimize import linprog
 from ..engine import newton
 from ..errors import ConvergenceError, ProblemError, SolverError, UnboundedLPError
 from ..networks.nonnegative import EntropicMap
-from .certificate import LP_TOL, LPResult, _certify, _result
+from .certificate import LP_TOL, LPResult, _certify, _check_tol, _result
 from .crossover import _face_candidates, _face_solve, _simplex_repair
 from .data import _as_lp, _positive_costs
 from .descent import descend
@@ -70,7 +71,7 @@ def solve_lp(c, A, b, method: str = "flow", *, reg: float | None = None, tol: fl
     reg : the entropic regularization (lambda) of gd/eg's initialization ``u0 = exp(-c/(2 reg))``
         (default ``0.1 max|c|``); for "flow" the start of the continuation, in units of
         ``max_j c_j / ||a_j||`` (the path runs on unit-norm columns; default 1).
-    tol : certificate tolerance of an "optimal" result (relative, see `LPResult`).
+    tol : certificate tolerance of a "converged" result (relative, see `LPResult`), in (0, 1).
     step : gd/eg step ``eta`` (fixed); default: the adaptive rule of `descend`.
     max_iter, time_limit : budgets (gd/eg: iterations, default 10000; flow: stages, default 200).
     bound : big-M bound ``M`` on ``1^T x`` used when some ``c_i <= 0`` (default ``100 (1 + ||x_ls||_1)``).
@@ -81,6 +82,7 @@ def solve_lp(c, A, b, method: str = "flow", *, reg: float | None = None, tol: fl
     point ``x > 0`` with ``A x = b``), `ProblemError` for malformed input.
     """
     c, A, b = _as_lp(c, A, b)
+    tol = _check_tol("tol", tol)
     if method not in METHODS:
         raise ProblemError(f"method must be one of {METHODS}; got {method!r}.")
     if method in ("gd", "eg"):
@@ -88,7 +90,7 @@ def solve_lp(c, A, b, method: str = "flow", *, reg: float | None = None, tol: fl
                        time_limit=time_limit, reference=reference, record_every=record_every)
     if not np.any(b):
         if np.all(c >= 0):  # x = 0 is feasible and c^T x >= 0
-            return _result(c, A, b, np.zeros_like(c), np.zeros(A.shape[0]), status="optimal", method="flow",
+            return _result(c, A, b, np.zeros_like(c), np.zeros(A.shape[0]), status="converged", method="flow",
                            iterations=0, reference=reference, tol=tol)
     if np.all(c > 0):
         return _solve_flow(c, A, b, reg, tol, max_iter, reference, throw)
@@ -99,11 +101,11 @@ def solve_lp(c, A, b, method: str = "flow", *, reg: float | None = None, tol: fl
     for attempt in range(4):
         c2, A2, b2, kind, w, t = _positive_costs(c, A, b, bound)
         res = _solve_flow(c2, A2, b2, reg, tol, max_iter, None, throw)
-        x, y = (res.x, res.y - t * w) if kind == "row-space" else (res.x[:n], res.y[:m])
+        x, y = (res.x, res.dual - t * w) if kind == "row-space" else (res.x[:n], res.dual[:m])
         shift = kind if kind == "row-space" else f"big-M (M = {bound:.3g})"
         out = _result(c, A, b, x, y, status=res.status, method="flow", iterations=res.iterations, stages=res.stages,
                       reg=res.reg, reference=reference, shift=shift, tol=tol, message=res.message, trace=res.trace)
-        if kind == "row-space" or not res.optimal or out.optimal:
+        if kind == "row-space" or not res.success or out.success:
             return out
         # The bound row carries a positive price: every optimum of the LP has 1^T x > M, or none exists.
         if attempt >= 1:
@@ -181,7 +183,7 @@ def _solve_flow(c, A, b, reg, tol, max_stages, reference, throw) -> LPResult:
             return _fail(c, A, b, path, msg, reference, throw, trace)
     x, y = found["sol"]
     trace = {k: np.asarray(v) for k, v in trace.items()}
-    return _result(c, A, b, x, y, status="optimal", method="flow", iterations=path.iterations, stages=path.stages,
+    return _result(c, A, b, x, y, status="converged", method="flow", iterations=path.iterations, stages=path.stages,
                    reg=0.0, reference=reference, tol=tol, trace=trace)
 
 
@@ -198,8 +200,9 @@ def entropic_lp(c, A, b, reg: float, *, tol: float = 1e-12, throw: bool = True) 
     """The entropic LP ``argmin c^T x + reg sum(x log x - x), A x = b`` (the DLN flow limit).
 
     It equals the gradient-flow limit of ``x = u * u`` from ``u0 = exp(-c / (2 reg))``.
-    Certificates are those of the LP (``gap`` measures the distance to LP optimality);
-    ``status`` is ``"entropic"`` when Newton converged.
+    Certificates are those of the LP (``duality_gap`` measures the distance to LP optimality);
+    ``status`` is ``"unverified"`` when Newton converged (an entropic point at ``reg > 0`` is not
+    the LP optimum; see `LPResult` for what is still checked), ``tol`` in (0, 1).
 
     >>> import numpy as np, dlnlab as dl
     >>> res = dl.entropic_lp([1.0, 2.0], [[1.0, 1.0]], [1.0], reg=1.0)
@@ -207,6 +210,7 @@ def entropic_lp(c, A, b, reg: float, *, tol: float = 1e-12, throw: bool = True) 
     True
     """
     c, A, b = _as_lp(c, A, b)
+    tol = _check_tol("tol", tol)
     reg = float(reg)
     if not (math.isfinite(reg) and reg > 0):
         raise ProblemError(f"reg must be positive and finite; got {reg!r}.")
@@ -234,8 +238,8 @@ def entropic_lp(c, A, b, reg: float, *, tol: float = 1e-12, throw: bool = True) 
         if throw:
             raise ConvergenceError(msg + " Pass throw=False to inspect the partial result.", res)
         return res
-    return _result(c, A, b, path.x(), path.y(), status="entropic", method="flow", iterations=path.iterations,
-                   stages=path.stages, reg=reg)
+    return _result(c, A, b, path.x(), path.y(), status="unverified", method="flow", iterations=path.iterations,
+                   stages=path.stages, reg=reg, primal_tol=LP_TOL)
 
 
 
@@ -247,9 +251,15 @@ def basis_pursuit_lp(A, y, method: str = "flow", **kwargs):
     >>> import numpy as np, dlnlab as dl
     >>> x, res = dl.basis_pursuit_lp([[1.0, 1.0, 1.0], [3.0, 0.0, 1.0]], [3.0, 3.0])
     >>> res.status, round(float(np.abs(x).sum()), 12)
-    ('optimal', 3.0)
+    ('converged', 3.0)
     """
-    A = np.asarray(A, dtype=float)
+    if np.iscomplexobj(A) or np.iscomplexobj(y):
+        raise ProblemError("A and y must be real; got complex entries. Split a complex system into its real "
+                           "and imaginary parts first.")
+    try:
+        A = np.asarray(A, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ProblemError(f"A must be a real numeric matrix ({exc}).") from None
     if A.ndim != 2:
         raise ProblemError(f"A must be 2-D; got shape {A.shape}.")
     n = A.shape[1]

@@ -10,7 +10,8 @@ from .layered import LayeredDLN, LayeredMap
 from .nonnegative import EntropicMap, NonNegativeDLN
 from .symmetric import HyperbolicMap, PowerBarrierMap, SymmetricDLN
 from .twolayer import TwoLayerDLN, TwoLayerMap
+from .spec import families, network_from_spec, register_family
 
 __all__ = ["MirrorMap", "Network", "ScaleFamily", "normalize", "to_z", "SymmetricDLN", "HyperbolicMap",
            "PowerBarrierMap", "TwoLayerDLN", "TwoLayerMap", "LayeredDLN", "LayeredMap", "NonNegativeDLN",
-           "EntropicMap"]
+           "EntropicMap", "network_from_spec", "register_family", "families"]

@@ -349,6 +349,12 @@ class LayeredDLN:
         ds = 1.0 / float(np.median(probe.psi_max))
         return LayeredMap(sigma=sigma, r0=r0, log_delta=log_delta, dual_scale=ds)
 
+    @property
+    def spec(self) -> str:
+        """Text form ``FAMILY:KEY=VALUE,...``; `dlnlab.network_from_spec` rebuilds the network from it."""
+        from .spec import spec_of
+        return spec_of(self)
+
     def mirror_map(self) -> TwoLayerMap | LayeredMap:
         return self._map
 

@@ -167,5 +167,11 @@ class NonNegativeDLN:
         """The same costs at ``reg = exp(log_scale)`` (the entropic family in lambda)."""
         return NonNegativeDLN(cost=self.cost, reg=math.exp(log_scale))
 
+    @property
+    def spec(self) -> str:
+        """Text form ``FAMILY:KEY=VALUE,...``; `dlnlab.network_from_spec` rebuilds the network from it."""
+        from .spec import spec_of
+        return spec_of(self)
+
     def mirror_map(self) -> EntropicMap:
         return EntropicMap(cost=self.cost, reg=self.reg)

@@ -265,6 +265,12 @@ class SymmetricDLN:
         """Exponent ``p / (p - 2)`` of ``h_p`` (infinite at p = 2)."""
         return math.inf if self.depth == 2 else self.depth / (self.depth - 2.0)
 
+    @property
+    def spec(self) -> str:
+        """Text form ``FAMILY:KEY=VALUE,...``; `dlnlab.network_from_spec` rebuilds the network from it."""
+        from .spec import spec_of
+        return spec_of(self)
+
     def mirror_map(self) -> MirrorMap:
         if self.depth == 2:
             return HyperbolicMap(log_a=self.log_scale, c=self.c)

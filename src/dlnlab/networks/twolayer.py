@@ -171,6 +171,12 @@ class TwoLayerDLN:
         f = math.exp(0.5 * (log_scale - self.log_scale))
         return TwoLayerDLN(self.u0 * f, self.v0 * f)
 
+    @property
+    def spec(self) -> str:
+        """Text form ``FAMILY:KEY=VALUE,...``; `dlnlab.network_from_spec` rebuilds the network from it."""
+        from .spec import spec_of
+        return spec_of(self)
+
     def mirror_map(self) -> TwoLayerMap:
         with np.errstate(divide="ignore"):
             log_p = 2.0 * np.log(np.abs(self.u0 + self.v0)) - 2.0 * _LOG2
