@@ -229,6 +229,8 @@ def test_cli_lp(tmp_path):
     payload = json.loads(out.output)
     ref = linprog(c, A_eq=A, b_eq=b, method="highs").fun
     assert payload["status"] == "converged" and abs(payload["objective"] - ref) <= 1e-9 * abs(ref)
+    # the JSON is the result's own to_dict(): its field names, its success, its dual
+    assert payload["success"] is True and len(payload["dual"]) == A.shape[0] and payload["duality_gap"] <= 1e-9
     out = runner.invoke(app, ["lp", str(path), "--method", "eg", "--reg", "0.05", "--max-iter", "30"])
     assert out.exit_code == 0 and "status max_iter" in out.output
     out = runner.invoke(app, ["lp", str(path), "--method", "simplex"])
