@@ -6,6 +6,7 @@ from . import sweep  # noqa: F401,E402  (registration: sweep)
 from . import reproduce  # noqa: F401,E402  (registration: reproduce, rates, report)
 from . import flow  # noqa: F401,E402  (registration: flow, saddle)
 from . import lp  # noqa: F401,E402  (registration: lp)
+from . import networks  # noqa: F401,E402  (registration: networks, gd)
 from .app import app
 
 

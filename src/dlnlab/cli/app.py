@@ -9,7 +9,9 @@ from rich.console import Console
 
 from ..errors import DLNError, NetworkError
 from ..files import plain
+from ..networks.spec import network_from_spec
 from ..networks.symmetric import SymmetricDLN
+from ..results import _plain_value
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="dlnlab: exact implicit regularization of diagonal linear networks.")
@@ -31,3 +33,24 @@ def symmetric_network(depth: float, scale, alpha) -> SymmetricDLN:
     if scale is None and alpha is None:
         raise NetworkError("Give --scale S (effective scale alpha**p) or --alpha A (weight scale).")
     return SymmetricDLN(depth=depth, scale=scale, alpha=alpha)
+
+
+def network_option(spec, depth, scale, alpha, size=None, *, default_depth: float = 2.0):
+    """The network of ``--network SPEC``, or the symmetric shorthand ``--depth/--scale/--alpha``."""
+    if spec is not None:
+        given = [name for name, v in (("--depth", depth), ("--scale", scale), ("--alpha", alpha)) if v is not None]
+        if given:
+            raise NetworkError(f"give --network SPEC or the symmetric shorthand {'/'.join(given)}, not both "
+                               "(e.g. --network symmetric:depth=3,scale=1e-6).")
+        return network_from_spec(spec, size=size)
+    return symmetric_network(default_depth if depth is None else depth, scale, alpha)
+
+
+def result_dict(result) -> dict:
+    """A result's ``to_dict()`` (every field; a network printed as its spec)."""
+    to_dict = getattr(result, "to_dict", None)
+    return to_dict() if callable(to_dict) else _plain_value(result)
+
+
+NETWORK_HELP = ("Network as FAMILY:KEY=VALUE,... (e.g. twolayer:u0=0.1,v0=0; see `dlnlab networks`); "
+                "replaces --depth/--scale/--alpha.")

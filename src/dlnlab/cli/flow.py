@@ -13,7 +13,7 @@ from ..dynamics.trajectory import flow_trajectory
 from ..errors import DLNError, TimeGridError
 from ..problems import Problem
 from ..dynamics.saddle import saddle_to_saddle
-from .app import app, console, emit_json, fail, symmetric_network
+from .app import NETWORK_HELP, app, console, emit_json, fail, network_option, result_dict
 
 
 def parse_times(text: str) -> np.ndarray:
@@ -27,7 +27,8 @@ def parse_times(text: str) -> np.ndarray:
 @app.command()
 def flow(
     problem: Path = typer.Argument(..., help=".npz file with keys A, y (optional x_true)."),
-    depth: float = typer.Option(2.0, "--depth", "-p", help="Network depth p >= 2."),
+    network: Optional[str] = typer.Option(None, "--network", "-n", help=NETWORK_HELP),
+    depth: Optional[float] = typer.Option(None, "--depth", "-p", help="Symmetric network depth p >= 2 (default 2)."),
     scale: Optional[float] = typer.Option(None, "--scale", help="Effective scale a = alpha**p."),
     alpha: Optional[float] = typer.Option(None, "--alpha", help="Weight scale alpha (u(0) = v(0) = alpha)."),
     times: str = typer.Option(..., "--times", help="Comma-separated output times, e.g. 0,1,10,1e3."),
@@ -36,26 +37,21 @@ def flow(
     method: str = typer.Option("LSODA", "--method", help="LSODA or Radau."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ):
-    """x(t) and the loss along gradient flow of a depth-p DLN on PROBLEM (the m-dimensional dual ODE)."""
+    """x(t) and the loss along gradient flow of a DLN on PROBLEM (the m-dimensional dual ODE)."""
     try:
         P = Problem.load(problem)
-        net = symmetric_network(depth, scale, alpha)
+        net = network_option(network, depth, scale, alpha, size=P.N)
         t = parse_times(times)
         if rescaled:
             t = t / net.dual_scale
         tr = flow_trajectory(P, net, t, rtol=rtol, method=method)
     except DLNError as exc:
         fail(exc)
-    payload = {
-        "depth": net.depth, "scale": net.scale, "alpha": net.alpha, "dual_scale": net.dual_scale,
-        "t": tr.t, "rescaled_t": tr.t * net.dual_scale, "x": tr.x, "loss": tr.loss, "residual": tr.residual,
-        "nfev": tr.nfev, "njev": tr.njev, "condition": tr.condition, "accuracy": tr.accuracy,
-        "status": tr.status, "method": tr.method,
-    }
+    payload = {**result_dict(tr), "dual_scale": net.dual_scale, "rescaled_t": tr.t * net.dual_scale}
     if as_json:
         emit_json(payload)
         return
-    table = Table(title=f"gradient flow: depth {net.depth:g}, scale {net.scale:.3g} (alpha {net.alpha:.3g})")
+    table = Table(title=f"gradient flow: {net.spec}")
     for col in ("t", "T = dual_scale t", "loss", "||Ax-y||/||y||", "x"):
         table.add_column(col, justify="right")
     for k in range(tr.t.size):

@@ -12,33 +12,29 @@ from rich.table import Table
 from ..errors import DLNError
 from ..limits import flow_limit
 from ..problems import Problem
-from .app import app, console, emit_json, fail, symmetric_network
+from .app import NETWORK_HELP, app, console, emit_json, fail, network_option, result_dict
 
 
 @app.command()
 def limit(
     problem: Path = typer.Argument(..., help=".npz file with keys A, y (optional x_true)."),
-    depth: float = typer.Option(2.0, "--depth", "-p", help="Network depth p >= 2."),
+    network: Optional[str] = typer.Option(None, "--network", "-n", help=NETWORK_HELP),
+    depth: Optional[float] = typer.Option(None, "--depth", "-p", help="Symmetric network depth p >= 2 (default 2)."),
     scale: Optional[float] = typer.Option(None, "--scale", help="Effective scale a = alpha**p."),
     alpha: Optional[float] = typer.Option(None, "--alpha", help="Weight scale alpha (u(0) = v(0) = alpha)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ):
-    """The limit of gradient flow of a depth-p DLN on PROBLEM, with its certificate."""
+    """The limit of gradient flow of a DLN on PROBLEM, with its certificate."""
     try:
         P = Problem.load(problem)
-        net = symmetric_network(depth, scale, alpha)
+        net = network_option(network, depth, scale, alpha, size=P.N)
         res = flow_limit(P, net)
     except DLNError as exc:
         fail(exc)
-    payload = {
-        "depth": net.depth, "scale": net.scale, "alpha": net.alpha, "x": res.x, "dual": res.dual,
-        "residual": res.residual, "kkt": res.kkt, "iterations": res.iterations,
-        "stages": res.stages, "status": res.status,
-    }
     if as_json:
-        emit_json(payload)
+        emit_json(result_dict(res))
         return
-    table = Table(title=f"flow limit: depth {net.depth:g}, scale {net.scale:.3g} (alpha {net.alpha:.3g})")
+    table = Table(title=f"flow limit: {net.spec}")
     table.add_column("i", justify="right")
     table.add_column("x_inf", justify="right")
     for i, xi in enumerate(res.x):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
+from typing import List, Optional
 
 import numpy as np
 import typer
@@ -97,7 +98,10 @@ def _parse_depths(text: str) -> list[float]:
 @app.command()
 def rates(
     problem: Path = typer.Argument(..., help=".npz file with keys A, y (optional x_true)."),
-    depths: str = typer.Option("2,3,4", "--depths", help="Comma-separated depths p >= 2."),
+    depths: str = typer.Option("2,3,4", "--depths", help="Comma-separated depths p >= 2 (symmetric networks)."),
+    networks: Optional[List[str]] = typer.Option(None, "--network", "-n", help="A network spec (repeatable), e.g. "
+                                                 "twolayer:u0=1e-3,v0=0; replaces --depths; its family's scale "
+                                                 "is varied."),
     out: Path = typer.Option(Path("rates"), "--out", help="Output folder."),
     per_decade: float = typer.Option(0.25, "--per-decade", help="Scales per decade of the grid."),
 ):
@@ -108,19 +112,26 @@ def rates(
 
     try:
         P = Problem.load(problem)
-        ps = _parse_depths(depths)
         if not per_decade > 0:
             raise ProblemError(f"--per-decade must be positive; got {per_decade}.")
         from ..l1 import basis_pursuit
         from ..theory import bp_target, selected_target
+        if networks:
+            from ..networks.spec import network_from_spec
+            from ..studies.rates import rate_depth
+            nets = [network_from_spec(s, size=P.N) for s in networks]
+            ps = [rate_depth(n) for n in nets]
+        else:
+            nets = None
+            ps = _parse_depths(depths)
         unique = basis_pursuit(P).unique
         grids = {}
         for p in ps:
             t = bp_target(P) if unique else selected_target(P, p)
             grids[p] = default_scales(p, t, per_decade)
         with _progress() as progress:
-            task = progress.add_task("flow limits", total=sum(len(g) for g in grids.values()))
-            study = rate_study(P, ps, log10_scales=grids, progress=lambda: progress.advance(task))
+            task = progress.add_task("flow limits", total=sum(len(grids[p]) for p in ps))
+            study = rate_study(P, ps, networks=nets, log10_scales=grids, progress=lambda: progress.advance(task))
     except DLNError as exc:
         fail(exc)
     out.mkdir(parents=True, exist_ok=True)
@@ -141,6 +152,7 @@ def rates(
     atomic_write_json(out / "summary.json", records)
     atomic_write_json(out / "meta.json", {"experiment": "rates", "title": f"rate study of {problem.name}",
                                           "mode": "rates", "params": {"problem": str(problem), "depths": ps,
+                                                                      "networks": list(networks or []),
                                                                       "per_decade": per_decade},
                                           "files": files, "seconds": None})
     table = Table(title=f"rate study: {P.name} ({P.m} x {P.N}), target: {kind}")

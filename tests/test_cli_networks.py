@@ -1,0 +1,94 @@
+"""`--network SPEC` on limit/flow/rates, `dlnlab networks` and `dlnlab gd`."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import dlnlab as dl
+from dlnlab.cli import app
+from dlnlab.networks.spec import families
+
+runner = CliRunner()
+
+SPECS = ["symmetric:depth=3,scale=1e-6", "twolayer:u0=1e-3,v0=0", "layered:depth=3,alpha=0.1",
+         "nonnegative:u0=1e-3"]
+
+
+def _problem():
+    """The random problem with data reachable from x >= 0 (so the non-negative network has a limit)."""
+    P = dl.random_problem()
+    return dl.Problem(P.A, P.A @ np.array([0.5, 0.0, 1.0, 0.0, 0.2]))
+
+
+@pytest.fixture
+def problem(tmp_path):
+    return _problem().save(tmp_path / "random.npz")
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_limit_json_is_the_library_result(problem, spec):
+    out = runner.invoke(app, ["limit", str(problem), "--network", spec, "--json"])
+    assert out.exit_code == 0, out.output
+    payload = json.loads(out.output)
+    P = _problem()
+    ref = dl.flow_limit(P, dl.network_from_spec(spec, size=P.N)).to_dict()
+    assert set(payload) == set(ref)
+    # the same deterministic computation: the JSON text of floats round-trips exactly
+    assert payload["x"] == ref["x"] and payload["status"] == ref["status"] == "converged"
+    assert payload["network"] == ref["network"]
+
+
+def test_network_and_shorthand_exclude_each_other(problem):
+    out = runner.invoke(app, ["limit", str(problem), "--network", SPECS[0], "--depth", "3"])
+    assert out.exit_code == 2 and "not both" in out.output
+
+
+def test_bad_spec_is_a_one_line_error(problem):
+    out = runner.invoke(app, ["limit", str(problem), "--network", "deep:depth=3"])
+    assert out.exit_code == 2 and "unknown network family" in out.output and "twolayer" in out.output
+
+
+def test_networks_lists_every_family():
+    out = runner.invoke(app, ["networks"])
+    assert out.exit_code == 0, out.output
+    for name, fam in families().items():
+        assert name in out.output
+        for key in fam.params:
+            assert key in out.output
+
+
+def test_flow_takes_a_spec(problem):
+    out = runner.invoke(app, ["flow", str(problem), "--network", SPECS[1], "--times", "0,1,10", "--json"])
+    assert out.exit_code == 0, out.output
+    payload = json.loads(out.output)
+    assert payload["network"] == dl.network_from_spec(SPECS[1], size=5).spec
+    assert len(payload["t"]) == 3
+
+
+def test_gd_json_is_the_result(problem):
+    spec = "twolayer:u0=1.4142135623730951e-3,v0=0"
+    out = runner.invoke(app, ["gd", str(problem), "--network", spec, "--step", "0.5", "--steps", "20000",
+                              "--json"])
+    assert out.exit_code == 0, out.output
+    payload = json.loads(out.output)
+    P = _problem()
+    ref = dl.gradient_descent(P, dl.network_from_spec(spec, size=P.N), step=0.5, steps=20000)
+    assert payload["status"] == ref.status == "converged"
+    assert payload["x"] == ref.x.tolist()  # same arithmetic, exact
+
+
+def test_rates_on_a_twolayer_spec(tmp_path):
+    path = dl.random_problem().save(tmp_path / "random.npz")
+    out = runner.invoke(app, ["rates", str(path), "--network", "twolayer:u0=1e-3,v0=0", "--out",
+                              str(tmp_path / "rates"), "--per-decade", "0.1"])
+    assert out.exit_code == 0, out.output
+    assert (tmp_path / "rates" / "summary.json").exists()
+
+
+def test_rates_refuses_the_nonnegative_network(tmp_path):
+    path = dl.random_problem().save(tmp_path / "random.npz")
+    out = runner.invoke(app, ["rates", str(path), "--network", "nonnegative:u0=1e-3", "--out",
+                              str(tmp_path / "rates")])
+    assert out.exit_code == 2 and "linear program" in out.output
