@@ -1,0 +1,152 @@
+"""Scale continuation: from the kernel regime down to the target scale (docs/theory.md section 4).
+
+A network of a scale family (`dlnlab.networks.base.ScaleFamily`) is solved first at a scale
+comparable to the data (`start_network`, where Newton from 0 is easy), then at scales
+decreasing in ``log(scale)``; each stage is predicted linearly in the small parameter
+``eps(scale)`` from the last one, snapped onto an exact l1 face (`dlnlab.engine.faces`)
+and corrected by `newton`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..networks.base import ScaleFamily, normalize
+from .faces import snap_to_face
+from .newton import DualState, newton, step_to
+
+#: Residual tolerance of the intermediate continuation stages: they only need to be close
+#: enough for the next prediction; the final stage is solved to ``rtol``.
+INTERMEDIATE_TOL = 1e-10
+
+#: Smallest ratio eps_new / eps_old of one continuation step: the prediction magnifies the
+#: relative error of the last solution (~INTERMEDIATE_TOL) by the inverse of this ratio.
+MIN_EPS_RATIO = 1e-6
+
+#: Newton iterations allowed to one continuation stage's corrector; a stage that needs more
+#: is retried with a quarter of the step, one that needs at most `EASY_STAGE` doubles the next.
+STAGE_ITERATIONS = 12
+EASY_STAGE = 4
+#: The first continuation step, in log-scale units.
+FIRST_STEP = 2.0
+
+
+def data_size(Q: np.ndarray, z: np.ndarray) -> float:
+    """``||x_ls||_inf`` of the minimum-norm interpolator ``x_ls = Q z`` (1.0 if it is 0)."""
+    size = float(np.max(np.abs(Q @ z))) if z.size else 0.0
+    return size if size > 0 and math.isfinite(size) else 1.0
+
+
+def start_network(net, Q, z):
+    """A scale at which Newton from ``lam = 0`` is easy: comparable to the data's own size.
+
+    At ``scale >= ||x_ls||_inf`` (``x_ls = Q z``, the minimum-norm interpolator) the map
+    is nearly linear over the solution's range (the kernel regime).
+    """
+    if not isinstance(net, ScaleFamily):
+        return net
+    log_start = math.log(data_size(Q, z))
+    if net.log_scale >= log_start:
+        return net
+    return net.at_log_scale(log_start)
+
+
+def continuation(Q, z, start, target, state, rtol, intermediate_tol, max_iter, max_stages):
+    """Continuation in ``log(scale)`` from ``start`` down to ``target`` (adaptive steps).
+
+    Predictor: linear extrapolation in the small parameter eps of the last stage's move;
+    corrector: Newton. A step whose corrector fails within `STAGE_ITERATIONS` is quartered and
+    retried; a step solved in <= `EASY_STAGE` iterations doubles the next one. Each predicted point is
+    snapped onto an exact l1 face where one is resolved (`snap_to_face`).
+    """
+    if start is target:
+        return state, 0, 0, "converged", ""
+    total, stages = 0, 0
+    theta, theta_end = start.log_scale, target.log_scale
+    step = max(min(FIRST_STEP, theta - theta_end), 1e-3)
+    eps = start.small_parameter
+    last = None  # (eps before, eps after, move) of the last stage
+    faces = {}  # cache of face projectors by support
+    while theta > theta_end:
+        if stages >= max_stages:
+            return state, total, stages, "failed", f"continuation needed more than {max_stages} stages"
+        new_theta = max(theta - step, theta_end)
+        net = target if new_theta == theta_end else start.at_log_scale(new_theta)
+        if net.small_parameter < MIN_EPS_RATIO * eps:
+            # errors of the last solution grow by eps_old / eps_new in the prediction
+            step = 0.5 * (theta - new_theta)
+            continue
+        mapping = net.mirror_map()
+        base = state.fresh()
+        guess = predict(Q, base, last, net.small_parameter, mapping.barrier)
+        # stages keep z across scales; a target with its own c (see SymmetricDLN.normalized)
+        # gets the point in its units: the same s
+        r = stage_rescaling(net, mapping)
+        if r != 1.0:
+            predicted = guess is not base
+            base = rescale_dual(base, r)
+            guess = rescale_dual(guess, r) if predicted else base
+        if mapping.barrier and guess is not base:
+            # the prediction shrinks tiny gaps by cancellation: restore the face exactly
+            guess = snap_to_face(Q, guess, faces)
+        tol = rtol if net is target else intermediate_tol
+        new_state, its, ok = newton(Q, z, mapping, guess, tol=tol, max_iter=STAGE_ITERATIONS)
+        total += its
+        if not ok and guess is not base:
+            new_state, its, ok = newton(Q, z, mapping, base, tol=tol, max_iter=STAGE_ITERATIONS)
+            total += its
+        if ok and mapping.barrier:
+            # Newton's own moves shrink the gaps by up to 1/MIN_EPS_RATIO: snap and polish
+            snapped = snap_to_face(Q, new_state, faces)
+            if snapped is not new_state:
+                new_state, its, ok = newton(Q, z, mapping, snapped, tol=tol, max_iter=STAGE_ITERATIONS)
+                total += its
+        if not ok:
+            step *= 0.25
+            if step < 1e-8:
+                return state, total, stages, "failed", f"continuation stalled at scale exp({theta:.4g})"
+            continue
+        stages += 1
+        last = (eps, net.small_parameter, new_state.travel)
+        theta, eps, state = new_theta, net.small_parameter, new_state
+        if its <= EASY_STAGE:
+            step *= 2.0
+    return state, total, stages, "converged", ""
+
+
+def rescale_dual(state: DualState, r: float) -> DualState:
+    """The same dual point in units where ``z`` is ``r`` times larger (depth 2 maps whose
+    ``c`` differs: the final stage of a normalized problem keeps the caller's ``c``)."""
+    if r == 1.0:
+        return state
+    sign, gap = normalize(state.sign, (1.0 - r) + r * state.gap)
+    return type(state)(r * state.mu, sign, gap, r * state.travel)
+
+
+def predict(Q, base, last, eps_new, barrier):
+    """Extrapolate the last stage's move linearly in eps (``base`` itself if unsure)."""
+    if last is None:
+        return base
+    e1, e2, move = last
+    factor = extrapolation_factor(e1, e2, eps_new)
+    if factor is None:
+        return base
+    dmu = move * factor
+    moved = step_to(base, dmu, Q @ dmu, barrier)
+    return base if moved is None else moved
+
+
+def extrapolation_factor(e1: float, e2: float, eps_new: float) -> float | None:
+    """``(eps_new - e2) / (e2 - e1)``: the multiple of the last move (from eps ``e1`` to ``e2``)
+    that a prediction linear in eps adds; None when ``e1`` and ``e2`` are not resolved apart."""
+    if not abs(e2 - e1) > 1e-14 * max(abs(e1), abs(e2)):
+        return None
+    return (eps_new - e2) / (e2 - e1)
+
+
+def stage_rescaling(net, mapping) -> float:
+    """The factor ``r`` taking a stage's dual units to those of ``net`` (1 except for depth-2
+    maps whose ``c`` differs: the final stage of a normalized problem keeps the caller's ``c``)."""
+    return getattr(net.at_log_scale(net.log_scale).mirror_map(), "c", 1.0) / getattr(mapping, "c", 1.0)

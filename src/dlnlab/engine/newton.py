@@ -1,0 +1,240 @@
+"""Damped Newton on the dual, and the step rules every Newton loop of the engine shares.
+
+The dual of docs/theory.md section 3 in orthonormal-row form (``A -> Q^T``, ``y -> z``) is
+
+    Phi(mu) = sum_i F((Q mu)_i) - <mu, z>,     F' = X,
+
+with gradient ``Q^T x - z`` and Hessian ``Q^T diag(X') Q``. Dual points are kept
+boundary-relative (`dlnlab.networks.base`). `damped_newton` is the generic loop (the l1,
+LP and theory solvers describe their own objectives to it); `newton` applies it to
+``Phi``; `dlnlab.engine.batch` runs the same steps on a stack of problems, with the rules
+defined here (`barrier_step_limit`, `below_resolution`, `SLOPE_CUTOFF`, `residual_test`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..networks.base import MirrorMap, normalize
+from .linalg import solve_psd, weighted_gram
+
+#: Slopes below this fraction of the largest are left out of the Hessian: each changes it by
+#: less than 1e-22 relative, and dropping them keeps the Gram product small at tiny scales.
+SLOPE_CUTOFF = 1e-22
+#: Relative resolution of ``Phi``: a change below it is rounding, not descent (see `below_resolution`).
+PHI_RESOLUTION = 1e-13
+
+
+@dataclass
+class DualState:
+    """A dual point of the orthonormal system: ``mu`` and its boundary-relative image.
+
+    ``travel`` accumulates the moves since the last `fresh` copy, so that the change over a
+    continuation stage is known to full relative precision (not as a difference of two
+    nearly equal ``mu``).
+    """
+
+    mu: np.ndarray
+    sign: np.ndarray
+    gap: np.ndarray
+    travel: np.ndarray
+
+    def fresh(self):
+        return type(self)(self.mu.copy(), self.sign.copy(), self.gap.copy(), np.zeros_like(self.mu))
+
+
+def step_to(state: DualState, dmu: np.ndarray, dz: np.ndarray, barrier: bool) -> DualState | None:
+    """The point ``mu + dmu`` (with ``dz = Q dmu``), or None if it leaves the domain."""
+    gap = state.gap - state.sign * dz
+    if barrier and not np.all((gap > 0.0) & (gap < 2.0)):
+        return None
+    sign, gap = normalize(state.sign, gap)
+    return DualState(state.mu + dmu, sign, gap, state.travel + dmu)
+
+
+@dataclass(frozen=True)
+class Local:
+    """The objective near a point, as `damped_newton` needs it.
+
+    ``grad``: the gradient; ``direction``: the Newton direction ``-H^{-1} grad`` (None when
+    there is no curvature to step with); ``done``: the point meets the caller's criterion.
+    """
+
+    grad: np.ndarray
+    direction: np.ndarray | None
+    done: bool
+
+
+def damped_newton(point, local, trial, decrease, *, max_iter: int, max_step=None, tie=None,
+                  max_halvings: int = 60, armijo: float = 1e-4):
+    """Damped Newton with Armijo backtracking: the one Newton loop of dlnlab.
+
+    Minimizes a smooth convex ``Phi`` from ``point``; the caller describes ``Phi`` by
+
+    - ``local(point) -> Local | None`` (None: the point cannot be evaluated; stop);
+    - ``trial(point, t, direction) -> point | None``: the point ``t`` along ``direction``
+      (None when it leaves the domain);
+    - ``decrease(point, new, t, direction) -> float``: ``Phi(new) - Phi(point)`` (computed
+      by the caller so that it keeps its relative precision; non-finite rejects the step);
+    - ``max_step(point, direction) -> float`` (optional): the largest ``t`` inside the domain;
+      the first trial is ``0.99`` of it when it is below 1 (fraction to the boundary);
+    - ``tie(point, new, t, dphi) -> bool`` (optional): accept a step whose decrease ``dphi``
+      is below the resolution of ``Phi`` (e.g. when the residual improves).
+
+    A step is accepted when ``dphi <= -armijo * t * decrement`` with the Newton decrement
+    ``-<grad, direction>``. Returns ``(point, iterations, converged)``.
+
+    >>> import numpy as np
+    >>> H, b = np.array([[2.0, 0.0], [0.0, 8.0]]), np.array([1.0, 1.0])
+    >>> phi = lambda v: 0.5 * v @ H @ v - b @ v
+    >>> def local(v):
+    ...     g = H @ v - b
+    ...     return Local(g, np.linalg.solve(H, -g), bool(np.linalg.norm(g) < 1e-14))
+    >>> v, its, ok = damped_newton(np.zeros(2), local, lambda v, t, d: v + t * d,
+    ...                            lambda v, w, t, d: phi(w) - phi(v), max_iter=5)
+    >>> ok, its, v.tolist()
+    (True, 1, [0.5, 0.125])
+    """
+    for it in range(max_iter + 1):
+        loc = local(point)
+        if loc is None:
+            return point, it, False
+        if loc.done:
+            return point, it, True
+        if it == max_iter or loc.direction is None:
+            return point, it, False
+        direction = loc.direction
+        decrement = -float(loc.grad @ direction)  # Newton decrement squared, >= 0
+        t = 1.0
+        if max_step is not None:
+            tmax = max_step(point, direction)
+            if tmax <= 1.0:
+                t = 0.99 * tmax
+        accepted = None
+        for _ in range(max_halvings):
+            new = trial(point, t, direction)
+            if new is not None:
+                dphi = decrease(point, new, t, direction)
+                if math.isfinite(dphi) and (dphi <= -armijo * t * decrement
+                                            or (tie is not None and tie(point, new, t, dphi))):
+                    accepted = new
+                    break
+            t *= 0.5
+        if accepted is None:
+            return point, it, False
+        point = accepted
+    return point, max_iter, False
+
+
+def newton(Q: np.ndarray, z: np.ndarray, mapping: MirrorMap, state: DualState, *, tol: float,
+           max_iter: int, max_halvings: int = 60) -> tuple[DualState, int, bool]:
+    """`damped_newton` on the dual ``Phi(mu) = sum F(Q mu) - <mu, z>`` from ``state``.
+
+    Returns the final state, the number of iterations and whether the criterion of
+    `residual_check` was met.
+    """
+    here = {}  # quantities of the current point that the line search reuses
+
+    def local(state):
+        x = mapping.primal(state.sign, state.gap)
+        d = mapping.slope(state.sign, state.gap)
+        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(d))):
+            return None
+        grad, done = residual_check(Q, z, x, tol, rounding_floor(d, state.gap))
+        if done or not d.max() > 0:  # every slope underflowed: no curvature to step with
+            return Local(grad, None, done)
+        keep = d > SLOPE_CUTOFF * d.max()
+        H = weighted_gram(Q, d) if keep.all() else weighted_gram(Q[keep], d[keep])
+        dmu = solve_psd(H, -grad)
+        F0 = mapping.conjugate(state.sign, state.gap)
+        here.update(dmu=dmu, dz=Q @ dmu, F0=F0, F0_size=float(np.sum(np.abs(F0))), gnorm=float(np.linalg.norm(grad)))
+        return Local(grad, dmu, False)
+
+    def max_step(state, dmu):
+        return float(barrier_step_limit(state.sign, state.gap, here["dz"])) if mapping.barrier else np.inf
+
+    def trial(state, t, dmu):
+        return step_to(state, t * dmu, t * here["dz"], mapping.barrier)
+
+    def decrease(state, new, t, dmu):
+        F1 = mapping.conjugate(new.sign, new.gap)
+        if not np.all(np.isfinite(F1)):
+            return math.inf
+        # Phi(new) - Phi(old), summed term by term so that it keeps its relative precision
+        # when both values are dominated by <mu, z> (tiny scales).
+        return float(np.sum(F1 - here["F0"])) - t * float(dmu @ z)
+
+    def tie(state, new, t, dphi):
+        # Phi cannot tell the points apart: accept if the residual improves
+        if not below_resolution(dphi, here["F0_size"], t * float(here["dmu"] @ z)):
+            return False
+        x1 = mapping.primal(new.sign, new.gap)
+        return bool(np.all(np.isfinite(x1)) and np.linalg.norm(Q.T @ x1 - z) < here["gnorm"])
+
+    return damped_newton(state, local, trial, decrease, max_iter=max_iter, max_step=max_step, tie=tie,
+                         max_halvings=max_halvings)
+
+
+def barrier_step_limit(sign: np.ndarray, gap: np.ndarray, dz: np.ndarray) -> np.ndarray:
+    """The largest ``t`` keeping ``0 < gap - t sign dz < 2`` (barrier maps), over the last axis.
+
+    >>> float(barrier_step_limit(np.ones(2), np.array([0.5, 1.0]), np.array([1.0, -1.0])))
+    0.5
+    """
+    rate = sign * dz
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        lim = np.where(rate > 0, gap / rate, np.where(rate < 0, (gap - 2.0) / rate, np.inf))
+    return lim.min(axis=-1, initial=np.inf)
+
+
+def below_resolution(dphi, F0_size, tmz):
+    """Whether a change ``dphi`` of ``Phi`` is below its rounding: ``|dphi| <= 1e-13 (sum|F| + |t <dmu, z>|)``.
+
+    Newton then cannot tell the points apart by ``Phi``; it accepts a step if the residual improves.
+    """
+    return np.abs(dphi) <= PHI_RESOLUTION * (F0_size + np.abs(tmz))
+
+
+def polish(Q, z, mapping, state, max_steps: int = 2):
+    """Extra Newton steps past the tolerance while each halves the residual at least.
+
+    Stopping at ``rtol`` leaves x off by up to ~rtol * cond; from there one quadratic step
+    reaches the rounding floor, at the price of one more factorization.
+    """
+    best = float(np.linalg.norm(Q.T @ mapping.primal(state.sign, state.gap) - z))
+    its = 0
+    for _ in range(max_steps):
+        new, n, _ = newton(Q, z, mapping, state, tol=0.0, max_iter=1, max_halvings=2)
+        its += n
+        res = float(np.linalg.norm(Q.T @ mapping.primal(new.sign, new.gap) - z))
+        if not res <= 0.5 * best:
+            break
+        state, best = new, res
+    return state, its
+
+
+def rounding_floor(slope: np.ndarray, gap: np.ndarray):
+    """The residual that one rounding of every dual coordinate can cause.
+
+    A coordinate stored as ``gap <= 1`` is known to ``~1.1e-16 gap`` (relative precision of
+    the gap), which moves ``x_i`` by ``slope_i * 1.1e-16 gap_i``. Near the boundary this is
+    ``~k * 1e-16 |x_i|``; near ``z = 0`` (scales far above the data: the kernel regime) it
+    is ``1e-16 * scale``, which no Newton step can beat. A safety factor 4 is included.
+    """
+    return 4.4e-16 * np.linalg.norm(slope * gap, axis=-1)
+
+
+def residual_check(Q: np.ndarray, z: np.ndarray, x: np.ndarray, tol: float, floor: float = 0.0):
+    """The dual gradient ``Q^T x - z`` and whether
+    ``||Q^T x - z|| <= max(tol * max(||z||, ||x||), floor)`` (``floor``: see `rounding_floor`)."""
+    grad = Q.T @ x - z
+    return grad, bool(residual_test(grad, x, z, tol, floor))
+
+
+def residual_test(grad, x, z, tol, floor=0.0):
+    """``||grad|| <= max(tol * max(||z||, ||x||), floor)`` over the last axis (one problem or a stack)."""
+    scale = np.maximum(np.linalg.norm(z, axis=-1), np.linalg.norm(x, axis=-1))
+    return np.linalg.norm(grad, axis=-1) <= np.maximum(tol * scale, floor)
