@@ -22,6 +22,18 @@ def test_the_reported_case():
     assert np.allclose(res.x, [-1.0, 0.0, 0.0, -1.0], rtol=0, atol=1e-12)
 
 
+def test_rows_of_q_that_differ_by_rounding_still_make_a_face():
+    """Duplicate columns give rows of Q equal only to ~1e-15; the face must still be found
+    (it was not: the split grew like scale^(-0.2) at depth 2.5, to 2e-3 at scale 1e-60)."""
+    rng = np.random.default_rng(2322)
+    A = rng.standard_normal((3, 6))
+    A[:, 5] = A[:, 0]
+    y = A[:, :2] @ rng.uniform(0.5, 2.0, 2)
+    for log10_scale in (-30, -60, -100):
+        x = dl.flow_limit(A, y, dl.SymmetricDLN(depth=2.5, scale=10.0 ** log10_scale)).x
+        assert abs(x[5] - x[0]) <= 1e-12  # x[0] ~ 0.86: equal up to rounding
+
+
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10_000), depth=st.sampled_from([2.0, 2.5, 3.0, 4.0]),
        log10_scale=st.sampled_from([-6, -30, -60, -100, -200]), flip=st.booleans())
@@ -45,3 +57,27 @@ def test_duplicated_columns_get_equal_entries(seed, depth, log10_scale, flip):
         # at a ~ 1e-100 the limit equals the scale -> 0 limit to float64 (docs/theory.md
         # section 4: the deviation is a power of the scale)
         assert np.max(np.abs(res.x - sel.x)) <= 1e-9 * size
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), depth=st.sampled_from([2.5, 3.0, 4.0]),
+       log10_scale=st.sampled_from([-30, -100, -200]))
+def test_the_batch_axis_keeps_duplicates_equal(seed, depth, log10_scale):
+    """The engine's batch axis snaps each problem onto its own face, as the single solve does."""
+    rng = np.random.default_rng(seed)
+    problems = []
+    for _ in range(3):
+        A = rng.standard_normal((3, 6))
+        A[:, 5] = A[:, 0]
+        problems.append(dl.Problem(A, A[:, :2] @ rng.uniform(0.5, 2.0, 2)))
+    net = dl.SymmetricDLN(depth=depth, scale=10.0 ** log10_scale)
+    out = dl.batch_flow_limit(problems, net, throw=False)
+    for P, res, alone in zip(problems, out.results, out.fallback):
+        if not res.success or alone:
+            continue  # solved alone: the single solve is tested above
+        size = np.max(np.abs(res.x))
+        assert abs(res.x[5] - res.x[0]) <= 1e-9 * size  # as in the single-solve test
+        single = dl.flow_limit(P, net, throw=False)
+        if single.success:
+            assert np.max(np.abs(res.x - single.x)) <= 1e-9 * size
+    assert not out.fallback.all()  # the batch itself solved some of them

@@ -12,20 +12,20 @@ predictor linear in the small parameter ``eps(scale)`` (docs/theory.md section 4
 face snapping, a KKT check computed from ``x`` alone, the float64 floor of the dual
 coordinates, and a final polish. Its modules, one job each:
 
-- `newton`: the damped Newton loop and the step rules every loop shares;
+- `steps`: the damped Newton loop and the step rules every loop shares;
 - `linalg`: weighted Gram matrices and PSD solves, for one problem or a stack;
-- `continuation`: the scale continuation; `faces`: exact l1 faces;
+- `scales`: the continuation in scale; `faces`: exact l1 faces;
 - `checks`: the KKT error of a returned point;
 - `batch`: the batch axis, the same steps on a stack of equal-size problems.
 """
 
 from .batch import DualStack, continuation_stack, newton_stack
 from .checks import KKT_TOL, kkt_error
-from .continuation import (INTERMEDIATE_TOL, MIN_EPS_RATIO, continuation, data_size, predict, rescale_dual,
+from .scales import (INTERMEDIATE_TOL, MIN_EPS_RATIO, continuation, data_size, predict, rescale_dual,
                            start_network)
 from .faces import face_projector, snap_to_face
 from .linalg import solve_psd, solve_psd_stack, weighted_gram, weighted_gram_stack
-from .newton import DualState, Local, damped_newton, newton, polish, residual_check, rounding_floor, step_to
+from .steps import DualState, Local, damped_newton, newton, polish, residual_check, rounding_floor, step_to
 
 __all__ = ["DualState", "DualStack", "Local", "damped_newton", "newton", "polish", "residual_check",
            "rounding_floor", "step_to", "solve_psd", "solve_psd_stack", "weighted_gram", "weighted_gram_stack",

@@ -2,7 +2,7 @@
 
 For problems ``b = 1..B`` (same ``N``, same rank ``r``, same network) the stacks are
 ``Q`` (B, N, r), ``z`` (B, r) and a `DualStack` of boundary-relative dual points. Every
-step is the single-problem step of `dlnlab.engine.newton`, taken by all problems at once:
+step is the single-problem step of `dlnlab.engine.steps`, taken by all problems at once:
 the mirror map is elementwise, so ``X``, ``X'`` and ``F`` evaluate on (B, N) arrays; the
 Hessians are one stacked product (`weighted_gram_stack`) factored together
 (`solve_psd_stack`); the step length, the stopping test (with each problem's rounding
@@ -29,11 +29,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..networks.base import normalize
-from .continuation import (EASY_STAGE, FIRST_STEP, MIN_EPS_RATIO, STAGE_ITERATIONS, extrapolation_factor,
+from .scales import (EASY_STAGE, FIRST_STEP, MIN_EPS_RATIO, STAGE_ITERATIONS, extrapolation_factor,
                            rescale_dual, stage_rescaling)
 from .faces import snap_to_face
 from .linalg import solve_psd_stack, weighted_gram_stack
-from .newton import (SLOPE_CUTOFF, DualState, barrier_step_limit, below_resolution, residual_test,
+from .steps import (SLOPE_CUTOFF, DualState, barrier_step_limit, below_resolution, residual_test,
                      rounding_floor)
 
 #: A continuation step (in log-scale units) below this drops the problems whose corrector
@@ -78,10 +78,10 @@ def rmatvec(Q, x):
 
 
 def newton_stack(Q, z, mapping, state: DualStack, *, tol: float, max_iter: int):
-    """`dlnlab.engine.newton` on every problem of the stack from ``state`` (updated in place).
+    """`dlnlab.engine.steps` on every problem of the stack from ``state`` (updated in place).
 
     Returns the per-problem iteration counts and success flags (the test of
-    `dlnlab.engine.newton.residual_check`, with each problem's rounding floor). A problem
+    `dlnlab.engine.steps.residual_check`, with each problem's rounding floor). A problem
     stops when it meets the test, when its point cannot be evaluated or has no curvature,
     when its line search fails, or at ``max_iter``.
     """
@@ -127,7 +127,7 @@ def _step(s: DualStack, t, dmu, dz) -> DualStack:
 
 
 def _line_search(Q, z, mapping, s: DualStack, dmu, dz, grad, t, armijo: float = 1e-4, max_halvings: int = 60):
-    """Backtracking per problem with the rules of `dlnlab.engine.newton.damped_newton`;
+    """Backtracking per problem with the rules of `dlnlab.engine.steps.damped_newton`;
     ``t`` is updated in place to the accepted steps. Returns the mask of accepted problems."""
     n = t.size
     accepted = np.zeros(n, dtype=bool)
@@ -165,7 +165,7 @@ def _line_search(Q, z, mapping, s: DualStack, dmu, dz, grad, t, armijo: float = 
 
 
 def predict_stack(Q, base: DualStack, last, eps_new, barrier) -> DualStack:
-    """`dlnlab.engine.continuation.predict` per problem: the last stage's move extrapolated
+    """`dlnlab.engine.scales.predict` per problem: the last stage's move extrapolated
     linearly in eps (``base`` for problems whose prediction leaves the domain)."""
     guess = base.fresh()
     factor = None if last is None else extrapolation_factor(last[0], last[1], eps_new)
@@ -195,7 +195,7 @@ def snap_stack(Q, state: DualStack, faces: list[dict], idx: np.ndarray) -> np.nd
 
 
 def continuation_stack(Q, z, start, target, state: DualStack, *, rtol, intermediate_tol, max_stages):
-    """`dlnlab.engine.continuation.continuation` with one schedule of scales for the stack.
+    """`dlnlab.engine.scales.continuation` with one schedule of scales for the stack.
 
     Returns (per-problem iterations, per-problem success, stages, stacked Newton steps);
     ``state`` is updated in place. A stage whose correctors do not all converge is retried

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..networks.base import MirrorMap, to_z
-from .newton import DualState
+from .steps import DualState
 
 #: A limit whose KKT error (see `kkt_error`) exceeds this is not reported as converged.
 #: The dual method makes it ~1e-16 by construction; 1e-9 flags a genuinely wrong point.

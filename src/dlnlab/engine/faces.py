@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .newton import DualState
+from .steps import DualState
 
 #: Coordinates with gap below this are candidates for an exact l1 face (docs/theory.md section 4).
 #: Snapping is exact whenever the consistency test passes, so the threshold only bounds
@@ -12,6 +12,11 @@ from .newton import DualState
 SNAP_GAP = 0.3
 #: ``sign_F`` must lie in range(A_F^T) to this (relative) accuracy for F to count as a face.
 SNAP_CONSISTENCY = 1e-12
+#: Singular values of ``Q_F`` below this fraction of the largest count as zero. The rows of
+#: ``Q`` carry rounding of ~1e-15 of their size (duplicate columns of A give rows that
+#: differ by that much), so the rank test must look well above it; the consistency test
+#: (`SNAP_CONSISTENCY`) guards what the projection may then change.
+FACE_RANK_RTOL = 1e-12
 #: Gaps more than this factor apart are snapped on separate levels (see `_finest_level`):
 #: a level then keeps ~1e-16 * LEVEL_RATIO relative precision in its smallest gap.
 LEVEL_RATIO = 1e4
@@ -66,7 +71,7 @@ def _finest_level(gap: np.ndarray) -> np.ndarray:
 def face_projector(QF: np.ndarray, sF: np.ndarray) -> np.ndarray | None:
     """Orthonormal basis of range(A_F^T) if F is an exact, overdetermined face; else None."""
     U, sv, _ = np.linalg.svd(QF, full_matrices=False)
-    r = int(np.sum(sv > QF.shape[0] * np.finfo(float).eps * sv[0]))
+    r = int(np.sum(sv > FACE_RANK_RTOL * sv[0]))
     if r >= QF.shape[0]:
         return None
     U = U[:, :r]

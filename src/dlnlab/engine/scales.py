@@ -15,7 +15,7 @@ import numpy as np
 
 from ..networks.base import ScaleFamily, normalize
 from .faces import snap_to_face
-from .newton import DualState, newton, step_to
+from .steps import DualState, newton, step_to
 
 #: Residual tolerance of the intermediate continuation stages: they only need to be close
 #: enough for the next prediction; the final stage is solved to ``rtol``.
