@@ -320,3 +320,36 @@ def test_highs_without_a_point_is_a_failed_row_with_a_solver_error(monkeypatch):
     assert row["status"] == "failed" and row["success"] is None
     assert row["error"].startswith("SolverError: HiGHS returned no solution") and "status 4" in row["error"]
     assert json.dumps(row)  # a row is plain data
+
+
+def test_cli_runs_a_grid_of_networks_retries_failed_points_and_labels_the_phase_by_spec(tmp_path, monkeypatch):
+    import dlnlab.sweep.tasks as tasks
+    from typer.testing import CliRunner
+
+    from dlnlab.cli import app
+
+    grid = tmp_path / "grid.toml"
+    grid.write_text(FAMILIES.replace('"layered:depth=3,alpha=0.1"', '"nonnegative:u0=1e-3"'))
+    cfg = load_config(grid)
+    target = next(p for p in cfg.points() if p.params["network"] == "twolayer:u0=0.001,v0=0")
+    real = tasks.make_problem
+    monkeypatch.setattr(tasks, "make_problem", lambda p: 1 / 0 if p.id == target.id else real(p))
+    runner = CliRunner()
+    first = runner.invoke(app, ["sweep", str(grid), "--out", str(tmp_path / "s"), "--workers", "0", "--json"])
+    assert first.exit_code == 0, first.output
+    summary = json.loads(first.output)
+    assert summary["complete"] and summary["counts"]["failed"] >= 1
+    rows = {r["point_id"]: r for r in read_rows(tmp_path / "s")}
+    assert rows[target.id]["status"] == "failed" and rows[target.id]["error"].startswith("ZeroDivisionError")
+    failed = {i for i, r in rows.items() if r["status"] == "failed"}
+
+    monkeypatch.setattr(tasks, "make_problem", real)
+    again = runner.invoke(app, ["sweep", str(tmp_path / "s"), "--workers", "0", "--retry-failed", "--json"])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.output)["computed"] == len(failed)  # every failed point, nothing else
+    assert read_rows(tmp_path / "s")[cfg.points().index(target)]["status"] == "converged"
+
+    phase = runner.invoke(app, ["sweep", str(tmp_path / "s"), "--phase", "--json"])
+    assert phase.exit_code == 0, phase.output
+    labels = set(json.loads(phase.output)["transitions"])
+    assert {"BP N=20", "flow symmetric:depth=3,scale=1e-06 N=20", "flow twolayer:u0=0.001,v0=0 N=20"} <= labels
