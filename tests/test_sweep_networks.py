@@ -241,6 +241,16 @@ def test_a_family_defined_outside_the_package_runs_through_a_sweep(tmp_path, wei
         assert abs(r["residual"] - ref.residual) <= 1e-12 and r["kkt"] <= 1e-9
 
 
+def test_a_family_the_workers_do_not_know_gives_failed_rows_that_say_so(tmp_path, weighted_family):
+    """Registered in this process only (pytest's workers never import this module): the
+    configuration is valid here, every row says why it could not be computed there."""
+    cfg = parse_config(WEIGHTED)
+    summary = run_sweep(cfg, tmp_path, workers=1)
+    assert summary.complete and summary.counts == {"failed": len(cfg.points())}
+    for r in read_rows(tmp_path):
+        assert r["error"].startswith("NetworkError: unknown network family 'weighted'") and r["rel_error"] is None
+
+
 SCRIPT = """
 import sys
 import numpy as np
