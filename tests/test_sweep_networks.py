@@ -363,3 +363,16 @@ def test_cli_runs_a_grid_of_networks_retries_failed_points_and_labels_the_phase_
     assert phase.exit_code == 0, phase.output
     labels = set(json.loads(phase.output)["transitions"])
     assert {"BP N=20", "flow symmetric:depth=3,scale=1e-06 N=20", "flow twolayer:u0=0.001,v0=0 N=20"} <= labels
+
+
+def test_cli_points_to_retry_failed_when_points_failed(tmp_path, weighted_family):
+    from typer.testing import CliRunner
+
+    from dlnlab.cli import app
+
+    grid = tmp_path / "grid.toml"
+    grid.write_text(WEIGHTED)
+    # the workers do not know the family (see above): every point fails, and the summary says what to do
+    res = CliRunner().invoke(app, ["sweep", str(grid), "--out", str(tmp_path / "s"), "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    assert "12 points failed" in res.output and "--retry-failed" in res.output

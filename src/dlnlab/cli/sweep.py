@@ -90,6 +90,9 @@ def sweep(
                       f"status {summary.counts}; {summary.retries} worker retries)")
         if summary.interrupted:
             console.print("re-run the same command to resume.")
+        if summary.counts.get("failed"):
+            console.print(f"{summary.counts['failed']} points failed (their error and message columns say why); "
+                          f"`dlnlab sweep {summary.directory} --retry-failed` recomputes them.")
     if summary.interrupted:
         raise typer.Exit(code=130)
 

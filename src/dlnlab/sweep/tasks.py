@@ -103,7 +103,7 @@ def solve_bp(P) -> tuple[np.ndarray, float, int, int, str]:
     if res.x is None:
         raise SolverError(f"HiGHS returned no solution for basis pursuit (status {res.status}: {res.message}); "
                           "A x = y is consistent for every generated problem, so this is a HiGHS failure: "
-                          "re-run the point with retry_failed.")
+                          "re-run it with `dlnlab sweep DIR --retry-failed`.")
     x = _polish(P, res.x[:N] - res.x[N:])
     w = np.asarray(res.eqlin.marginals, dtype=float)
     w = w / max(1.0, float(np.max(np.abs(P.A.T @ w))))
