@@ -74,7 +74,7 @@ def sweep_cell(cfg, workers) -> tuple[float, float, int]:
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         with ResultStore.open(d) as store:
             ok = sum(r["success"] for r in store.rows())
-    assert summary.complete and summary.counts == {"ok": summary.total}, summary
+    assert summary.complete and summary.counts == {"converged": summary.total}, summary
     return seconds, cpu, ok
 
 

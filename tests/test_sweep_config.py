@@ -65,7 +65,7 @@ def test_chunks_cover_grid_once_with_one_solver_and_size_each():
     assert sorted(ids) == sorted(p.id for p in cfg.points())
     for c in chunks:
         assert 1 <= len(c.points) <= 4
-        keys = {(p.params["method"], p.params["depth"], p.params["scale"], p.params["N"], p.params["m"])
+        keys = {(p.params["method"], p.params["network"], p.params["N"], p.params["m"])
                 for p in c.points}
         assert len(keys) == 1
     assert [c.index for c in chunks] == list(range(len(chunks)))

@@ -102,7 +102,7 @@ def test_basis_pursuit_50_percent_curve_at_N200_is_on_the_theory_curve(tmp_path)
     these trials is ~0.02, so 0.05 is a real check (a wrong solver or success test misses
     by 0.1 or more)."""
     summary = run_sweep(parse_config(DT_N200), tmp_path, workers=2)
-    assert summary.complete and summary.counts == {"ok": 96}
+    assert summary.complete and summary.counts == {"converged": 96}
     with ResultStore.open(tmp_path) as store:
         rows = store.rows()
     assert max(r["residual"] for r in rows) < 1e-12  # polished on the support: rounding level

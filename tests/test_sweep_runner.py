@@ -63,7 +63,7 @@ def test_local_processes_and_dask_give_identical_stores(tmp_path):
     distributed = pytest.importorskip("distributed", reason="dask[distributed] is in the test extra")
     cfg = parse_config(SMALL)
     local = run_sweep(cfg, tmp_path / "local", workers=2)
-    assert local.complete and local.counts == {"ok": len(cfg.points())} and local.executor == "processes"
+    assert local.complete and local.counts == {"converged": len(cfg.points())} and local.executor == "processes"
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         remote = run_sweep(cfg, tmp_path / "dask", scheduler=cluster.scheduler_address)
     assert remote.complete and remote.executor == "dask"
@@ -175,9 +175,9 @@ def test_task_errors_become_rows_and_the_sweep_goes_on(tmp_path, monkeypatch):
     assert summary.complete and len(rows) == len(cfg.points())
     for r in rows:
         if r["point_id"] in bad:
-            assert r["status"] == "error" and "boom in task 1" in r["error"]
+            assert r["status"] == "failed" and "boom in task 1" in r["error"]
         else:
-            assert r["status"] == "ok"
+            assert r["status"] == "converged"
 
     # a single point that raises inside a task (here: its problem generator) spoils only its row
     import dlnlab.sweep.tasks as tasks
@@ -186,13 +186,13 @@ def test_task_errors_become_rows_and_the_sweep_goes_on(tmp_path, monkeypatch):
     monkeypatch.setattr(tasks, "make_problem", lambda p: 1 / 0 if p.id == target.id else real(p))
     run_sweep(cfg, tmp_path / "b", workers=0)
     rows = {r["point_id"]: r for r in read_rows(tmp_path / "b")}
-    assert rows[target.id]["status"] == "error" and "ZeroDivisionError" in rows[target.id]["error"]
-    assert sum(r["status"] == "ok" for r in rows.values()) == len(rows) - 1
+    assert rows[target.id]["status"] == "failed" and "ZeroDivisionError" in rows[target.id]["error"]
+    assert sum(r["status"] == "converged" for r in rows.values()) == len(rows) - 1
 
-    # errors are finished points; --retry-errors recomputes them (here: successfully)
+    # failed points are finished points; --retry-failed recomputes them (here: successfully)
     monkeypatch.setattr(tasks, "make_problem", real)
-    again = run_sweep(cfg, tmp_path / "b", workers=0, retry_errors=True)
-    assert again.computed == 1 and again.counts == {"ok": len(rows)}
+    again = run_sweep(cfg, tmp_path / "b", workers=0, retry_failed=True)
+    assert again.computed == 1 and again.counts == {"converged": len(rows)}
 
 
 def _die(marker, chunk):
@@ -214,11 +214,11 @@ def test_dead_workers_are_retried_and_a_killer_task_is_recorded(tmp_path):
     rows = {r["point_id"]: r for r in read_rows(tmp_path / "run")}
     chunks = cfg.chunks()
     for p in chunks[0].points:  # died once (in the pool, or alone if the pool broke before it ran)
-        assert rows[p.id]["status"] == "ok" and rows[p.id]["attempts"] in (2, 3)
+        assert rows[p.id]["status"] == "converged" and rows[p.id]["attempts"] in (2, 3)
     for p in chunks[1].points:  # in the first pool, then alone: died, retried once, died
-        assert rows[p.id]["status"] == "error" and "died 2 times running this task alone" in rows[p.id]["error"]
+        assert rows[p.id]["status"] == "failed" and "died 2 times running this task alone" in rows[p.id]["error"]
         assert rows[p.id]["attempts"] == 3
-    assert all(rows[p.id]["status"] == "ok" for c in chunks[2:] for p in c.points)
+    assert all(rows[p.id]["status"] == "converged" for c in chunks[2:] for p in c.points)
 
 
 def test_progress_export_and_missing_parquet(tmp_path, monkeypatch):

@@ -23,7 +23,7 @@ from .errors import ExperimentError
 from .files import atomic_write_text
 
 #: Record keys shown as parameters (in this order) when present.
-PARAM_KEYS = ("problem", "depth", "eps", "d", "noise", "rho", "K", "algorithm", "target", "method")
+PARAM_KEYS = ("problem", "depth", "eps", "d", "noise", "rho", "K", "algorithm", "target", "method", "network")
 
 
 def load_results(folder) -> list[dict]:

@@ -1,7 +1,7 @@
 """`dlnlab sweep`: parameter grids in parallel into a resumable SQLite store.
 
     dlnlab sweep CONFIG.toml --out DIR [--workers N | --scheduler ADDRESS] [--quiet]
-    dlnlab sweep DIR                      resume with the stored configuration
+    dlnlab sweep DIR [--retry-failed]     resume with the stored configuration
     dlnlab sweep DIR --export csv|parquet
     dlnlab sweep DIR --phase              Donoho-Tanner 50% points and DIR/phase.png
     dlnlab sweep --example                a small working configuration
@@ -36,10 +36,11 @@ class _RateColumn(ProgressColumn):
 def sweep(
     target: Optional[Path] = typer.Argument(None, help="CONFIG.toml to run, or a sweep directory to resume/export."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Directory of the result store (with CONFIG.toml)."),
-    workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Local worker processes (default: cores; 0: none)."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w",
+                                          help="Local worker processes (default: cores; 0: none)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (e.g. tcp://host:8786)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
-    retry_errors: bool = typer.Option(False, "--retry-errors", help="Recompute points whose status is 'error'."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Recompute points whose status is 'failed'."),
     export: Optional[str] = typer.Option(None, "--export", help="Write DIR/results.csv or DIR/results.parquet."),
     phase: bool = typer.Option(False, "--phase", help="Print the empirical 50% points; write DIR/phase.png."),
     example: bool = typer.Option(False, "--example", help="Print a small working configuration and exit."),
@@ -63,7 +64,8 @@ def sweep(
             if out is None:
                 raise SweepConfigError("--out DIR is required with a configuration file (the store goes there).")
             if export or phase:
-                raise SweepConfigError("--export and --phase act on a sweep directory: `dlnlab sweep DIR --export csv`.")
+                raise SweepConfigError("--export and --phase act on a sweep directory: "
+                                       "`dlnlab sweep DIR --export csv`.")
             directory, config = out, load_config(target)
         if export or phase:
             with ResultStore.open(directory) as store:
@@ -76,7 +78,7 @@ def sweep(
         if config is None:
             with ResultStore.open(directory) as store:
                 config = store.config
-        summary = _run(run_sweep, config, directory, workers, scheduler, retry_errors, quiet)
+        summary = _run(run_sweep, config, directory, workers, scheduler, retry_failed, quiet)
     except DLNError as exc:
         fail(exc)
     if as_json:
@@ -88,13 +90,16 @@ def sweep(
                       f"status {summary.counts}; {summary.retries} worker retries)")
         if summary.interrupted:
             console.print("re-run the same command to resume.")
+        if summary.counts.get("failed"):
+            console.print(f"{summary.counts['failed']} points failed (their error and message columns say why); "
+                          f"`dlnlab sweep {summary.directory} --retry-failed` recomputes them.")
     if summary.interrupted:
         raise typer.Exit(code=130)
 
 
-def _run(run_sweep, config, directory, workers, scheduler, retry_errors, quiet):
+def _run(run_sweep, config, directory, workers, scheduler, retry_failed, quiet):
     show = not quiet and sys.stdout.isatty()
-    kwargs = dict(workers=workers, scheduler=scheduler, retry_errors=retry_errors)
+    kwargs = dict(workers=workers, scheduler=scheduler, retry_failed=retry_failed)
     if not show:
         return run_sweep(config, directory, **kwargs)
     columns = (TextColumn(f"[bold]{config.name}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),

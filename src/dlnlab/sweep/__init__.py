@@ -1,7 +1,8 @@
 """Sweeps at scale: parameter grids run in parallel into a resumable SQLite result store.
 
 - `config`: TOML configuration -> validated grid, deterministic seeds and tasks;
-- `tasks`: what one grid point computes (basis pursuit or the flow limit, recovery error);
+- `tasks`: what one grid point computes (basis pursuit, or the flow limit of any network
+  named by its spec, `dlnlab.networks.spec`; the recovery error);
 - `batch`: `batch_flow_limit`, the vectorized dual Newton over problems of equal size;
 - `store`: `ResultStore`, the SQLite store (one row per point, resumable);
 - `runner`: `run_sweep` on local processes or a Dask cluster;

@@ -7,7 +7,7 @@ A configuration names a problem generator with lists of parameters, a list of me
     seed = 0              # root of every derived seed
     trials = 10
     batch = 16            # points per task: problems of equal size are solved together
-    success_tol = 1e-4    # success: ||x - x_true|| / ||x_true|| <= success_tol
+    success_tol = 1e-4    # success: converged and ||x - x_true|| / ||x_true|| <= success_tol
 
     [problem]             # dl.gaussian_problem: A iid N(0, 1/m), k-sparse x_true
     generator = "gaussian"
@@ -20,9 +20,21 @@ A configuration names a problem generator with lists of parameters, a list of me
     method = "bp"         # basis pursuit (HiGHS)
 
     [[methods]]
-    method = "flow"       # gradient-flow limit of the symmetric DLN (dl.flow_limit)
+    method = "flow"       # gradient-flow limit of each network (dl.flow_limit)
+    network = ["symmetric:depth=3,scale=1e-6", "twolayer:u0=0.1,v0=0", "layered:depth=3,alpha=0.1"]
+
+    [[methods]]
+    method = "flow"       # shorthand for network = "symmetric:depth=D,scale=A", every D x A
     depth = [2, 3]
     scale = [1e-6]        # effective scale a = alpha**depth
+
+A flow method names its networks by their text form (`dlnlab.networks.spec`, any registered
+family, yours included), one spec or a list, a grid axis like the others; each problem size
+``N`` gets ``network_from_spec(spec, size=N)``. Specs are stored in the form the network
+prints back (``net.spec``), so ``symmetric:scale=1e-6,depth=3`` and
+``symmetric:depth=3,scale=0.000001`` are one solver. A family you register reaches worker
+processes when the registration runs on import: at the top level of the script (workers
+import it, skipping its ``if __name__ == "__main__":`` block) or in a module it imports.
 
 Every value list is canonicalized (sorted, duplicates dropped), so the canonical form,
 its hash, the point ids and the chunks do not depend on how the file is written.
@@ -32,6 +44,9 @@ A point's problem seed is a hash of the root seed, the problem parameters and th
 >>> cfg = parse_config('trials = 2\\n[problem]\\nN = 20\\ndelta = 0.5\\nrho = [0.1, 0.2]\\n[[methods]]\\nmethod = "bp"')
 >>> len(cfg.points()), cfg.points()[0].params["m"], cfg.points()[0].params["k"]
 (4, 10, 1)
+>>> flow = '[problem]\\nN = 20\\ndelta = 0.5\\nrho = 0.2\\n[[methods]]\\nmethod = "flow"\\n'
+>>> parse_config(flow + 'depth = 3\\nscale = 1e-6').points()[0].params["network"]
+'symmetric:depth=3,scale=1e-06'
 """
 
 from __future__ import annotations
@@ -44,18 +59,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import NetworkError, SweepConfigError
-from ..networks.symmetric import SymmetricDLN
+from ..networks.base import Network
+from ..networks.spec import network_from_spec
 
 TOP_KEYS = {"name", "seed", "trials", "batch", "success_tol", "problem", "methods"}
 PROBLEM_KEYS = {"generator", "N", "delta", "rho", "signs"}
-METHOD_KEYS = {"bp": {"method"}, "flow": {"method", "depth", "scale"}}
+METHOD_KEYS = {"bp": {"method"}, "flow": {"method", "network", "depth", "scale"}}
+#: How a flow method names its networks (for the error messages).
+FLOW_FORMS = ('network = "SPEC" or a list of specs (e.g. network = ["symmetric:depth=3,scale=1e-6", '
+              '"twolayer:u0=0.1,v0=0"]), or depth = [...] with scale = [...] (the symmetric network)')
 GENERATORS = ("gaussian",)
 
 
 @dataclass(frozen=True)
 class Point:
     """One grid point: its id (hash of its canonical parameters), position in the grid, parameters
-    and problem seed."""
+    (the problem's, ``method``, ``network`` (the spec; None for bp), ``trial``) and problem seed."""
 
     id: str
     index: int
@@ -65,7 +84,7 @@ class Point:
 
 @dataclass(frozen=True)
 class Chunk:
-    """A task: points of one solver on problems of one size, in grid order."""
+    """A task: points of one solver (method and network) on problems of one size, in grid order."""
 
     index: int
     points: tuple[Point, ...]
@@ -115,19 +134,20 @@ class SweepConfig:
         groups: dict[tuple, list[Point]] = {}
         for p in self.points():
             q = p.params
-            groups.setdefault((q["method"], q["depth"], q["scale"], q["N"], q["m"]), []).append(p)
+            groups.setdefault((q["method"], q["network"], q["N"], q["m"]), []).append(p)
         size = self.canonical["batch"]
         out = []
         for pts in groups.values():
             for i in range(0, len(pts), size):
-                out.append(Chunk(index=len(out), points=tuple(pts[i:i + size]), success_tol=self.canonical["success_tol"]))
+                out.append(Chunk(index=len(out), points=tuple(pts[i:i + size]),
+                                 success_tol=self.canonical["success_tol"]))
         return out
 
 
 def _solvers(method: dict) -> list[dict]:
     if method["method"] == "bp":
-        return [{"method": "bp", "depth": None, "scale": None}]
-    return [{"method": "flow", "depth": d, "scale": a} for d in method["depth"] for a in method["scale"]]
+        return [{"method": "bp", "network": None}]
+    return [{"method": "flow", "network": spec} for spec in method["network"]]
 
 
 def digest(obj, length: int = 64) -> str:
@@ -175,13 +195,14 @@ def from_dict(raw: dict, source: str = "<config>") -> SweepConfig:
     methods_raw = raw.get("methods")
     if not isinstance(methods_raw, list) or not methods_raw:
         raise SweepConfigError(f'{where}: at least one [[methods]] table is required, e.g. [[methods]] method = "bp".')
-    methods = [_method(m, f"{where} [[methods]] #{i + 1}") for i, m in enumerate(methods_raw)]
+    methods = [_method(m, f"{where} [[methods]] #{i + 1}", problem["N"]) for i, m in enumerate(methods_raw)]
     seen = set()
     for m in methods:
         for s in _solvers(m):
-            key = (s["method"], s["depth"], s["scale"])
+            key = (s["method"], s["network"])
             if key in seen:
-                raise SweepConfigError(f"{where}: solver {key} appears twice in [[methods]]; list it once.")
+                what = s["method"] if s["network"] is None else f"{s['method']} {s['network']}"
+                raise SweepConfigError(f"{where}: solver {what} appears twice in [[methods]]; list it once.")
             seen.add(key)
     canonical = {"name": name, "seed": seed, "trials": trials, "batch": batch, "success_tol": tol,
                  "problem": problem, "methods": methods}
@@ -198,9 +219,9 @@ def _problem(raw, where):
     for key in ("N", "delta", "rho"):
         if key not in raw:
             raise SweepConfigError(f"{where}: {key} is required (a number or a list of numbers).")
-    Ns = sorted({_integer(v, "N", where, lo=2) for v in _as_list(raw["N"])})
-    deltas = sorted({_real(v, "delta", where) for v in _as_list(raw["delta"])})
-    rhos = sorted({_real(v, "rho", where) for v in _as_list(raw["rho"])})
+    Ns = sorted({_integer(v, "N", where, lo=2) for v in _as_list(raw["N"], f"{where} N")})
+    deltas = sorted({_real(v, "delta", where) for v in _as_list(raw["delta"], f"{where} delta")})
+    rhos = sorted({_real(v, "rho", where) for v in _as_list(raw["rho"], f"{where} rho")})
     signs = raw.get("signs", True)
     if not isinstance(signs, bool):
         raise SweepConfigError(f"{where}: signs must be true or false; got {signs!r}.")
@@ -222,7 +243,7 @@ def _problem(raw, where):
     return {"generator": generator, "N": Ns, "delta": deltas, "rho": rhos, "signs": signs}
 
 
-def _method(raw, where):
+def _method(raw, where, sizes):
     if not isinstance(raw, dict) or "method" not in raw:
         raise SweepConfigError(f'{where}: each [[methods]] table needs method = "bp" or "flow".')
     kind = raw["method"]
@@ -231,18 +252,43 @@ def _method(raw, where):
     _unknown(raw, METHOD_KEYS[kind], where)
     if kind == "bp":
         return {"method": "bp"}
-    for key in ("depth", "scale"):
-        if key not in raw:
-            raise SweepConfigError(f"{where}: method flow needs {key} (a number or a list).")
-    depths = sorted({_real(v, "depth", where) for v in _as_list(raw["depth"])})
-    scales = sorted({_real(v, "scale", where) for v in _as_list(raw["scale"])})
-    for d in depths:
-        for a in scales:
-            try:
-                SymmetricDLN(depth=d, scale=a)
-            except NetworkError as exc:
-                raise SweepConfigError(f"{where}: {exc}") from None
-    return {"method": "flow", "depth": depths, "scale": scales}
+    shorthand = [key for key in ("depth", "scale") if key in raw]
+    if "network" in raw:
+        if shorthand:
+            raise SweepConfigError(f"{where}: give network or depth/scale, not both; a flow method takes "
+                                   f"{FLOW_FORMS}.")
+        specs = _as_list(raw["network"], f"{where} network")
+        key = "network"
+    else:
+        if len(shorthand) < 2:
+            missing = " and ".join(k for k in ("depth", "scale") if k not in raw)
+            raise SweepConfigError(f"{where}: method flow needs {missing}; it takes {FLOW_FORMS}.")
+        depths = sorted({_real(v, "depth", where) for v in _as_list(raw["depth"], f"{where} depth")})
+        scales = sorted({_real(v, "scale", where) for v in _as_list(raw["scale"], f"{where} scale")})
+        specs = [f"symmetric:depth={d!r},scale={a!r}" for d in depths for a in scales]
+        key = "depth/scale"
+    return {"method": "flow", "network": sorted({_spec(s, sizes, f"{where} {key}") for s in specs})}
+
+
+def _spec(text, sizes, where) -> str:
+    """The canonical form of a network spec (what the network prints back), checked at every
+    problem size."""
+    if not isinstance(text, str):
+        raise SweepConfigError(f"{where}: a network is a spec string such as \"symmetric:depth=3,scale=1e-6\"; "
+                               f"got {text!r}. A flow method takes {FLOW_FORMS}.")
+    try:
+        canonical = network_from_spec(text).spec
+        for N in sizes:
+            net = network_from_spec(canonical, size=N)
+            if not isinstance(net, Network):
+                raise NetworkError(f"{type(net).__name__} has no mirror_map() and dual_scale; a flow method "
+                                   "needs a network (dlnlab.networks.base.Network).")
+            if getattr(net, "size", N) != N:
+                raise NetworkError(f"it has {net.size} coordinates, the problem N = {N}; give one entry per "
+                                   "coordinate for every N of [problem], or a scalar.")
+    except NetworkError as exc:
+        raise SweepConfigError(f"{where}: {text!r}: {exc} (`dlnlab networks` lists the families.)") from None
+    return canonical
 
 
 def _unknown(raw: dict, allowed: set, where: str):
@@ -251,10 +297,10 @@ def _unknown(raw: dict, allowed: set, where: str):
         raise SweepConfigError(f"{where}: unknown key(s) {extra}; allowed: {sorted(allowed)}.")
 
 
-def _as_list(value):
+def _as_list(value, where: str):
     items = value if isinstance(value, list) else [value]
     if not items:
-        raise SweepConfigError("an empty list gives an empty grid; give at least one value.")
+        raise SweepConfigError(f"{where}: an empty list gives an empty grid; give at least one value.")
     return items
 
 

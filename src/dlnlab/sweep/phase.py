@@ -2,7 +2,7 @@
 
 Per delta column of a sweep, a logistic regression of success on rho (maximum likelihood,
 damped Newton), ``rho_50 = -b0 / b1`` (`transition`); a sweep's rows grouped by solver
-(`transitions`). The theory curve it is compared with is `dlnlab.theory.weak_threshold`;
+(`transitions`, by method, network spec and N). The theory curve it is compared with is `dlnlab.theory.weak_threshold`;
 the figure is `dlnlab.sweep.phase_figure`.
 
 >>> t = transition([0.1, 0.2, 0.3, 0.4, 0.5, 0.6], [True, True, False, True, False, False], 0.5)
@@ -103,17 +103,22 @@ def transition(rho: Sequence[float], success: Sequence[bool], delta: float) -> T
                       successes=int(success.sum()), iterations=its, converged=ok, separated=separated)
 
 
-def transitions(rows: Iterable[dict]) -> dict[tuple, list[Transition]]:
-    """50% points of a sweep's rows, grouped by solver ``(method, depth, scale, N)``.
+def solver_key(row: dict) -> tuple:
+    """``(method, network, N)``: the solver of a row, as `transitions` groups them."""
+    return row["method"], row["network"], row["N"]
 
-    Rows are dicts with keys ``method, depth, scale, N, delta, rho, success, status``
-    (as in the sweep store); rows whose status is not ``"ok"`` are left out.
+
+def transitions(rows: Iterable[dict]) -> dict[tuple, list[Transition]]:
+    """50% points of a sweep's rows, grouped by solver ``(method, network, N)``.
+
+    Rows are dicts with keys ``method, network, N, delta, rho, success, status``
+    (as in the sweep store); rows whose status is not ``"converged"`` are left out.
     """
     groups: dict[tuple, dict[float, list[tuple[float, bool]]]] = {}
     for row in rows:
-        if row["status"] != "ok":
+        if row["status"] != "converged":
             continue
-        key = (row["method"], row["depth"], row["scale"], row["N"])
+        key = solver_key(row)
         groups.setdefault(key, {}).setdefault(row["delta"], []).append((row["rho"], bool(row["success"])))
     out = {}
     for key in sorted(groups, key=lambda k: tuple((v is None, v) for v in k)):

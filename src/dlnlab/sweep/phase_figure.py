@@ -8,14 +8,15 @@ import numpy as np
 
 from ..errors import DLNError
 from ..theory import weak_threshold_curve
-from .phase import transitions
+from .phase import solver_key, transitions
 
 
 def solver_label(key: tuple) -> str:
-    method, depth, scale, N = key
+    """``BP N=100`` or ``flow symmetric:depth=3,scale=1e-06 N=100`` for a key of `transitions`."""
+    method, network, N = key
     if method == "bp":
         return f"BP N={N}"
-    return f"flow p={depth:g} a={scale:.0e} N={N}"
+    return f"flow {network} N={N}"
 
 
 def plot_phase(rows: Sequence[dict], path, *, title: str = "Donoho-Tanner phase diagram") -> str:
@@ -44,7 +45,7 @@ def phase_figure(rows: Sequence[dict], *, title: str = "Donoho-Tanner phase diag
     for ax, key in zip(axes[0], keys):
         cells: dict[tuple[float, float], list[bool]] = {}
         for row in rows:
-            if row["status"] == "ok" and (row["method"], row["depth"], row["scale"], row["N"]) == key:
+            if row["status"] == "converged" and solver_key(row) == key:
                 cells.setdefault((row["delta"], row["rho"]), []).append(bool(row["success"]))
         d, r = np.array(list(cells)).T
         frac = np.array([np.mean(v) for v in cells.values()])

@@ -10,7 +10,7 @@ a row are skipped, so re-running the same sweep resumes it. Executors:
   worker that dies (`BrokenProcessPool`) takes its pool down: the tasks that were in flight
   are retried one at a time in a new pool, so the one that kills its worker is identified;
   a task that kills its worker running alone is retried up to ``max_retries`` times, then
-  recorded as an error, and the sweep goes on (``attempts`` counts every submission);
+  recorded as failed (``error`` says so), and the sweep goes on (``attempts`` counts every submission);
 - a Dask cluster (``scheduler`` address or a ``distributed.Client``): every task submitted
   at once, collected as completed;
 - ``workers=0``: in this process, one task after the other.
@@ -27,7 +27,7 @@ with everything finished so far kept (``interrupted=True``).
 >>> cfg = parse_config('[problem]\\nN = 20\\ndelta = 0.5\\nrho = [0.1, 0.2]\\n[[methods]]\\nmethod = "bp"')
 >>> summary = run_sweep(cfg, tempfile.mkdtemp(), workers=0)
 >>> summary.total, summary.computed, summary.counts
-(2, 2, {'ok': 2})
+(2, 2, {'converged': 2})
 """
 
 from __future__ import annotations
@@ -71,14 +71,15 @@ class SweepSummary:
         return sum(self.counts.values()) == self.total
 
 
-def run_sweep(config: SweepConfig, out, *, workers: int | None = None, scheduler=None, retry_errors: bool = False,
+def run_sweep(config: SweepConfig, out, *, workers: int | None = None, scheduler=None, retry_failed: bool = False,
               max_retries: int = 2, progress: Callable[[int, int], None] | None = None,
               task: Callable[[Chunk], list[dict]] = run_chunk) -> SweepSummary:
     """Run (or resume) ``config`` into the store in directory ``out``; see the module docstring.
 
     ``workers``: local processes (default: the machine's cores; 0: in this process);
     ``scheduler``: a Dask scheduler address or ``distributed.Client`` (then ``workers`` is
-    ignored); ``retry_errors``: recompute points whose row has status "error";
+    ignored); ``retry_failed``: recompute points whose row has status "failed" (a raised
+    exception, a dead worker, a solver that stopped unverified);
     ``progress(done, total)``: called after each committed task; ``task``: the function a
     task runs (a module-level function of a `Chunk`, returning its rows).
     """
@@ -88,7 +89,7 @@ def run_sweep(config: SweepConfig, out, *, workers: int | None = None, scheduler
     if n_workers < 0:
         raise SweepConfigError(f"workers must be >= 0 (0: run in this process); got {workers}.")
     with ResultStore.open(out, config) as store:
-        have = store.finished(include_errors=not retry_errors)
+        have = store.finished(include_failed=not retry_failed)
         already = len(have)
         todo = [c for c in config.chunks() if not all(p.id in have for p in c.points)]
         run_id = store.begin_run(executor, n_workers)
@@ -130,7 +131,7 @@ def _cores() -> int:
 
 
 def _call(task, chunk: Chunk) -> list[dict]:
-    """``task(chunk)``, with an exception turned into error rows for all its points."""
+    """``task(chunk)``, with an exception turned into failed rows for all its points."""
     try:
         return task(chunk)
     except Exception as exc:
@@ -138,7 +139,8 @@ def _call(task, chunk: Chunk) -> list[dict]:
 
 
 def error_rows(chunk: Chunk, message: str) -> list[dict]:
-    return [{"point_id": p.id, "status": "error", "error": message} for p in chunk.points]
+    """Rows of status "failed" for every point of ``chunk``, ``error`` saying why."""
+    return [{"point_id": p.id, "status": "failed", "error": message} for p in chunk.points]
 
 
 def _worker_init():

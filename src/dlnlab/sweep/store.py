@@ -4,15 +4,16 @@
 
 - ``meta``: the canonical configuration, its SHA-256 (``config_hash``), the grid size;
 - ``points``: one row per finished point, primary key ``point_id`` (a hash of the point's
-  canonical parameters): the parameters, the derived seed, the measured quantities of
-  `dlnlab.sweep.tasks`, and ``attempts``, ``run_id``, ``finished_at``;
+  canonical parameters): the parameters (the network as its spec string), the derived seed,
+  the measured quantities of `dlnlab.sweep.tasks` (``status`` a word of
+  `dlnlab.results.STATUSES`), and ``attempts``, ``run_id``, ``finished_at``;
 - ``runs``: one row per invocation (executor, workers, points computed, retries, state).
 
 The parent process is the only writer. The database runs in WAL mode with
 ``synchronous=FULL``; each task's rows are written in one transaction, so a killed sweep
 leaves whole tasks or nothing, and readers (a progress monitor, a test) never block it.
-A store refuses a configuration other than the one it was created with
-(`StoreMismatchError`): its rows would silently mix two experiments.
+A store refuses a configuration other than the one it was created with, and a store of
+another format (`StoreMismatchError`): its rows would silently mix two experiments.
 
 >>> import tempfile
 >>> from dlnlab.sweep.config import parse_config
@@ -34,9 +35,11 @@ from ..errors import OptionalDependencyError, StoreMismatchError, SweepConfigErr
 from .config import Chunk, SweepConfig, from_dict
 
 FILE = "sweep.sqlite"
-PARAM_COLUMNS = ("generator", "N", "m", "k", "delta", "rho", "signs", "method", "depth", "scale", "trial")
-RESULT_COLUMNS = ("status", "rel_error", "success", "residual", "kkt", "duality_gap", "iterations", "solver",
-                  "seconds", "error")
+#: The store layout this version reads and writes (format 1: symmetric networks as depth, scale).
+FORMAT = "2"
+PARAM_COLUMNS = ("generator", "N", "m", "k", "delta", "rho", "signs", "method", "network", "trial")
+RESULT_COLUMNS = ("status", "message", "rel_error", "success", "residual", "kkt", "duality_gap", "iterations",
+                  "solver", "seconds", "error")
 #: Columns that describe how and when a row was computed rather than what it is.
 VOLATILE_COLUMNS = ("seconds", "attempts", "run_id", "finished_at")
 COLUMNS = ("point_id", "idx", *PARAM_COLUMNS, "seed", *RESULT_COLUMNS, "attempts", "run_id", "finished_at")
@@ -46,8 +49,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS points (
     point_id TEXT PRIMARY KEY, idx INTEGER NOT NULL,
     generator TEXT, N INTEGER, m INTEGER, k INTEGER, delta REAL, rho REAL, signs INTEGER,
-    method TEXT, depth REAL, scale REAL, trial INTEGER, seed INTEGER,
-    status TEXT NOT NULL, rel_error REAL, success INTEGER, residual REAL, kkt REAL, duality_gap REAL,
+    method TEXT, network TEXT, trial INTEGER, seed INTEGER,
+    status TEXT NOT NULL, message TEXT, rel_error REAL, success INTEGER, residual REAL, kkt REAL, duality_gap REAL,
     iterations INTEGER, solver TEXT, seconds REAL, error TEXT,
     attempts INTEGER NOT NULL, run_id INTEGER, finished_at REAL);
 CREATE TABLE IF NOT EXISTS runs (
@@ -92,9 +95,14 @@ class ResultStore:
                 with _transaction(conn):
                     conn.executemany("INSERT INTO meta VALUES (?, ?)", [
                         ("config_hash", config.hash), ("config", json.dumps(config.canonical, sort_keys=True)),
-                        ("points", str(total)), ("created", repr(time.time())), ("format", "1"),
+                        ("points", str(total)), ("created", repr(time.time())), ("format", FORMAT),
                         ("dlnlab_version", __version__)])
                 return cls(path, conn, config, total)
+            if meta.get("format") != FORMAT:
+                raise StoreMismatchError(
+                    f"{directory} holds a sweep store of format {meta.get('format')!r} (dlnlab "
+                    f"{meta.get('dlnlab_version', '?')}); this dlnlab reads format {FORMAT!r} (networks by spec, "
+                    "statuses of dlnlab.results.STATUSES). Run the configuration again into a new --out directory.")
             stored = from_dict(json.loads(meta["config"]), source=str(path))
             if config is not None and meta["config_hash"] != config.hash:
                 raise StoreMismatchError(
@@ -116,9 +124,9 @@ class ResultStore:
     def close(self):
         self.conn.close()
 
-    def finished(self, *, include_errors: bool = True) -> set[str]:
-        """Ids of the points with a row (``include_errors=False``: leave out status "error")."""
-        sql = "SELECT point_id FROM points" + ("" if include_errors else " WHERE status != 'error'")
+    def finished(self, *, include_failed: bool = True) -> set[str]:
+        """Ids of the points with a row (``include_failed=False``: leave out status "failed")."""
+        sql = "SELECT point_id FROM points" + ("" if include_failed else " WHERE status != 'failed'")
         return {r[0] for r in self.conn.execute(sql)}
 
     def begin_run(self, executor: str, workers: int) -> int:

@@ -7,21 +7,26 @@ N(0, 1/m), ``x_true`` k-sparse) and solves it with its method:
   on dense Gaussian data), verified by its residual and the duality gap of HiGHS' dual
   (`solve_bp`). `dl.basis_pursuit` also certifies uniqueness by a further LP, which a
   phase diagram does not need, at 10x the cost for N = 200;
-- ``flow``: the gradient-flow limit of the depth-p symmetric DLN at effective scale ``a``
-  (`batch_flow_limit` for the whole chunk, `dl.flow_limit` for any it does not converge).
+- ``flow``: the gradient-flow limit ``argmin_{Ax=y} Q(x)`` of the point's network
+  (docs/theory.md section 3), ``network_from_spec(spec, size=N)``, any registered family.
+  `batch_flow_limit` solves the whole chunk at once where the network's mirror map works on
+  a stack of problems (`stacks`); otherwise, and for any point the batch does not converge,
+  `dl.flow_limit` solves each point alone.
 
-Row fields: ``status`` ("ok": solver converged and verified; "failed": it returned
-without convergence, values kept as evidence; "error": it raised, ``error`` says why),
-``rel_error = ||x - x_true|| / ||x_true||``, ``success = rel_error <= success_tol``,
-``residual = ||A x - y|| / ||y||``, ``kkt`` (flow: KKT error), ``duality_gap`` (bp),
-``iterations`` (Newton steps or simplex iterations), ``solver`` (what produced x),
-``seconds`` (wall time; batch time shared equally by its members).
+Row fields: ``status`` (a word of `dlnlab.results.STATUSES`: "converged" when the solver
+converged and its answer was verified from the returned point; "failed" when it returned
+unverified, or raised: then ``error`` says what was raised; "max_iter" when a budget ran
+out), ``message`` (the solver's own words), ``rel_error = ||x - x_true|| / ||x_true||``,
+``success`` (converged and ``rel_error <= success_tol``), ``residual = ||A x - y|| / ||y||``,
+``kkt`` (flow: KKT error), ``duality_gap`` (bp), ``iterations`` (Newton steps or simplex
+iterations), ``solver`` (what produced x: "highs", "batch" or "flow_limit"), ``seconds``
+(wall time; batch time shared equally by its members).
 
 >>> from dlnlab.sweep.config import parse_config
 >>> cfg = parse_config('[problem]\\nN = 20\\ndelta = 0.5\\nrho = 0.2\\n[[methods]]\\nmethod = "bp"')
 >>> row = run_chunk(cfg.chunks()[0])[0]
 >>> row["status"], row["success"], row["solver"]
-('ok', True, 'highs')
+('converged', True, 'highs')
 """
 
 from __future__ import annotations
@@ -32,9 +37,9 @@ import traceback
 import numpy as np
 from scipy.optimize import linprog
 
-from ..errors import DLNError
+from ..errors import DLNError, SolverError
 from ..limits import flow_limit
-from ..networks.symmetric import SymmetricDLN
+from ..networks.spec import network_from_spec
 from ..problems import gaussian_problem
 from .batch import batch_flow_limit
 from .config import Chunk, Point
@@ -46,8 +51,10 @@ from .config import Chunk, Point
 #: 1e-6 separates such tolerance-level errors from a wrong answer (gap O(1)).
 BP_VERIFY_TOL = 1e-6
 
-ROW_FIELDS = ("status", "rel_error", "success", "residual", "kkt", "duality_gap", "iterations", "solver",
+ROW_FIELDS = ("status", "message", "rel_error", "success", "residual", "kkt", "duality_gap", "iterations", "solver",
               "seconds", "error")
+#: HiGHS' status for an iteration or time limit (scipy.optimize.linprog's ``status == 1``).
+HIGHS_LIMIT = 1
 
 
 def make_problem(point: Point):
@@ -57,7 +64,7 @@ def make_problem(point: Point):
 
 def run_chunk(chunk: Chunk) -> list[dict]:
     """Rows for every point of ``chunk`` (in order). A point's exception is caught into its
-    row (status "error"); only a dying process stops a chunk."""
+    row (status "failed", ``error`` set); only a dying process stops a chunk."""
     if chunk.points[0].params["method"] == "bp":
         return [_bp_row(p, chunk.success_tol) for p in chunk.points]
     return _flow_rows(chunk)
@@ -71,34 +78,38 @@ def _row(point: Point, **fields) -> dict:
 
 def _error_row(point: Point, exc: BaseException, seconds: float) -> dict:
     what = str(exc) if isinstance(exc, DLNError) else "".join(traceback.format_exception_only(exc)).strip()
-    return _row(point, status="error", error=f"{type(exc).__name__}: {what}", seconds=seconds)
+    return _row(point, status="failed", error=f"{type(exc).__name__}: {what}", seconds=seconds)
 
 
-def _quality(P, x, tol):
+def _quality(P, x, tol, status):
     rel = float(np.linalg.norm(x - P.x_true) / np.linalg.norm(P.x_true))
-    return {"rel_error": rel, "success": bool(rel <= tol), "residual": P.relative_residual(x)}
+    return {"status": status, "rel_error": rel, "success": bool(status == "converged" and rel <= tol),
+            "residual": P.relative_residual(x)}
 
 
-def solve_bp(P) -> tuple[np.ndarray, float, int, str]:
-    """Basis pursuit ``min ||x||_1 s.t. A x = y`` by HiGHS: ``(x, duality gap, iterations, message)``.
+def solve_bp(P) -> tuple[np.ndarray, float, int, int, str]:
+    """Basis pursuit ``min ||x||_1 s.t. A x = y`` by HiGHS: ``(x, duality gap, iterations, HiGHS status,
+    message)``.
 
     LP: ``min 1^T (u + v)`` s.t. ``[A, -A] (u, v) = y``, ``u, v >= 0``. Polish: on the support
     ``S`` of HiGHS' answer, ``x_S`` is recomputed by least squares when ``A_S`` has full column
     rank, kept if its signs agree and its residual is smaller (same vertex, rounding removed).
     The certificate is HiGHS' equality dual ``w`` scaled to ``||A^T w||_inf <= 1`` (dual
     feasible), with relative gap ``(||x||_1 - <w, y>) / ||x||_1``. The message is empty when
-    HiGHS reports optimal."""
+    HiGHS reports optimal; `SolverError` when HiGHS returns no point at all."""
     m, N = P.A.shape
     res = linprog(np.ones(2 * N), A_eq=np.hstack([P.A, -P.A]), b_eq=P.y, bounds=(0, None), method="highs",
                   options={"presolve": False})
     if res.x is None:
-        raise RuntimeError(f"HiGHS returned no solution (status {res.status}: {res.message})")
+        raise SolverError(f"HiGHS returned no solution for basis pursuit (status {res.status}: {res.message}); "
+                          "A x = y is consistent for every generated problem, so this is a HiGHS failure: "
+                          "re-run it with `dlnlab sweep DIR --retry-failed`.")
     x = _polish(P, res.x[:N] - res.x[N:])
     w = np.asarray(res.eqlin.marginals, dtype=float)
     w = w / max(1.0, float(np.max(np.abs(P.A.T @ w))))
     value = float(np.sum(np.abs(x)))
     gap = abs(value - float(w @ P.y)) / max(value, 1e-300)
-    return x, gap, int(res.nit), "" if res.status == 0 else str(res.message)
+    return x, gap, int(res.nit), res.status, "" if res.status == 0 else str(res.message)
 
 
 def _polish(P, x: np.ndarray) -> np.ndarray:
@@ -128,21 +139,51 @@ def _bp_row(point: Point, tol: float) -> dict:
     t0 = time.perf_counter()
     try:
         P = make_problem(point)
-        x, gap, its, message = solve_bp(P)
-        quality = _quality(P, x, tol)
-        ok = not message and quality["residual"] <= BP_VERIFY_TOL and gap <= BP_VERIFY_TOL
-        if not ok and not message:
-            message = f"unverified: residual {quality['residual']:.1e}, duality gap {gap:.1e} (tolerance {BP_VERIFY_TOL:g})"
-        return _row(point, status="ok" if ok else "failed", **quality, duality_gap=gap, iterations=its,
-                    solver="highs", seconds=time.perf_counter() - t0, error=message or None)
+        x, gap, its, code, message = solve_bp(P)
+        residual = P.relative_residual(x)
+        if code == 0 and residual <= BP_VERIFY_TOL and gap <= BP_VERIFY_TOL:
+            status = "converged"
+        elif code == 0:
+            status, message = "failed", (f"HiGHS' answer fails verification: residual {residual:.1e}, duality gap "
+                                         f"{gap:.1e} (tolerance {BP_VERIFY_TOL:g})")
+        else:
+            status = "max_iter" if code == HIGHS_LIMIT else "failed"
+        return _row(point, **_quality(P, x, tol, status), message=message or None, duality_gap=gap, iterations=its,
+                    solver="highs", seconds=time.perf_counter() - t0)
     except Exception as exc:  # a point's failure is data, not the end of the sweep
         return _error_row(point, exc, time.perf_counter() - t0)
 
 
+def stacks(net, N: int) -> bool:
+    """Whether ``net``'s mirror map evaluates a stack of problems, ``(B, N)`` arrays, row by row
+    (what `batch_flow_limit` needs): checked on two rows against one-row evaluations. Maps that
+    index their parameters coordinates-first (the layered network of depth >= 3) do not."""
+    mapping = net.mirror_map()
+    sign = np.ones((2, N))
+    sign[1, ::2] = -1.0
+    gap = np.vstack([np.linspace(0.2, 0.9, N), np.linspace(0.95, 0.4, N)])
+    try:
+        with np.errstate(all="ignore"):
+            for f in (mapping.primal, mapping.slope, mapping.conjugate):
+                stacked = np.asarray(f(sign, gap))
+                alone = np.stack([np.asarray(f(sign[b], gap[b])) for b in range(2)])
+                if stacked.shape != (2, N) or not np.allclose(stacked, alone, rtol=1e-12, atol=0.0, equal_nan=True):
+                    return False
+    except Exception:  # e.g. shapes that do not broadcast: whatever fails on a stack is not batched
+        return False
+    return True
+
+
 def _flow_rows(chunk: Chunk) -> list[dict]:
     q = chunk.points[0].params
-    net = SymmetricDLN(depth=q["depth"], scale=q["scale"])
     rows: list[dict | None] = [None] * len(chunk.points)
+    t0 = time.perf_counter()
+    try:
+        net = network_from_spec(q["network"], size=q["N"])
+        batched = stacks(net, q["N"])
+    except Exception as exc:  # e.g. a family not registered in this worker: every point's row says so
+        share = (time.perf_counter() - t0) / len(chunk.points)
+        return [_error_row(p, exc, share) for p in chunk.points]
     problems, members, made = [], [], []
     for i, point in enumerate(chunk.points):
         t0 = time.perf_counter()
@@ -152,27 +193,29 @@ def _flow_rows(chunk: Chunk) -> list[dict]:
             made.append(time.perf_counter() - t0)
         except Exception as exc:
             rows[i] = _error_row(point, exc, time.perf_counter() - t0)
-    if problems:
+    if problems and batched:
         t0 = time.perf_counter()
         try:
             out = batch_flow_limit(problems, net, throw=False)
+        except Exception:  # the batch machinery itself failed: each point alone, errors kept per point
+            batched = False
+        else:
             share = (time.perf_counter() - t0) / len(problems)
             for P, i, t, res, alone in zip(problems, members, made, out.results, out.fallback):
                 rows[i] = _flow_row(chunk.points[i], P, res, "flow_limit" if alone else "batch", t + share,
                                     chunk.success_tol)
-        except Exception:  # the batch machinery itself failed: each point alone, errors kept per point
-            for P, i, t in zip(problems, members, made):
-                t1 = time.perf_counter()
-                try:
-                    res = flow_limit(P, net, throw=False)
-                    rows[i] = _flow_row(chunk.points[i], P, res, "flow_limit", t + time.perf_counter() - t1,
-                                        chunk.success_tol)
-                except Exception as exc:
-                    rows[i] = _error_row(chunk.points[i], exc, t + time.perf_counter() - t1)
+    if problems and not batched:
+        for P, i, t in zip(problems, members, made):
+            t1 = time.perf_counter()
+            try:
+                res = flow_limit(P, net, throw=False)
+                rows[i] = _flow_row(chunk.points[i], P, res, "flow_limit", t + time.perf_counter() - t1,
+                                    chunk.success_tol)
+            except Exception as exc:
+                rows[i] = _error_row(chunk.points[i], exc, t + time.perf_counter() - t1)
     return rows
 
 
 def _flow_row(point, P, res, solver, seconds, tol):
-    return _row(point, status="ok" if res.converged else "failed", **_quality(P, res.x, tol), kkt=res.kkt,
-                iterations=res.iterations, solver=solver, seconds=seconds,
-                error=None if res.converged else (res.message or "not converged"))
+    return _row(point, **_quality(P, res.x, tol, res.status), message=res.message or None, kkt=res.kkt,
+                iterations=res.iterations, solver=solver, seconds=seconds)

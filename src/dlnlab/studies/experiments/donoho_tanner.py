@@ -28,15 +28,16 @@ RHOS_FULL = tuple(np.round(np.arange(0.05, 0.951, 0.05), 2))
 
 @experiment("donoho-tanner", title="Donoho-Tanner phase diagram: basis pursuit and DLN flow limits",
             quick=dict(N=100, deltas=(0.25, 0.5), rhos=RHOS_QUICK, trials=6,
-                       flows=((2.0, 1e-12), (3.0, 1e-12)), bp_tol=0.08),
+                       networks=("symmetric:depth=2,scale=1e-12", "symmetric:depth=3,scale=1e-12"), bp_tol=0.08),
             full=dict(N=200, deltas=(0.1, 0.25, 0.4, 0.5, 0.6, 0.75, 0.9), rhos=RHOS_FULL, trials=20,
-                      flows=((2.0, 1e-6), (2.0, 1e-12), (3.0, 1e-6), (3.0, 1e-12)), bp_tol=0.05))
-def donoho_tanner(ctx, *, N, deltas, rhos, trials, flows, bp_tol):
+                      networks=("symmetric:depth=2,scale=1e-6", "symmetric:depth=2,scale=1e-12",
+                                "symmetric:depth=3,scale=1e-6", "symmetric:depth=3,scale=1e-12"), bp_tol=0.05))
+def donoho_tanner(ctx, *, N, deltas, rhos, trials, networks, bp_tol):
     """``bp_tol``: allowed distance of BP's 50% point from rho_W. The finite-N transition sits
     ~0.01 above the asymptotic curve at N = 200 (~0.03 at N = 100) and the fit's standard
     error is 0.01-0.03 with these trials; 0.05 (full) and 0.08 (quick) leave ~2 standard
-    errors beyond that shift."""
-    methods = [{"method": "bp"}] + [{"method": "flow", "depth": [float(p)], "scale": [float(a)]} for p, a in flows]
+    errors beyond that shift. ``networks``: the flow solvers, by spec (`dlnlab.networks.spec`)."""
+    methods = [{"method": "bp"}, {"method": "flow", "network": list(networks)}]
     config = from_dict({"name": "donoho-tanner", "seed": 0, "trials": int(trials), "batch": 16, "success_tol": 1e-4,
                         "problem": {"generator": "gaussian", "N": [int(N)], "delta": [float(d) for d in deltas],
                                     "rho": [float(r) for r in rhos], "signs": True},
@@ -58,14 +59,14 @@ def donoho_tanner(ctx, *, N, deltas, rhos, trials, flows, bp_tol):
     bp = {t.delta: t for t in fits[bp_key]}
     by_instance = {}
     for r in rows:
-        by_instance.setdefault((r["delta"], r["rho"], r["trial"]), {})[(r["method"], r["depth"], r["scale"])] = r
+        by_instance.setdefault((r["delta"], r["rho"], r["trial"]), {})[(r["method"], r["network"])] = r
     records, table = [], []
     for key, columns in fits.items():
         label = solver_label(key)
         flow_only = 0
         if key[0] == "flow":
             flow_only = sum(1 for inst in by_instance.values()
-                            if inst[key[:3]]["success"] and not inst[("bp", None, None)]["success"])
+                            if inst[key[:2]]["success"] and not inst[("bp", None)]["success"])
         for t in columns:
             theory = weak_threshold(t.delta)
             if key[0] == "bp":
@@ -73,8 +74,7 @@ def donoho_tanner(ctx, *, N, deltas, rhos, trials, flows, bp_tol):
             else:
                 # paired instances: a flow near BP's solution cannot recover more than BP
                 checks = [check("rho50", t.rho50, bp[t.delta].rho50, 0.02, kind="max")] if t.delta in bp else []
-            records.append(record(label, params={"method": key[0], "depth": key[1], "scale": key[2], "N": key[3],
-                                                 "delta": t.delta},
+            records.append(record(label, params={"method": key[0], "network": key[1], "N": key[2], "delta": t.delta},
                                   checks=checks, rho50_ci=list(t.rho_ci), rho_W=theory, trials=t.n,
                                   successes=t.successes, flow_only=flow_only if key[0] == "flow" else None))
             table.append([label, t.delta, t.rho50, t.rho_ci[0], t.rho_ci[1], theory, t.n, t.successes])
