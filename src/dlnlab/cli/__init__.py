@@ -11,4 +11,4 @@ from .app import app
 
 
 def main() -> None:
-    app()
+    app(prog_name="dlnlab")

@@ -18,6 +18,19 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 console = Console()
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+        typer.echo(f"dlnlab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                          help="Print the dlnlab version and exit.")) -> None:
+    """Options that come before the command (--version)."""
+
+
 def emit_json(payload: dict) -> None:
     typer.echo(json.dumps(plain(payload), indent=2))
 
