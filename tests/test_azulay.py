@@ -155,6 +155,18 @@ def test_scale_family():
     assert np.allclose(lim.x, dl.flow_limit(P, small.two_layer).x, rtol=1e-10, atol=1e-14)
 
 
+def test_rate_study_takes_the_family_to_zero_scale():
+    """The depth-2 rate theory (docs/theory.md section 5) applies: the fitted slope is the predicted one."""
+    from dlnlab.studies import rates
+    net = dl.AzulayDLN([1e-3, 2e-3, 1e-3, 3e-3, 2e-3], 1e-3, [0.0, 1e-3, 2e-3, 0.0, 1e-3], [5e-4, 0.0, 0.0, 1e-3, 0.0])
+    assert rates.rate_depth(net) == 2.0
+    study = rates.rate_study(dl.random_problem(), networks=[net], log10_scales=np.arange(-40.0, -301.0, -40.0))
+    curve = study.curves[0]
+    assert all(s == "converged" for s in curve.statuses)
+    # at scales 1e-40..1e-300 the error is in its asymptotic regime: slopes agree to 2e-9 (measured)
+    assert abs(curve.fit.slope - curve.predicted_slope) <= 1e-6 * curve.predicted_slope
+
+
 def test_spec_round_trip_and_broadcast():
     net = dl.network_from_spec("azulay:up=0.1,vp=0.2;0.3;0.4,um=0,vm=-0.5")
     assert net.size == 3 and net.um.tolist() == [0.0, 0.0, 0.0]

@@ -94,6 +94,11 @@ class AzulayDLN:
         return self.up.size
 
     @property
+    def depth(self) -> int:
+        """2: every output is a difference of products of two weights (rates as in docs/theory.md section 5)."""
+        return 2
+
+    @property
     def x0(self) -> np.ndarray:
         """The starting point ``up vp - um vm``."""
         return self.up * self.vp - self.um * self.vm
