@@ -5,7 +5,7 @@ Gradient flow on ``1/2 ||A x - y||^2`` (``g = A^T (y - A x)``) is
     u+' = v+ g,   v+' = u+ g,   u-' = -v- g,   v-' = -u- g,
 
 so each pair conserves ``u^2 - v^2`` and each product is a two-layer (`dlnlab.networks.twolayer`)
-flow: ``w+ = u+ v+`` driven by ``+s`` and ``w- = u- v-`` by ``-s``, ``s = A^T lam``. With
+flow: ``w+ = u+ v+`` driven by ``+g`` and ``w- = u- v-`` by ``-g``. In ``s = A^T lam``, with
 ``P_+- = (u_+-(0) + v_+-(0))^2 / 4`` and ``M_+- = (u_+-(0) - v_+-(0))^2 / 4``,
 
     w+ = P+ e^{2 s} - M+ e^{-2 s},   w- = P- e^{-2 s} - M- e^{2 s},
