@@ -10,8 +10,8 @@ from .errors import (ConvergenceError, DLNError, ExperimentError, InfeasibleLPEr
 from .results import STATUSES, Result
 from .problems import (FIXTURES, Problem, gaussian_problem, kink_problem, line_problem, plane_problem,
                        random_problem)
-from .networks import (EntropicMap, HyperbolicMap, LayeredDLN, MirrorMap, Network, NonNegativeDLN, PowerBarrierMap,
-                       ScaleFamily, SymmetricDLN, TwoLayerDLN, network_from_spec)
+from .networks import (AzulayDLN, EntropicMap, HyperbolicMap, LayeredDLN, MirrorMap, Network, NonNegativeDLN,
+                       PowerBarrierMap, ScaleFamily, SymmetricDLN, TwoLayerDLN, network_from_spec)
 from .limits import LimitResult, flow_limit
 from .l1 import (BPFace, BPResult, CertificateConstant, NSPConstant, Selection, basis_pursuit, bp_face,
                  certificate_constant, nsp_constant, selected_minimizer)
@@ -32,7 +32,7 @@ __all__ = [
     "Problem", "FIXTURES", "gaussian_problem", "line_problem", "plane_problem", "random_problem", "kink_problem",
     # networks
     "Network", "ScaleFamily", "MirrorMap", "SymmetricDLN", "HyperbolicMap", "PowerBarrierMap", "TwoLayerDLN",
-    "LayeredDLN", "NonNegativeDLN", "EntropicMap", "network_from_spec",
+    "AzulayDLN", "LayeredDLN", "NonNegativeDLN", "EntropicMap", "network_from_spec",
     # limits
     "LimitResult", "flow_limit", "BatchLimitResult", "batch_flow_limit",
     # l1 geometry

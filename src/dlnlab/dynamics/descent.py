@@ -22,6 +22,11 @@ converges (``A x_K -> y``, ``c_+-`` converge since ``c ~ -gamma^2 g^2 / 2``), it
 ``q(x) = -1/2 log((1 - x^2)^2)``. Since ``c_+- <= 0`` the effective scale is smaller: large steps
 make GD sparser.
 
+Azulay's ``x = u+ v+ - u- v-`` (`AzulayDLN`) is the same: ``(u+ + v+)`` and ``(u- - v-)`` are multiplied by
+``1 - gamma g_k``, ``(u+ - v+)`` and ``(u- + v-)`` by ``1 + gamma g_k``, so ``x_K`` is the two-layer iterate
+with the merged ``P = P+ + M-``, ``M = M+ + P-`` (docs/theory.md section 2) and the effective network
+is built from ``AzulayDLN.two_layer``.
+
 Relation to the symmetric network: ``TwoLayerDLN(sqrt(2) alpha, 0)`` (Even et al.'s start) is
 ``SymmetricDLN(depth=2, alpha=alpha / sqrt(2))`` (same limit, flow at half speed). The effective
 network is *not* symmetric in general (``alpha_+ != alpha_-``, per-coordinate); its
@@ -39,6 +44,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import NetworkError
+from ..networks.azulay import AzulayDLN
 from ..networks.layered import LayeredDLN
 from ..networks.symmetric import SymmetricDLN
 from ..problems import as_problem
@@ -109,6 +115,20 @@ def _setup(net, N):
             return [w[0] - gamma * w[1] * g, w[1] - gamma * w[0] * g]
 
         return w, forward, update, (net.u0 + net.v0, net.u0 - net.v0, 1.0)
+    if isinstance(net, AzulayDLN):
+        if net.size not in (1, N):
+            raise NetworkError(f"the network has {net.size} coordinates but A has N = {N} columns.")
+        w = [np.broadcast_to(a, (N,)).copy() for a in (net.up, net.vp, net.um, net.vm)]
+
+        def forward(w):
+            return w[0] * w[1] - w[2] * w[3]
+
+        def update(w, g, gamma):
+            return [w[0] - gamma * w[1] * g, w[1] - gamma * w[0] * g, w[2] + gamma * w[3] * g,
+                    w[3] + gamma * w[2] * g]
+
+        tl = net.two_layer
+        return w, forward, update, (np.broadcast_to(tl.u0 + tl.v0, (N,)), np.broadcast_to(tl.u0 - tl.v0, (N,)), 1.0)
     if isinstance(net, LayeredDLN):
         if net.size != N:
             raise NetworkError(f"the network has {net.size} coordinates but A has N = {N} columns.")
@@ -125,7 +145,8 @@ def _setup(net, N):
             return out
 
         return w, forward, update, None
-    raise NetworkError(f"gradient_descent supports SymmetricDLN, TwoLayerDLN and LayeredDLN; got {type(net).__name__}.")
+    raise NetworkError(f"gradient_descent supports SymmetricDLN, TwoLayerDLN, AzulayDLN and LayeredDLN; "
+                       f"got {type(net).__name__}.")
 
 
 def gradient_descent(A, y=None, net=None, *, step: float, steps: int = 100_000, batch_size: int | None = None,

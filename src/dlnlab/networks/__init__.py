@@ -5,6 +5,7 @@ Every network trains as a mirror flow ``x(t) = X(A^T lam(t))`` (docs/theory.md s
 map (`MirrorMap`).
 """
 
+from .azulay import AzulayDLN
 from .base import MirrorMap, Network, ScaleFamily, normalize, to_z
 from .layered import LayeredDLN, LayeredMap
 from .nonnegative import EntropicMap, NonNegativeDLN
@@ -13,5 +14,5 @@ from .twolayer import TwoLayerDLN, TwoLayerMap
 from .spec import families, network_from_spec, register_family
 
 __all__ = ["MirrorMap", "Network", "ScaleFamily", "normalize", "to_z", "SymmetricDLN", "HyperbolicMap",
-           "PowerBarrierMap", "TwoLayerDLN", "TwoLayerMap", "LayeredDLN", "LayeredMap", "NonNegativeDLN",
-           "EntropicMap", "network_from_spec", "register_family", "families"]
+           "PowerBarrierMap", "TwoLayerDLN", "TwoLayerMap", "AzulayDLN", "LayeredDLN", "LayeredMap",
+           "NonNegativeDLN", "EntropicMap", "network_from_spec", "register_family", "families"]

@@ -6,7 +6,7 @@ takes ``|``-separated layers, each a list or a scalar. Examples::
 
     symmetric:depth=3,scale=1e-6       twolayer:u0=0.1,v0=0
     layered:inits=0.1|0.2|0.3          nonnegative:u0=1e-3
-    twolayer:u0=0.1;0.2;0.3,v0=0
+    twolayer:u0=0.1;0.2;0.3,v0=0       azulay:up=0.1,vp=0.1,um=0.2,vm=0
 
 Every network's ``spec`` property prints this form back, exactly: floats are written with
 Python's shortest round-trip ``repr``, so ``network_from_spec(net.spec).spec == net.spec``.
@@ -208,6 +208,15 @@ def _twolayer_build(p, size):
     return TwoLayerDLN(np.array(u0), np.array(v0))
 
 
+def _azulay_build(p, size):
+    from .azulay import AzulayDLN
+    missing = [k for k in ("up", "vp", "um", "vm") if k not in p]
+    if missing:
+        raise NetworkError(f"azulay: give {', '.join(k + '=' for k in missing)} (e.g. "
+                           "azulay:up=0.1,vp=0.1,um=0.1,vm=0.1; a scalar is broadcast over the coordinates).")
+    return AzulayDLN(p["up"], p["vp"], p["um"], p["vm"])
+
+
 def _layered_build(p, size):
     from .layered import LayeredDLN
     if "inits" in p:
@@ -230,6 +239,7 @@ def _nonnegative_build(p, size):
 
 
 def _register_builtins():
+    from .azulay import AzulayDLN
     from .layered import LayeredDLN
     from .nonnegative import NonNegativeDLN
     from .symmetric import SymmetricDLN
@@ -244,6 +254,13 @@ def _register_builtins():
         "u0": "initial u (vector or scalar)",
         "v0": "initial v (vector or scalar)",
     }, _twolayer_build, lambda net: {"u0": net.u0, "v0": net.v0}, vectors=("u0", "v0"))
+    register_family("azulay", AzulayDLN, {
+        "up": "initial u+ of x = u+ v+ - u- v- (vector or scalar)",
+        "vp": "initial v+ (vector or scalar)",
+        "um": "initial u- (vector or scalar)",
+        "vm": "initial v- (vector or scalar)",
+    }, _azulay_build, lambda net: {"up": net.up, "vp": net.vp, "um": net.um, "vm": net.vm},
+        vectors=("up", "vp", "um", "vm"))
     register_family("layered", LayeredDLN, {
         "inits": "initial layers L1|L2|..., each a vector or scalar",
         "depth": "number of layers L (with alpha)",

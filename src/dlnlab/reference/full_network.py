@@ -26,7 +26,9 @@ Entry points:
 - `seed_paper_limit`: the seed paper's own method for the limit (Radau, ``rtol = 2.5e-14``,
   up to ``T = 1e9 * alpha^(2-p)``), the baseline that `flow_limit` replaces;
 - `layered_flow`: the layered network ``x = prod_j u^j`` (two-layer: L = 2) from any
-  initialization, ``(u^j)' = (prod_{k != j} u^k) g``, in the weights themselves.
+  initialization, ``(u^j)' = (prod_{k != j} u^k) g``, in the weights themselves;
+- `azulay_flow`: Azulay et al.'s ``x = u+ v+ - u- v-`` from any four initializations, the 4N
+  weights ``W`` integrated as ``W' = (dx/dW) g``.
 
 These are slow (seconds for a 3 x 5 problem) and only reliable at moderate scales: an ODE
 integrator must follow the flow through its whole plateau-and-escape history.
@@ -331,3 +333,52 @@ def layered_flow(A, y, inits, times, rtol: float = TEST_RTOL):
         S[times > 0] = sol.y.T
     U = S.reshape(times.size, L, N)
     return np.prod(U, axis=1), U
+
+
+def azulay_flow(A, y, up, vp, um, vm, times, rtol: float = TEST_RTOL):
+    """``x(t)`` of ``x = u+ v+ - u- v-`` from ``(up, vp, um, vm)`` (scalars broadcast) by Radau, 4N weights.
+
+    The flow is ``u+' = v+ g``, ``v+' = u+ g``, ``u-' = -v- g``, ``v-' = -u- g``, i.e. ``W' = d g`` with
+    ``d = dx/dW = (v+, u+, -v-, -u-)``; its Jacobian is ``-diag(d) G diag(d)`` plus ``+-diag(g)`` in the
+    (u+, v+) and (u-, v-) blocks (``G = A^T A``). Returns ``(x, W)``: ``x`` of shape ``(len(times), N)``
+    and ``W`` of shape ``(len(times), 4, N)`` (rows u+, v+, u-, v-). ``atol`` is ``1e-3 rtol max|W(0)|``.
+
+    >>> x, W = azulay_flow([[1.0, 2.0]], [1.0], 0.5, 0.4, [0.3, 0.1], 0.2, [0.0, 200.0])
+    >>> x.shape, W.shape, bool(abs(x[-1] @ [1.0, 2.0] - 1.0) < 1e-10)
+    ((2, 2), (2, 4, 2), True)
+    """
+    A, y = np.asarray(A, float), np.asarray(y, float)
+    N = A.shape[1]
+    W0 = np.array([np.broadcast_to(np.asarray(w, float), (N,)) for w in (up, vp, um, vm)])
+    G = A.T @ A
+    Aty = A.T @ y
+
+    def parts(state):
+        u_p, v_p, u_m, v_m = state.reshape(4, N)
+        g = Aty - G @ (u_p * v_p - u_m * v_m)
+        return np.concatenate([v_p, u_p, -v_m, -u_m]), g
+
+    def rhs(_, state):
+        d, g = parts(state)
+        return d * np.tile(g, 4)
+
+    def jac(_, state):
+        d, g = parts(state)
+        J = -(d[:, None] * np.kron(np.ones((4, 4)), G) * d[None, :])
+        idx = np.arange(N)
+        for (j, k), sign in {(0, 1): 1.0, (1, 0): 1.0, (2, 3): -1.0, (3, 2): -1.0}.items():
+            J[j * N + idx, k * N + idx] += sign * g
+        return J
+
+    times = np.asarray(times, float)
+    t_eval = times[times > 0]
+    S = np.empty((times.size, 4 * N))
+    S[times == 0] = W0.ravel()
+    if t_eval.size:
+        sol = solve_ivp(rhs, (0.0, float(t_eval[-1])), W0.ravel(), method="Radau", t_eval=t_eval, rtol=rtol,
+                        atol=1e-3 * rtol * max(float(np.max(np.abs(W0))), 1e-300), jac=jac)
+        if not sol.success:
+            raise SolverError(f"Radau integration of the Azulay network failed: {sol.message}")
+        S[times > 0] = sol.y.T
+    W = S.reshape(times.size, 4, N)
+    return W[:, 0] * W[:, 1] - W[:, 2] * W[:, 3], W
