@@ -26,19 +26,20 @@ terms of its own size:
     u = (I + C C^T)^{-1} C b.
 
 So the derivative is exact to float64 (a few ulps times ``cond(I + C C^T)`` and the conditioning
-of ``Q_B``) at every scale where the slopes are representable, including 1e-100 and below:
-with a unique BP solution of support ``m`` it tends to BP's derivative
-``dx_S = A_S^{-1} (dy - dA_S x_S)``; ``dx/dtheta`` too, to its own relative precision, although
-it is ~scale there (1e-98 at depth 3 and scale 1e-100), far below the resolution of ``x``.
-It is not exact (i) where slopes fall below the smallest normal float (1e-308; they are floored
-there, and directions carried only by such coordinates respond wrongly), and (ii) to more
-than the limit's own accuracy: the slopes are evaluated at the solver's dual point, known to
-its residual. This matters when the support has fewer than ``rank(A)`` coordinates: changes of ``y`` outside range(A_S) are absorbed by off-support entries
-far below the residual tolerance, which the float64 limit does not pin down, so the derivative
-there carries the limit's error (0.7% against extended precision for a 1-sparse ``x*``, m = 3,
-depth 2, scale 1e-20; finite differences of the float64 limit are off by 30% there). Near
-inputs whose BP minimizer is not unique the derivative grows without bound as the scale goes
-to 0 (docs/theory.md section 5); that is the problem's conditioning, not an error of the method.
+of ``Q_B``) at every scale where the slopes are representable, including 1e-100 and below: with
+a unique BP solution of support ``m`` it tends to BP's derivative
+``dx_S = A_S^{-1} (dy - dA_S x_S)``; ``dx/dtheta`` too, to its own relative precision, although it is ~scale there (1e-98 at
+depth 3 and scale 1e-100), far below the resolution of ``x``. It is not exact (i) where slopes
+fall below the smallest normal float (1e-308; they are floored there, and directions carried
+only by such coordinates respond wrongly), and (ii) to more than the limit's own accuracy: the
+slopes are evaluated at the solver's dual point, known to its residual. This matters when the
+support has fewer than ``rank(A)`` coordinates: changes of ``y`` outside range(A_S) are absorbed
+by off-support entries far below the residual tolerance, which the float64 limit does not pin
+down, so the derivative there carries the limit's error (0.7% against extended precision for a
+1-sparse ``x*``, m = 3, depth 2, scale 1e-20; finite differences of the float64 limit are off by
+30% there). Near inputs whose BP minimizer is not unique the derivative grows without bound as
+the scale goes to 0 (docs/theory.md section 5); that is the problem's conditioning, not an error
+of the method.
 
 Derivatives in ``A`` and ``y`` need ``A`` of full row rank (otherwise a generic perturbation
 leaves ``y`` outside range(A)); derivatives in the scale need a `ScaleFamily` whose map
