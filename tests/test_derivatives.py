@@ -95,6 +95,22 @@ def test_jvp_and_vjp_match_finite_differences(name):
     assert abs(pairing - c @ fd) < RTOL * np.linalg.norm(c) * np.linalg.norm(fd)
 
 
+@pytest.mark.parametrize("size", [1e-6, 1e6])
+@pytest.mark.parametrize("depth", [2, 3])
+def test_derivatives_in_the_callers_units(size, depth):
+    """flow_limit solves data of any size as data of size 1 (at a rescaled scale); the derivatives
+    are in the caller's units all the same (finite differences with steps relative to the data)."""
+    P = dl.random_problem()
+    A, y = P.A, size * P.y
+    net = dl.SymmetricDLN(depth=depth, scale=1e-6)
+    dA, dy, dt = direction(A)
+    dy = size * dy
+    res = dl.flow_limit(A, y, net)
+    fd = (dl.flow_limit(A + H * dA, y + H * dy, shifted(net, H * dt)).x
+          - dl.flow_limit(A - H * dA, y - H * dy, shifted(net, -H * dt)).x) / (2 * H)
+    assert rel(res.jvp(dA=dA, dy=dy, dlog_scale=dt), fd) < RTOL
+
+
 @pytest.mark.parametrize("depth", [2, 2.5, 3, 4])
 def test_tiny_scale_derivative_is_bp_derivative(depth):
     """At a = 1e-100 the limit is BP's solution up to ~a^(1-rho) (depth 2) or ~a (section 5), and

@@ -87,7 +87,7 @@ class Linearization:
         problem = result.problem
         if problem is None:
             raise ProblemError("this LimitResult does not carry its problem; derivatives need the result of "
-                               "dl.flow_limit (or finish).")
+                               "dl.flow_limit or dl.batch_flow_limit.")
         self.problem = problem
         self.network = result.network
         self.x = result.x
@@ -195,7 +195,7 @@ class Linearization:
             g_scale = float(self.rate @ p)
         return LimitCotangent(gA, g, g_scale)
 
-    @cached_property
+    @property
     def dx_dlog_scale(self) -> np.ndarray:
         """``dx / dlog(scale)`` along the network's `ScaleFamily.at_log_scale`."""
         return self.sandwich(self.rate)
