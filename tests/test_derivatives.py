@@ -136,6 +136,28 @@ def test_tiny_scale_derivative_is_bp_derivative(depth):
     assert np.allclose(g.A, -np.outer(gy, x_star), rtol=1e-12, atol=1e-12 * np.max(np.abs(gy)))
 
 
+@pytest.mark.parametrize("depth", [2, 3, 4])
+def test_derivative_at_a_non_unique_bp_input_grows_without_bound(depth):
+    """docs/theory.md section 5: at ``A = [1, 1 - d]``, ``y = 1``, BP's solution jumps at d = 0.
+    There the limit is (1/2, 1/2) and differentiating ``X(s) + (1-d) X((1-d) s) = 1`` gives the
+    closed form ``dx/dd = (1/2 + s X'(s), 1/2 - s X'(s)) / 2``, which grows like log(1/a) at
+    depth 2 and like a^(-(p-2)/p) at depth p > 2."""
+    A, y = np.array([[1.0, 1.0]]), np.array([1.0])
+    sizes = []
+    for a in (1e-10, 1e-50, 1e-100):
+        net = dl.SymmetricDLN(depth=depth, scale=a)
+        res = dl.flow_limit(A, y, net)
+        mapping = net.mirror_map()
+        sign, gap = mapping.dual(np.array([0.5]))
+        sxs = float((1.0 - gap[0]) * mapping.slope(sign, gap)[0])  # s X'(s) = z dX/dz
+        expected = np.array([0.5 + sxs, 0.5 - sxs]) / 2
+        dx = res.jvp(dA=np.array([[0.0, -1.0]]))
+        assert rel(dx, expected) < 1e-12  # both sides are a few ulps of the slope: measured <= 6e-15
+        sizes.append(float(np.linalg.norm(dx)))
+    assert sizes[0] < sizes[1] < sizes[2]
+    assert sizes[2] > (50 if depth == 2 else 1e20)
+
+
 @pytest.mark.parametrize("name", ["sym2-1e-2", "sym2.5-1e-3", "sym3-1e-3", "sym4-1e-3", "twolayer", "layered3",
                                   "layered2", "nonneg-0.3"])
 def test_dx_dlog_scale_matches_finite_differences(name):
