@@ -13,6 +13,7 @@ from .problems import (FIXTURES, Problem, gaussian_problem, kink_problem, line_p
 from .networks import (AzulayDLN, EntropicMap, HyperbolicMap, LayeredDLN, MirrorMap, Network, NonNegativeDLN,
                        PowerBarrierMap, ScaleFamily, SymmetricDLN, TwoLayerDLN, network_from_spec)
 from .limits import LimitResult, flow_limit
+from .derivatives import LimitCotangent
 from .l1 import (BPFace, BPResult, CertificateConstant, NSPConstant, Selection, basis_pursuit, bp_face,
                  certificate_constant, nsp_constant, selected_minimizer)
 from .dynamics import (GDResult, Plateau, SaddleResult, Trajectory, flow_trajectory, gradient_descent, rescaled_time,
@@ -34,7 +35,7 @@ __all__ = [
     "Network", "ScaleFamily", "MirrorMap", "SymmetricDLN", "HyperbolicMap", "PowerBarrierMap", "TwoLayerDLN",
     "AzulayDLN", "LayeredDLN", "NonNegativeDLN", "EntropicMap", "network_from_spec",
     # limits
-    "LimitResult", "flow_limit", "BatchLimitResult", "batch_flow_limit",
+    "LimitResult", "LimitCotangent", "flow_limit", "BatchLimitResult", "batch_flow_limit",
     # l1 geometry
     "BPResult", "basis_pursuit", "BPFace", "bp_face", "Selection", "selected_minimizer", "CertificateConstant",
     "certificate_constant", "NSPConstant", "nsp_constant",

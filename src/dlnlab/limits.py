@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -58,10 +59,38 @@ class LimitResult(Result):
     sign: np.ndarray = field(repr=False, metadata={"dict": False})
     gap: np.ndarray = field(repr=False, metadata={"dict": False})
     message: str = ""
+    problem: Problem | None = field(default=None, repr=False, metadata={"dict": False})
 
     @property
     def converged(self) -> bool:
         return self.status == "converged"
+
+    @cached_property
+    def _linearization(self):
+        from .derivatives import Linearization
+        return Linearization(self)
+
+    def jvp(self, dA=None, dy=None, dlog_scale=None) -> np.ndarray:
+        """``dx`` of the limit for changes ``dA``, ``dy`` (caller's units) and ``dlog_scale``
+        (docs/theory.md section 10; accuracy: `dlnlab.derivatives`).
+
+        >>> import numpy as np, dlnlab as dl
+        >>> res = dl.flow_limit(dl.random_problem(), dl.SymmetricDLN(depth=2, scale=1e-100))
+        >>> dx = res.jvp(dy=np.array([1.0, 0.0, 0.0]))
+        >>> bool(np.allclose(dl.random_problem().A @ dx, [1.0, 0.0, 0.0], atol=1e-14))
+        True
+        """
+        return self._linearization.jvp(dA, dy, dlog_scale)
+
+    def vjp(self, cotangent):
+        """``(gA, gy, g_log_scale)`` with ``<cotangent, jvp(dA, dy, t)> = <gA, dA> + <gy, dy> + g_log_scale t``
+        (a `dlnlab.derivatives.LimitCotangent`; ``log_scale`` is None without a scale family)."""
+        return self._linearization.vjp(cotangent)
+
+    @property
+    def dx_dlog_scale(self) -> np.ndarray:
+        """``dx / dlog(scale)`` along the network's family (`ScaleFamily.at_log_scale`)."""
+        return self._linearization.dx_dlog_scale
 
 
 def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
@@ -165,4 +194,4 @@ def finish(problem: Problem, net, target, beta: float, state: DualState, *, stat
                    f"({floor / max(problem.y_norm, 1e-300):.1e} relative, larger where the mirror map is "
                    "steep: near a barrier, for p close to 2, or at scales far above the data)")
     return LimitResult(x=x, dual=lam, residual=residual, kkt=kkt, iterations=total, stages=stages,
-                       status=status, network=net, sign=state.sign, gap=state.gap, message=message)
+                       status=status, network=net, sign=state.sign, gap=state.gap, message=message, problem=problem)

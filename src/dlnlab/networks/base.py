@@ -18,6 +18,11 @@ A map provides:
 - ``dual(x)``: the inverse, ``(sign, gap)`` of ``z = grad Q(x)``;
 - ``potential(x)``: ``Q(x) = x z - F(z)``, the primal potential (in z units);
 - ``barrier``: whether ``|z| < 1`` is a hard domain (``0 < gap < 2`` before normalization).
+
+Optional: ``log_scale_rate(sign, gap)``, the rate ``(dX/dlog scale) / (dX/dz)`` at fixed
+``s = A^T lam`` along the network's `ScaleFamily.at_log_scale`, up to adding a multiple of
+``z`` (``z`` lies in range(A^T), so the limit cannot see it); `dlnlab.derivatives` needs it
+for derivatives in the scale.
 """
 
 from __future__ import annotations

@@ -226,6 +226,15 @@ class LayeredMap:
             value = 0.5 * self.dual_scale * (np.exp(2.0 * log_r) - self.r0 ** 2)
         return np.where(inside, value, np.inf)
 
+    def log_scale_rate(self, sign, gap):
+        """``(dX/dlog scale) / (dX/dz)`` at fixed ``s``, up to a multiple of ``z``: ``X / X'``.
+
+        Scaling every layer by ``f`` gives ``X_f(s) = f^L X(f^{L-2} s)``, so along the family
+        ``dX/dlog scale = X + ((L-2)/L) z X'``, and the ``z`` term is invisible to the limit.
+        """
+        with np.errstate(invalid="ignore"):
+            return self.primal(sign, gap) / self.slope(sign, gap)
+
     def dual(self, x):
         x = np.asarray(x, dtype=float)
         v = self.sigma * x

@@ -62,6 +62,13 @@ class EntropicMap:
     def conjugate(self, sign, gap):
         return self.reg * self.primal(sign, gap)
 
+    def log_scale_rate(self, sign, gap):
+        """``(dX/dlog reg) / (dX/dz)`` at fixed ``s``, up to a multiple of ``z``: ``cost - z``.
+
+        At fixed ``z``, ``dX/dlog reg = -X (z - cost) / reg`` and ``X' = X / reg``.
+        """
+        return (self.cost - sign) + sign * gap
+
     def dual(self, x):
         """``z = c + reg log x`` as ``(sign, gap)``; ``x <= 0`` is read as an underflowed 0."""
         x = np.asarray(x, dtype=float)

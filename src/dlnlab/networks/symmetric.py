@@ -63,6 +63,11 @@ class HyperbolicMap:
         big, ratio, _ = self._parts(gap)
         return big * (1.0 + ratio) / self.c
 
+    def log_scale_rate(self, sign, gap):
+        """``(dX/dlog a) / (dX/dz)`` at fixed ``s``: ``X / X' = tanh(c z) / c`` (``X = 2 a sinh(4 s)``)."""
+        ratio = np.exp(-2.0 * self.c * (1.0 - gap))
+        return sign * -np.expm1(-2.0 * self.c * (1.0 - gap)) / (self.c * (1.0 + ratio))
+
     def dual(self, x):
         x = np.asarray(x, dtype=float)
         sign = np.where(x < 0, -1.0, 1.0)
@@ -129,6 +134,16 @@ class PowerBarrierMap:
     def conjugate(self, sign, gap):
         km1 = self.k - 1.0
         return (self._pow(gap, km1) + self._pow(2.0 - gap, km1)) / km1
+
+    def log_scale_rate(self, sign, gap):
+        """``(dX/dlog a) / (dX/dz)`` at fixed ``s``, up to a multiple of ``z``: ``X / X'``.
+
+        Along the family, ``X(s) = a h_p(c a^{1/k} s)``, so ``dX/dlog a = X + z X' / k``; the
+        ``z`` term is invisible to the limit (``z`` lies in range(A^T)). In closed form, free of
+        ``a``: ``X / X' = sign gap (1 - r^k) / (k (1 + r^{k+1}))``, ``r = gap / (2 - gap)``.
+        """
+        r = gap / (2.0 - gap)
+        return sign * gap * -np.expm1(self.k * np.log(r)) / (self.k * (1.0 + r ** (self.k + 1.0)))
 
     def dual(self, x):
         x = np.asarray(x, dtype=float)

@@ -82,6 +82,12 @@ class TwoLayerMap:
         plus, minus = self._terms(sign, gap)
         return (plus + minus) / self.c
 
+    def log_scale_rate(self, sign, gap):
+        """``(dX/dlog scale) / (dX/dz)`` at fixed ``s`` (``P`` and ``M`` scale with the scale, so
+        ``dX/dlog scale = X``): ``X / X' = tanh(c z + (log P - log M) / 2) / c``."""
+        with np.errstate(invalid="ignore"):
+            return np.tanh(self.c * sign * (1.0 - gap) + 0.5 * (self.log_p - self.log_m)) / self.c
+
     def dual(self, x):
         """``z`` with ``P e^{cz} - M e^{-cz} = x``: the root of a quadratic in ``e^{cz}``, taken
         on the side without cancellation."""
