@@ -43,6 +43,7 @@ NETWORKS = {
     "sym4-1e-100": lambda: dl.SymmetricDLN(depth=4, scale=1e-100),
     "twolayer": lambda: dl.TwoLayerDLN(u0=_U, v0=_V),
     "twolayer-1e-100": lambda: dl.TwoLayerDLN(u0=_U * 1e-50, v0=_V * 1e-50),
+    "azulay": lambda: dl.AzulayDLN(up=_U, vp=_V, um=0.5 * _V, vm=0.3 * _U),
     "layered3": lambda: dl.LayeredDLN(_LAYERS),
     "layered3-small": lambda: dl.LayeredDLN(_LAYERS * 1e-4),
     "layered2": lambda: dl.LayeredDLN(_LAYERS[:2]),
@@ -158,8 +159,8 @@ def test_derivative_at_a_non_unique_bp_input_grows_without_bound(depth):
     assert sizes[2] > (50 if depth == 2 else 1e20)
 
 
-@pytest.mark.parametrize("name", ["sym2-1e-2", "sym2.5-1e-3", "sym3-1e-3", "sym4-1e-3", "twolayer", "layered3",
-                                  "layered2", "nonneg-0.3"])
+@pytest.mark.parametrize("name", ["sym2-1e-2", "sym2.5-1e-3", "sym3-1e-3", "sym4-1e-3", "twolayer", "azulay",
+                                  "layered3", "layered2", "nonneg-0.3"])
 def test_dx_dlog_scale_matches_finite_differences(name):
     """``h = 1e-4`` in log scale: the limit moves by ~1e-3 |x| per unit there, so the rounding term
     ``1e-15 / h`` and the truncation ``h^2 / 6`` are both <= 1e-8 relative (measured <= 3e-9)."""
