@@ -78,3 +78,15 @@ def test_result_does_not_depend_on_batch_company(order, size):
     part = batch_flow_limit([problems[j] for j in sub], net).x
     for row, j in zip(part, sub):
         assert np.linalg.norm(row - full[j]) <= 1e-10 * np.linalg.norm(full[j])
+
+
+def test_a_map_of_one_problem_at_a_time_runs_on_the_batch_axis():
+    """The layered map of depth 3 indexes its parameters coordinates-first: the batch evaluates it
+    row by row (`engine.batch.stacked`) and must give flow_limit's limits (both at rtol 1e-12)."""
+    net = dl.LayeredDLN([[0.1] * 12, [0.2] * 12, [0.3] * 12])
+    problems = [dl.gaussian_problem(5, 12, 2, seed=s) for s in range(3)]
+    out = batch_flow_limit(problems, net)
+    assert not out.fallback.any()
+    for P, res in zip(problems, out.results):
+        ref = dl.flow_limit(P, net)
+        assert res.success and np.max(np.abs(res.x - ref.x)) <= 1e-9 * np.max(np.abs(ref.x))

@@ -19,7 +19,7 @@ from dlnlab.networks import spec as spec_module
 from dlnlab.networks.spec import register_family, spec_of
 from dlnlab.sweep import ResultStore, load_config, parse_config, run_sweep
 from dlnlab.sweep.store import FILE, VOLATILE_COLUMNS
-from dlnlab.sweep.tasks import make_problem, run_chunk, stacks
+from dlnlab.sweep.tasks import make_problem, run_chunk
 
 FAMILIES = """
 name = "families"
@@ -74,10 +74,10 @@ def test_three_families_interrupted_resume_to_the_uninterrupted_rows(tmp_path):
     assert [r["point_id"] for r in rows] == [p.id for p in cfg.points()]
     assert stable(rows) == stable(read_rows(tmp_path / "reference"))
 
-    # the row names its network by the spec it prints, and the solver that produced x: the
-    # layered map (depth 3) works coordinates-first, so it is solved point by point
+    # the row names its network by the spec it prints, and the solver that produced x (the
+    # layered map of depth 3 takes one problem at a time: the batch evaluates it row by row)
     specs = {"symmetric:depth=3,scale=1e-06": "batch", "twolayer:u0=0.001,v0=0": "batch",
-             "layered:inits=0.1|0.2|0.30000000000000004": "flow_limit", None: "highs"}
+             "layered:inits=0.1|0.2|0.30000000000000004": "batch", None: "highs"}
     assert {r["network"] for r in rows} == set(specs)
     for r, p in zip(rows, cfg.points()):
         assert r["solver"] == specs[r["network"]] and r["status"] == "converged" and r["error"] is None
@@ -232,7 +232,7 @@ def test_a_family_defined_outside_the_package_runs_through_a_sweep(tmp_path, wei
     assert {r["network"] for r in rows} == set(nets)
     for r, p in zip(rows, cfg.points()):
         net = nets[r["network"]]
-        assert stacks(net, 12) and r["solver"] == "batch"
+        assert r["solver"] == "batch"
         P = make_problem(p)
         ref = dl.flow_limit(P, net)  # the network built by hand, not from its spec
         assert ref.success and _own_kkt(P, net.scale, net.w, ref.x) <= 1e-9

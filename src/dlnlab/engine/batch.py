@@ -62,6 +62,55 @@ class DualStack(DualState):
         return DualState(self.mu[b].copy(), self.sign[b].copy(), self.gap[b].copy(), self.travel[b].copy())
 
 
+def evaluates_stacks(mapping, N: int) -> bool:
+    """Whether ``mapping`` evaluates (B, N) stacks row by row, as the batch axis needs: checked on
+    two rows against one-row evaluations. Maps that index their parameters coordinates-first
+    (the layered network of depth >= 3) do not; `stacked` wraps those."""
+    sign = np.ones((2, N))
+    sign[1, ::2] = -1.0
+    gap = np.vstack([np.linspace(0.2, 0.9, N), np.linspace(0.95, 0.4, N)])
+    try:
+        with np.errstate(all="ignore"):
+            for f in (mapping.primal, mapping.slope, mapping.conjugate):
+                together = np.asarray(f(sign, gap))
+                alone = np.stack([np.asarray(f(sign[b], gap[b])) for b in range(2)])
+                if together.shape != (2, N) or not np.allclose(together, alone, rtol=1e-12, atol=0.0,
+                                                               equal_nan=True):
+                    return False
+    except (ValueError, IndexError):  # shapes that do not broadcast
+        return False
+    return True
+
+
+class RowwiseMap:
+    """A mirror map that takes one problem at a time, evaluated on a stack row by row."""
+
+    def __init__(self, mapping):
+        self.mapping = mapping
+
+    def __getattr__(self, name):  # barrier, c, ... of the wrapped map
+        return getattr(self.mapping, name)
+
+    def primal(self, sign, gap):
+        return np.stack([self.mapping.primal(s, g) for s, g in zip(sign, gap)])
+
+    def slope(self, sign, gap):
+        return np.stack([self.mapping.slope(s, g) for s, g in zip(sign, gap)])
+
+    def conjugate(self, sign, gap):
+        return np.stack([self.mapping.conjugate(s, g) for s, g in zip(sign, gap)])
+
+
+def stacked(mapping, N: int):
+    """``mapping`` itself if it `evaluates_stacks`, else the same map evaluated row by row.
+
+    >>> import dlnlab as dl
+    >>> type(stacked(dl.LayeredDLN([[0.1] * 4, [0.2] * 4, [0.3] * 4]).mirror_map(), 4)).__name__
+    'RowwiseMap'
+    """
+    return mapping if evaluates_stacks(mapping, N) else RowwiseMap(mapping)
+
+
 def _rows(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """``a[idx]``, without a copy when ``idx`` is every row in order (the common case)."""
     return a if idx.size == a.shape[0] and (idx.size == 0 or idx[-1] == idx.size - 1) else a[idx]
@@ -220,7 +269,7 @@ def continuation_stack(Q, z, start, target, state: DualStack, *, rtol, intermedi
         if net.small_parameter < MIN_EPS_RATIO * eps:
             step = 0.5 * (theta - new_theta)
             continue
-        mapping = net.mirror_map()
+        mapping = stacked(net.mirror_map(), Q.shape[1])
         tol = rtol if net is target else intermediate_tol
         idx = np.flatnonzero(alive)
         Qa, za = Q[idx], z[idx]

@@ -31,7 +31,7 @@ from typing import Sequence
 import numpy as np
 
 from ..engine import INTERMEDIATE_TOL, DualStack, continuation_stack, newton_stack
-from ..engine.batch import matvec
+from ..engine.batch import matvec, stacked
 from ..errors import ConvergenceError, ProblemError
 from ..limits import RTOL, LimitResult, finish, flow_limit
 from ..networks.base import ScaleFamily
@@ -96,8 +96,8 @@ def batch_flow_limit(problems: Sequence[Problem], net, *, rtol: float = RTOL, ma
         state = DualStack.zeros(inside.size, N, r)
         start = _batch_start(net, Q, z)
         intermediate_tol = max(rtol, INTERMEDIATE_TOL)
-        its, ok = newton_stack(Q, z, start.mirror_map(), state, tol=rtol if start is net else intermediate_tol,
-                               max_iter=max_iter)
+        tol0 = rtol if start is net else intermediate_tol
+        its, ok = newton_stack(Q, z, stacked(start.mirror_map(), N), state, tol=tol0, max_iter=max_iter)
         steps += int(its.max(initial=0))
         if start is not net and np.any(ok):
             sub = np.flatnonzero(ok)

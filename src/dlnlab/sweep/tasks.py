@@ -9,9 +9,8 @@ N(0, 1/m), ``x_true`` k-sparse) and solves it with its method:
   phase diagram does not need, at 10x the cost for N = 200;
 - ``flow``: the gradient-flow limit ``argmin_{Ax=y} Q(x)`` of the point's network
   (docs/theory.md section 3), ``network_from_spec(spec, size=N)``, any registered family.
-  `batch_flow_limit` solves the whole chunk at once where the network's mirror map works on
-  a stack of problems (`stacks`); otherwise, and for any point the batch does not converge,
-  `dl.flow_limit` solves each point alone.
+  `batch_flow_limit` solves the whole chunk at once; `dl.flow_limit` solves alone any point
+  the batch does not converge.
 
 Row fields: ``status`` (a word of `dlnlab.results.STATUSES`: "converged" when the solver
 converged and its answer was verified from the returned point; "failed" when it returned
@@ -154,33 +153,12 @@ def _bp_row(point: Point, tol: float) -> dict:
         return _error_row(point, exc, time.perf_counter() - t0)
 
 
-def stacks(net, N: int) -> bool:
-    """Whether ``net``'s mirror map evaluates a stack of problems, ``(B, N)`` arrays, row by row
-    (what `batch_flow_limit` needs): checked on two rows against one-row evaluations. Maps that
-    index their parameters coordinates-first (the layered network of depth >= 3) do not."""
-    mapping = net.mirror_map()
-    sign = np.ones((2, N))
-    sign[1, ::2] = -1.0
-    gap = np.vstack([np.linspace(0.2, 0.9, N), np.linspace(0.95, 0.4, N)])
-    try:
-        with np.errstate(all="ignore"):
-            for f in (mapping.primal, mapping.slope, mapping.conjugate):
-                stacked = np.asarray(f(sign, gap))
-                alone = np.stack([np.asarray(f(sign[b], gap[b])) for b in range(2)])
-                if stacked.shape != (2, N) or not np.allclose(stacked, alone, rtol=1e-12, atol=0.0, equal_nan=True):
-                    return False
-    except Exception:  # e.g. shapes that do not broadcast: whatever fails on a stack is not batched
-        return False
-    return True
-
-
 def _flow_rows(chunk: Chunk) -> list[dict]:
     q = chunk.points[0].params
     rows: list[dict | None] = [None] * len(chunk.points)
     t0 = time.perf_counter()
     try:
         net = network_from_spec(q["network"], size=q["N"])
-        batched = stacks(net, q["N"])
     except Exception as exc:  # e.g. a family not registered in this worker: every point's row says so
         share = (time.perf_counter() - t0) / len(chunk.points)
         return [_error_row(p, exc, share) for p in chunk.points]
@@ -193,7 +171,8 @@ def _flow_rows(chunk: Chunk) -> list[dict]:
             made.append(time.perf_counter() - t0)
         except Exception as exc:
             rows[i] = _error_row(point, exc, time.perf_counter() - t0)
-    if problems and batched:
+    batched = bool(problems)
+    if batched:
         t0 = time.perf_counter()
         try:
             out = batch_flow_limit(problems, net, throw=False)
