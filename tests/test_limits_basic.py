@@ -26,6 +26,6 @@ def test_convergence_error_and_throw_false():
     net = dl.SymmetricDLN(depth=3, scale=1e-6)
     with pytest.raises(dl.ConvergenceError) as info:
         dl.flow_limit(P, net, max_iter=1)
-    assert info.value.result is not None and info.value.result.status == "failed"
+    assert info.value.result is not None and info.value.result.status == "max_iter"
     res = dl.flow_limit(P, net, max_iter=1, throw=False)
-    assert res.status == "failed" and not res.converged
+    assert res.status == "max_iter" and not res.success

@@ -114,4 +114,11 @@ def test_max_iter_is_reported():
     with pytest.raises(dl.ConvergenceError, match="max_iter"):
         dl.saddle_to_saddle(PF_A, PF_Y, max_iter=1)
     res = dl.saddle_to_saddle(PF_A, PF_Y, max_iter=1, throw=False)
-    assert res.status == "failed" and len(res.plateaus) == 2
+    assert res.status == "max_iter" and not res.success and len(res.plateaus) == 2
+
+
+def test_the_result_speaks_the_shared_vocabulary():
+    res = dl.saddle_to_saddle(PF_A, PF_Y)
+    d = res.to_dict()
+    assert res.success and d["success"] and d["status"] == "converged"
+    assert len(d["plateaus"]) == len(res.plateaus) and d["residual"] == res.residual

@@ -148,7 +148,8 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
     state, its, ok = newton(Q, z, start.mirror_map(), state, tol=tol0, max_iter=max_iter)
     total += its
     if not ok:
-        status, message = "failed", f"Newton did not converge at the starting scale after {its} iterations."
+        status = "max_iter" if its >= max_iter else "failed"
+        message = f"Newton did not converge at the starting scale after {its} iterations."
     else:
         state, its, stages, status, message = continuation(Q, z, start, target, state, rtol, intermediate_tol,
                                                         max_iter, max_stages)

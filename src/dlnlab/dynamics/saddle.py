@@ -35,6 +35,7 @@ from scipy.optimize import lsq_linear
 
 from ..errors import ConvergenceError, NetworkError
 from ..problems import as_problem
+from ..results import Result
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Plateau:
 
 
 @dataclass(frozen=True)
-class SaddleResult:
+class SaddleResult(Result):
     """The saddle-to-saddle path and its evidence.
 
     ``plateaus`` (in order), ``jump_times`` (rescaled times ``T`` at which each plateau after the
@@ -115,7 +116,7 @@ def saddle_to_saddle(A, y=None, weights=None, *, max_iter: int | None = None, to
     state = np.zeros(N, dtype=int)  # +1: s_i = t_i^+, -1: s_i = -t_i^-, 0: strictly inside
     T = 0.0
     plateaus, jumps = [], []
-    status, message = "failed", f"more than max_iter = {max_iter} plateaus"
+    status, message = "max_iter", f"more than max_iter = {max_iter} plateaus"
     beta = np.zeros(N)
     for it in range(max_iter + 1):
         beta = _bounded_lsq(A_, y_, state)

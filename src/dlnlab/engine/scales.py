@@ -71,7 +71,7 @@ def continuation(Q, z, start, target, state, rtol, intermediate_tol, max_iter, m
     faces = {}  # cache of face projectors by support
     while theta > theta_end:
         if stages >= max_stages:
-            return state, total, stages, "failed", f"continuation needed more than {max_stages} stages"
+            return state, total, stages, "max_iter", f"continuation needed more than {max_stages} stages"
         new_theta = max(theta - step, theta_end)
         net = target if new_theta == theta_end else start.at_log_scale(new_theta)
         if net.small_parameter < MIN_EPS_RATIO * eps:

@@ -36,23 +36,26 @@ from ..errors import ConvergenceError, ProblemError
 from ..limits import RTOL, LimitResult, finish, flow_limit
 from ..networks.base import ScaleFamily
 from ..problems import Problem
-from ..results import check_tolerance
+from ..results import Result, check_tolerance
 
 
 @dataclass(frozen=True)
-class BatchLimitResult:
+class BatchLimitResult(Result):
     """Flow limits of a batch, with the evidence of each.
 
     ``results[b]`` is the `LimitResult` of problem ``b`` (its own residual, KKT error,
     iterations and status); ``fallback[b]`` is True where `flow_limit` solved it alone;
-    ``stages`` counts the batch's continuation stages and ``newton_steps`` its stacked
-    Newton iterations.
+    ``stages`` counts the batch's continuation stages and ``iterations`` its stacked Newton
+    steps. ``status`` is "converged" when every problem's own result is; else the message
+    says which are not and the status is the first such problem's.
     """
 
     results: tuple[LimitResult, ...]
     fallback: np.ndarray
     stages: int
-    newton_steps: int
+    iterations: int
+    status: str
+    message: str = ""
 
     @property
     def x(self) -> np.ndarray:
@@ -60,7 +63,8 @@ class BatchLimitResult:
 
     @property
     def converged(self) -> np.ndarray:
-        return np.array([r.converged for r in self.results])
+        """Per problem: whether its own result converged."""
+        return np.array([r.success for r in self.results])
 
 
 def batch_flow_limit(problems: Sequence[Problem], net, *, rtol: float = RTOL, max_iter: int = 100,
@@ -116,8 +120,13 @@ def batch_flow_limit(problems: Sequence[Problem], net, *, rtol: float = RTOL, ma
                 fallback[inside[j]] = False
     for b in np.flatnonzero(fallback):
         results[b] = flow_limit(problems[b], net, rtol=rtol, max_iter=max_iter, max_stages=max_stages, throw=False)
-    out = BatchLimitResult(results=tuple(results), fallback=fallback, stages=stages, newton_steps=steps)
-    failed = [b for b, res in enumerate(results) if not res.converged]
+    failed = [b for b, res in enumerate(results) if not res.success]
+    status, message = "converged", ""
+    if failed:
+        status = results[failed[0]].status
+        message = f"{len(failed)} of {B} problems did not converge (indices {failed[:10]})"
+    out = BatchLimitResult(results=tuple(results), fallback=fallback, stages=stages, iterations=steps, status=status,
+                           message=message)
     if throw and failed:
         raise ConvergenceError(f"batch_flow_limit: {len(failed)} of {B} problems did not converge (indices "
                                f"{failed[:10]}), even alone; pass throw=False to inspect them.", out)
