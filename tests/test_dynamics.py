@@ -166,3 +166,12 @@ def test_cli_flow_and_saddle(tmp_path):
     assert out.exit_code == 2 and "comma-separated" in out.output
     out = runner.invoke(app, ["saddle", str(path)])
     assert out.exit_code == 0 and "status converged" in out.output
+
+
+def test_a_spent_step_budget_is_max_iter_and_iterations_count_the_steps():
+    P = dl.line_problem()
+    net = dl.SymmetricDLN(depth=2, scale=1e-6)
+    short = dl.flow_trajectory(P, net, [0.0, 1e4], max_steps=5, throw=False)
+    assert short.status == "max_iter" and not short.success and short.iterations == 5
+    full = dl.flow_trajectory(P, net, [0.0, 1e4])
+    assert full.success and full.iterations > 5 and full.to_dict()["iterations"] == full.iterations

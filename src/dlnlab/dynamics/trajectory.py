@@ -54,7 +54,7 @@ class Trajectory(Result):
 
     Attributes: ``t`` (requested times), ``x`` (shape ``(len(t), N)``), ``loss``
     (``1/2 ||A x(t) - y||^2``), ``dual`` (``lam(t)``, shape ``(len(t), m)``, the units of docs/theory.md
-    ``s = A^T lam``), ``residual`` (``||A x - y|| / ||y||`` at each time), ``nfev``, ``njev``,
+    ``s = A^T lam``), ``residual`` (``||A x - y|| / ||y||`` at each time), ``iterations`` (integrator steps), ``nfev``, ``njev``,
     ``nlu`` (right-hand sides, Jacobians, LU factorizations), ``condition`` (see the module
     docstring), ``accuracy`` (``(rtol + eps) * condition``: the expected relative accuracy
     of ``x``), ``status`` (``"converged"``: integrated to the tolerance at every output time; ``"imprecise"``
@@ -67,6 +67,7 @@ class Trajectory(Result):
     loss: np.ndarray
     dual: np.ndarray
     residual: np.ndarray
+    iterations: int
     nfev: int
     njev: int
     nlu: int
@@ -118,7 +119,7 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
     rtol, atol : tolerances of the integrator on the scaled dual ``w = dual_scale * lam``.
     method : ``"LSODA"`` (default: Adams while the flow is non-stiff, BDF once it is),
         or ``"Radau"``; both use the analytic Jacobian.
-    max_steps : step budget of the integrator over all outputs (status "failed" beyond it).
+    max_steps : step budget of the integrator over all outputs (status "max_iter" beyond it).
     throw : raise `ConvergenceError` if the integration fails or is imprecise (default);
         else return with ``status`` saying so.
 
@@ -215,7 +216,7 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
 
     T = d * t
     with np.errstate(over="ignore", invalid="ignore"):  # trial stages beyond the domain (see rhs)
-        W, nlu, used, status, message = _integrate(rhs, jac, T, np.zeros(problem.m), method, rtol, atol,
+        W, nlu, steps, used, status, message = _integrate(rhs, jac, T, np.zeros(problem.m), method, rtol, atol,
                                                    monitor, max_steps, curvature)
     nfev, njev = calls
 
@@ -237,8 +238,8 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
         status, message = "failed", "x(t) left the floating-point range (overflow) at some output time."
     if status == "converged" and _EPS * condition > MAX_ROUNDING:
         status, message = "imprecise", _imprecise_message(condition)
-    traj = Trajectory(t=t, x=X, loss=loss, dual=W / d, residual=residual, nfev=nfev, njev=njev, nlu=nlu,
-                      condition=condition, accuracy=(rtol + _EPS) * condition, status=status, method=used,
+    traj = Trajectory(t=t, x=X, loss=loss, dual=W / d, residual=residual, iterations=steps, nfev=nfev, njev=njev,
+                      nlu=nlu, condition=condition, accuracy=(rtol + _EPS) * condition, status=status, method=used,
                       rtol=rtol, atol=atol, network=net, message=message)
     if throw and status != "converged":
         raise ConvergenceError(f"flow_trajectory: {message} Pass throw=False to inspect the result.", traj)
@@ -272,11 +273,11 @@ def _integrate(rhs, jac, T, w0, method, rtol, atol, monitor, max_steps, curvatur
     further would only accumulate rounding over arbitrarily long times.
 
     Every 16 steps ``monitor(w)`` may stop the integration with a status and message; after
-    ``max_steps`` steps in all it stops with status "failed". LSODA that fails, or spends
+    ``max_steps`` steps in all it stops with status "max_iter". LSODA that fails, or spends
     more than `LSODA_SEGMENT_STEPS` steps on one segment (it can thrash on long, slow
     plateaus near a barrier), hands over to Radau from its last state.
 
-    Returns the states (``len(T) x m``, NaN after a failure), LU factorizations, the method(s)
+    Returns the states (``len(T) x m``, NaN after a failure), LU factorizations, steps, the method(s)
     used, status and message.
     """
     W = np.full((T.size, w0.size), np.nan)
@@ -298,7 +299,7 @@ def _integrate(rhs, jac, T, w0, method, rtol, atol, monitor, max_steps, curvatur
                 steps += 1
                 seg_steps += 1
                 if steps >= max_steps:
-                    return W, nlu + int(solver.nlu or 0), used, "failed", (
+                    return W, nlu + int(solver.nlu or 0), steps, used, "max_iter", (
                         f"{method} needed more than max_steps = {max_steps} steps (reached rescaled time "
                         f"{solver.t:.6g} of {T[-1]:.6g}); loosen rtol or raise max_steps.")
                 if method == "LSODA" and seg_steps >= LSODA_SEGMENT_STEPS:
@@ -307,7 +308,7 @@ def _integrate(rhs, jac, T, w0, method, rtol, atol, monitor, max_steps, curvatur
                 if steps % 16 == 0 and solver.status == "running" and np.all(np.isfinite(solver.y)):
                     stop = monitor(solver.y)
                     if stop is not None:
-                        return W, nlu + int(solver.nlu or 0), used, stop[0], stop[1]
+                        return W, nlu + int(solver.nlu or 0), steps, used, stop[0], stop[1]
                     f = rhs(solver.t, solver.y)
                     fnorm = float(np.linalg.norm(f))
                     if fnorm <= 0.1 * f_checked:  # test again only after real progress
@@ -326,7 +327,7 @@ def _integrate(rhs, jac, T, w0, method, rtol, atol, monitor, max_steps, curvatur
                 method, used, h = "Radau", "LSODA+Radau", None
                 continue
             if not good:
-                return W, nlu, used, "failed", (f"{method} stopped at rescaled time {solver.t:.6g} before "
+                return W, nlu, steps, used, "failed", (f"{method} stopped at rescaled time {solver.t:.6g} before "
                                                 f"{Tk:.6g}: {message or 'non-finite state'}")
             t_cur, w = solver.t, solver.y
             h = float(getattr(solver, "h_abs", None) or solver.step_size or 0.0) or None
@@ -334,7 +335,7 @@ def _integrate(rhs, jac, T, w0, method, rtol, atol, monitor, max_steps, curvatur
             W[k:] = w
             break
         W[k] = w
-    return W, nlu, used, "converged", ""
+    return W, nlu, steps, used, "converged", ""
 
 
 def _rest_point(rhs, jac, w, f, rtol, atol, curvature):
