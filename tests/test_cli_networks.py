@@ -75,8 +75,8 @@ def test_gd_json_is_the_result(problem):
     payload = json.loads(out.output)
     P = _problem()
     ref = dl.gradient_descent(P, dl.network_from_spec(spec, size=P.N), step=0.5, steps=20000)
-    assert payload["status"] == ref.status == "converged"
-    assert payload["x"] == ref.x.tolist()  # same arithmetic, exact
+    assert payload["status"] == ref.status == "converged" and payload["success"] is True
+    assert payload == json.loads(json.dumps(ref.to_dict()))  # the result's to_dict(), same arithmetic: exact
 
 
 def test_rates_on_a_twolayer_spec(tmp_path):

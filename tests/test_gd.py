@@ -140,10 +140,12 @@ def test_divergence_is_reported():
     (dict(step=0.1, steps=-1), "steps"),
     (dict(step=0.1, batch_size=0), "batch_size"),
     (dict(step=0.1, batch_size=7), "batch_size"),
+    (dict(step=0.1, tol=1.0), "tol"),
+    (dict(step=0.1, tol=-1e-3), "tol"),
 ])
 def test_bad_gd_arguments(kwargs, match):
     P = dl.random_problem()
-    with pytest.raises(dl.NetworkError, match=match):
+    with pytest.raises(dl.OptionError, match=match):
         dl.gradient_descent(P, _even_net(P.N), **kwargs)
 
 
@@ -151,5 +153,129 @@ def test_gd_rejects_wrong_size_and_unknown_network():
     P = dl.random_problem()
     with pytest.raises(dl.NetworkError, match="coordinates"):
         dl.gradient_descent(P, _even_net(4), step=0.1)
-    with pytest.raises(dl.NetworkError, match="supports"):
+    with pytest.raises(dl.NetworkError, match="declare their weights.*NonNegativeDLN"):
         dl.gradient_descent(P, object(), step=0.1)
+
+
+# ---------------------------------------------------------------- every trainable network
+
+
+def _nonneg_problem():
+    """The random problem with data reachable from x >= 0 (so the non-negative network has a limit)."""
+    P = dl.random_problem()
+    return dl.Problem(P.A, P.A @ np.array([0.5, 0.0, 1.0, 0.0, 0.2]))
+
+
+_LAYERS = np.array([[0.3, 0.2, 0.25, 0.4, 0.35], [0.5, 0.45, 0.6, 0.55, 0.5], [0.7, 0.8, 0.65, 0.9, 0.75]])
+
+
+def _plain_symmetric(p, alpha):
+    def run(A, y, gamma, K):
+        u, v = np.full(A.shape[1], alpha), np.full(A.shape[1], alpha)
+        for _ in range(K):
+            g = A.T @ (A @ (u ** p - v ** p) - y)
+            u, v = u - gamma * p * u ** (p - 1) * g, v + gamma * p * v ** (p - 1) * g
+        return u ** p - v ** p
+    return run
+
+
+def _plain_twolayer(A, y, gamma, K):
+    u, v = np.full(A.shape[1], 0.2), np.linspace(-0.1, 0.1, A.shape[1])
+    for _ in range(K):
+        g = A.T @ (A @ (u * v) - y)
+        u, v = u - gamma * v * g, v - gamma * u * g
+    return u * v
+
+
+def _plain_layered(A, y, gamma, K):
+    a, b, c = (row.copy() for row in _LAYERS)
+    for _ in range(K):
+        g = A.T @ (A @ (a * b * c) - y)
+        a, b, c = a - gamma * b * c * g, b - gamma * a * c * g, c - gamma * a * b * g
+    return a * b * c
+
+
+def _plain_nonnegative(A, y, gamma, K):
+    u = np.full(A.shape[1], 0.3)
+    for _ in range(K):
+        u = u * (1 - 2 * gamma * (A.T @ (A @ (u * u) - y)))
+    return u * u
+
+
+FAMILIES = {
+    "symmetric-2": (lambda N: dl.SymmetricDLN(depth=2, alpha=0.2), _plain_symmetric(2, 0.2), dl.random_problem),
+    "symmetric-3": (lambda N: dl.SymmetricDLN(depth=3, alpha=0.3), _plain_symmetric(3, 0.3), dl.random_problem),
+    "twolayer": (lambda N: dl.TwoLayerDLN(np.full(N, 0.2), np.linspace(-0.1, 0.1, N)), _plain_twolayer,
+                 dl.random_problem),
+    "layered": (lambda N: dl.LayeredDLN(_LAYERS), _plain_layered, dl.random_problem),
+    "nonnegative": (lambda N: dl.NonNegativeDLN(u0=np.full(N, 0.3)), _plain_nonnegative, _nonneg_problem),
+}
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_gd_iterates_are_the_plain_loop(family):
+    make, plain, problem = FAMILIES[family]
+    P = problem()
+    run = dl.gradient_descent(P, make(P.N), step=0.05, steps=50, tol=0.0)
+    assert run.iterations == 50 and run.status == "max_iter" and not run.success
+    # the same updates in another association order: rounding ~1e-16 per step, 50 steps
+    assert np.allclose(run.x, plain(P.A, P.y, 0.05, 50), rtol=1e-12, atol=1e-14)
+    assert run.residual == pytest.approx(P.relative_residual(run.x), rel=1e-15)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_small_steps_converge_to_the_flow_limit(family):
+    """GD is first order in the step: its limit is the flow limit of an initialization that
+    differs by log gains ~ gamma^2 sum_k g_k^2 = O(gamma) (module docstring), so the distance
+    to the flow limit of the same network is O(gamma): small at gamma, about halved at gamma / 2."""
+    make, _, problem = FAMILIES[family]
+    P = problem()
+    net = make(P.N)
+    lim = dl.flow_limit(P, net).x
+    errs = []
+    for gamma in (0.02, 0.01):
+        run = dl.gradient_descent(P, net, step=gamma, steps=400_000, tol=1e-12)
+        assert run.success and P.relative_residual(run.x) <= 1e-12
+        errs.append(float(np.max(np.abs(run.x - lim))))
+        if family == "nonnegative":
+            assert np.all(run.x >= 0)
+    assert errs[0] <= 0.02 * np.max(np.abs(lim))  # O(gamma): measured 0.001 to 0.007 relative at gamma = 0.02
+    assert 0.45 <= errs[1] / errs[0] <= 0.55  # first order: halving the step halves it (measured 0.500 +- 0.001)
+
+
+@pytest.mark.parametrize("family", ["symmetric-2", "twolayer", "nonnegative"])
+def test_gd_limit_is_the_effective_networks_flow_limit(family):
+    make, _, problem = FAMILIES[family]
+    P = problem()
+    run = dl.gradient_descent(P, make(P.N), step=0.1, steps=400_000, tol=1e-12)
+    assert run.success and run.kkt <= 1e-10
+    lim = dl.flow_limit(P, run.effective_init)
+    # interpolators with the same KKT point up to rounding: residual 1e-12 times the conditioning (~1e2)
+    assert np.max(np.abs(run.x - lim.x)) <= 1e-9
+    if family == "nonnegative":  # an entropic LP: the limit is >= 0 and the effective costs are shifted
+        assert np.all(run.x >= 0) and isinstance(run.effective_init, dl.NonNegativeDLN)
+
+
+def test_layered_depth_two_is_the_two_layer_network():
+    P = dl.random_problem()
+    u0, v0 = np.full(P.N, 0.2), np.linspace(-0.1, 0.1, P.N)
+    a = dl.gradient_descent(P, dl.LayeredDLN(np.vstack([u0, v0])), step=0.1, steps=50_000, tol=1e-12)
+    b = dl.gradient_descent(P, dl.TwoLayerDLN(u0, v0), step=0.1, steps=50_000, tol=1e-12)
+    assert np.array_equal(a.x, b.x) and np.array_equal(a.log_gains, b.log_gains)
+
+
+def test_nonnegative_underflowing_start_is_refused():
+    P = _nonneg_problem()
+    with pytest.raises(dl.NetworkError, match="underflows"):
+        dl.gradient_descent(P, dl.NonNegativeDLN(cost=np.ones(P.N), reg=1e-4), step=0.1)  # u0 = e^-5000
+
+
+def test_result_vocabulary_and_dict():
+    P = dl.random_problem()
+    run = dl.gradient_descent(P, _even_net(P.N), step=0.5, steps=20_000)
+    assert isinstance(run, dl.Result) and run.status in dl.STATUSES and run.success == run.converged
+    d = run.to_dict()
+    assert d["success"] is True and d["iterations"] == run.iterations and d["x"] == run.x.tolist()
+    assert d["effective_init"] == run.effective_init.spec
+    short = dl.gradient_descent(P, _even_net(P.N), step=0.5, steps=10)
+    assert short.status == "max_iter" and not short.success and "tol" in short.message

@@ -13,7 +13,7 @@ from ..dynamics.descent import gradient_descent
 from ..errors import DLNError
 from ..networks.spec import families
 from ..problems import Problem
-from .app import app, console, emit_json, fail, result_dict
+from .app import app, console, emit_json, fail
 
 
 @app.command()
@@ -48,7 +48,7 @@ def gd(
     except DLNError as exc:
         fail(exc)
     if as_json:
-        emit_json(result_dict(res))
+        emit_json(res.to_dict())
         return
     table = Table(title=f"gradient descent: {net.spec}, step {step:g}")
     table.add_column("i", justify="right")

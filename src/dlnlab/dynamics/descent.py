@@ -1,9 +1,11 @@
 """Gradient descent and SGD on a network's real weights, and their effective initialization.
 
-GD runs on the weights themselves (that is what training does) with loss
-``1/2 ||A x - y||^2``; SGD replaces the gradient ``A^T (A x - y)`` by the unbiased
-``(m / b) A_B^T (A_B x - y_B)`` on a batch ``B`` of ``b`` rows (random reshuffling, one pass
-per epoch).
+GD runs on the weights ``W`` themselves (that is what training does) with loss
+``1/2 ||A x(W) - y||^2``, for every network that declares its weights
+(`dlnlab.networks.base.Trainable`: ``init_weights``, ``weights_to_x``, ``pullback``); the
+step is ``W <- W - gamma pullback(W, g)`` with ``g = A^T (A x - y)``. SGD replaces ``g`` by the
+unbiased ``(m / b) A_B^T (A_B x - y_B)`` on a batch ``B`` of ``b`` rows (random reshuffling,
+one pass per epoch).
 
 Effective initialization (Even et al. 2023, docs/theory.md section 6), exact form. For
 ``x = u * v`` a step with gradient ``g_k`` multiplies the rotated weights
@@ -14,21 +16,23 @@ range(A^T), as in the flow) and
 
 the iterate is *exactly* ``x_K = P_K e^{2 S_K} - M_K e^{-2 S_K}`` with ``P_K = P_0 e^{2 c_+}``,
 ``M_K = M_0 e^{2 c_-}``: a point on the gradient-flow curve of the two-layer network started
-from ``u0' +- v0' = (u0 +- v0) e^{c_+-}`` (`TwoLayerDLN`), at dual point ``S_K``. When GD
-converges (``A x_K -> y``, ``c_+-`` converge since ``c ~ -gamma^2 g^2 / 2``), its limit is therefore
-``flow_limit`` of that effective network: ``argmin_{Ax=y} D_Q(x, x0')`` -- Even et al.'s
-``alpha_+- = alpha exp(-1/2 sum q_+-(gamma g_k))`` and ``beta_0 = (alpha_+^2 - alpha_-^2) / 2``
-(``x0' = u0' v0'``), with ``alpha_inf = sqrt(alpha_+ alpha_-) = alpha exp(-1/2 sum q(gamma g_k))``,
+from ``w_+-' = w_+- e^{c_+-}`` (`TwoLayerDLN.from_rotated`, in log domain), at dual point
+``S_K``. When GD converges (``A x_K -> y``, ``c_+-`` converge since ``c ~ -gamma^2 g^2 / 2``),
+its limit is therefore ``flow_limit`` of that effective network: ``argmin_{Ax=y} D_Q(x, x0')``
+-- Even et al.'s ``alpha_+- = alpha exp(-1/2 sum q_+-(gamma g_k))`` and
+``beta_0 = (alpha_+^2 - alpha_-^2) / 2`` (``x0' = u0' v0'``), with
+``alpha_inf = sqrt(alpha_+ alpha_-) = alpha exp(-1/2 sum q(gamma g_k))``,
 ``q(x) = -1/2 log((1 - x^2)^2)``. Since ``c_+- <= 0`` the effective scale is smaller: large steps
 make GD sparser.
 
-Relation to the symmetric network: ``TwoLayerDLN(sqrt(2) alpha, 0)`` (Even et al.'s start) is
-``SymmetricDLN(depth=2, alpha=alpha / sqrt(2))`` (same limit, flow at half speed). The effective
-network is *not* symmetric in general (``alpha_+ != alpha_-``, per-coordinate); its
-symmetric part has weight scale ``alpha_inf / sqrt(2)`` per coordinate and ``x0' = beta_0`` is
-the small perturbation term. GD on the symmetric depth-2 network itself (``u^2 - v^2``,
-factors ``1 -+ 2 gamma g``) has the same structure and is handled exactly too. Depth > 2 (and
-layered L >= 3) networks run, but have no exact effective initialization (``None``).
+The same identity holds for every network with ``gd_rates`` (`dlnlab.networks.base.EffectiveInit`):
+a step multiplies rotated weight ``j`` by ``1 - kappa_j gamma g``, the log gains are
+``c_j = sum_k [log|1 - kappa_j gamma g_k| + kappa_j gamma g_k]`` and ``net.effective_network(c)``
+is the network whose flow limit is the GD limit: the symmetric depth-2 network ``u^2 - v^2``
+(``kappa = +-2``, a two-layer effective network), the two-layer and depth-2 layered networks
+(``kappa = +-1``) and the non-negative network ``x = u * u`` (``kappa = 2``: ``u <- u (1 - 2 gamma g)``,
+effective costs ``cost - 2 reg c``, so the GD limit is an entropic LP and stays ``>= 0``).
+Depth > 2 (and layered L >= 3) networks run, but have no exact effective initialization (``None``).
 """
 
 from __future__ import annotations
@@ -38,26 +42,27 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import NetworkError
-from ..networks.layered import LayeredDLN
-from ..networks.symmetric import SymmetricDLN
+from ..errors import NetworkError, OptionError
+from ..networks.base import EffectiveInit, Network, Trainable
 from ..problems import as_problem
-from ..networks.twolayer import TwoLayerDLN
+from ..results import Result
 
 #: A loss above this multiple of the initial loss (or non-finite) counts as divergence.
 DIVERGENCE_FACTOR = 1e12
 
 
 @dataclass(frozen=True)
-class GDResult:
-    """The last GD/SGD iterate and its evidence.
+class GDResult(Result):
+    """The last GD/SGD iterate and its evidence (a `dlnlab.results.Result`).
 
-    Attributes: ``x``; ``weights`` (the final weight arrays); ``loss`` (full loss
-    ``1/2 ||A x - y||^2`` at every checked iterate, the first at the start);
-    ``checked`` (iteration numbers of those losses); ``iterations``; ``residual``
-    (``||A x - y|| / ||y||``); ``status`` (``"converged"``: residual <= tol; ``"max_steps"``;
-    ``"diverged"``); ``effective_init`` (a `TwoLayerDLN` whose gradient-flow limit is the GD
-    limit, or None); ``kkt`` (distance of ``grad Q_eff(x) - grad Q_eff(x0')`` from
+    Attributes: ``x``; ``weights`` (the final weight rows ``W``, one array per row);
+    ``loss`` (full loss ``1/2 ||A x - y||^2`` at every checked iterate, the first at the
+    start); ``checked`` (iteration numbers of those losses); ``iterations``; ``residual``
+    (``||A x - y|| / ||y||``, recomputed from the returned ``x``); ``status``
+    (``"converged"``: that residual is ``<= tol``, so ``success``; ``"max_iter"``;
+    ``"diverged"``); ``effective_init`` (the network whose gradient-flow limit is the GD
+    limit, or None); ``log_gains`` (the ``c_j`` of the module docstring, one row per rotated
+    weight, or None); ``kkt`` (distance of the effective network's dual of ``x`` from
     range(A^T), relative; None without an effective initialization).
     """
 
@@ -68,73 +73,43 @@ class GDResult:
     iterations: int
     residual: float
     status: str
-    effective_init: TwoLayerDLN | None
+    effective_init: Network | None
+    log_gains: np.ndarray | None
     kkt: float | None
     step: float
     batch_size: int | None
     seed: int
+    tol: float
     message: str = field(default="")
 
     @property
     def converged(self) -> bool:
-        return self.status == "converged"
+        """``success`` (kept under the name earlier versions used)."""
+        return self.success
 
 
-def _setup(net, N):
-    """Initial weights, the forward map, the weight update and the effective-init factor kappa."""
-    if isinstance(net, SymmetricDLN):
-        p = net.depth
-        w = [np.full(N, net.alpha), np.full(N, net.alpha)]
-
-        def forward(w):
-            return w[0] ** p - w[1] ** p
-
-        def update(w, g, gamma):
-            return [w[0] - gamma * p * w[0] ** (p - 1) * g, w[1] + gamma * p * w[1] ** (p - 1) * g]
-
-        # u^2 - v^2: P = u^2, M = v^2, rotated weights (u, v) scale by (1 -+ 2 gamma g)
-        pair = (2.0 * net.alpha * np.ones(N), 2.0 * net.alpha * np.ones(N), 2.0) if p == 2 else None
-        return w, forward, update, pair
-    if isinstance(net, LayeredDLN) and net.depth == 2:
-        net = TwoLayerDLN(net.inits[0], net.inits[1])
-    if isinstance(net, TwoLayerDLN):
-        if net.size != N:
-            raise NetworkError(f"the network has {net.size} coordinates but A has N = {N} columns.")
-        w = [net.u0.copy(), net.v0.copy()]
-
-        def forward(w):
-            return w[0] * w[1]
-
-        def update(w, g, gamma):
-            return [w[0] - gamma * w[1] * g, w[1] - gamma * w[0] * g]
-
-        return w, forward, update, (net.u0 + net.v0, net.u0 - net.v0, 1.0)
-    if isinstance(net, LayeredDLN):
-        if net.size != N:
-            raise NetworkError(f"the network has {net.size} coordinates but A has N = {N} columns.")
-        w = [row.copy() for row in net.inits]
-
-        def forward(w):
-            return np.prod(w, axis=0)
-
-        def update(w, g, gamma):
-            out = []
-            for j in range(len(w)):
-                others = np.prod([w[k] for k in range(len(w)) if k != j], axis=0)
-                out.append(w[j] - gamma * others * g)
-            return out
-
-        return w, forward, update, None
-    raise NetworkError(f"gradient_descent supports SymmetricDLN, TwoLayerDLN and LayeredDLN; got {type(net).__name__}.")
+def _trainable(net, N):
+    """The initial weights of ``net`` and its rates ``kappa_j`` (empty without an effective initialization)."""
+    if not isinstance(net, Trainable):
+        raise NetworkError(f"gradient_descent trains networks that declare their weights (init_weights, weights_to_x, "
+                           f"pullback: dlnlab.networks.base.Trainable); {type(net).__name__} does not. Use "
+                           "SymmetricDLN, TwoLayerDLN, LayeredDLN or NonNegativeDLN, or flow_trajectory for its flow.")
+    W = np.array(net.init_weights(N), dtype=float)
+    if W.ndim != 2 or W.shape[1] != N:
+        raise NetworkError(f"{type(net).__name__}.init_weights({N}) must return a J x {N} array; got shape {W.shape}.")
+    rates = np.array(net.gd_rates if isinstance(net, EffectiveInit) else (), dtype=float)
+    return W, rates
 
 
 def gradient_descent(A, y=None, net=None, *, step: float, steps: int = 100_000, batch_size: int | None = None,
                      seed: int = 0, tol: float = 1e-10) -> GDResult:
     """GD (``batch_size=None``) or SGD on the weights of ``net``, from its initialization.
 
+    ``W <- W - step * net.pullback(W, g)``, ``g = A^T (A x - y)`` (or its batch estimate).
     Stops when ``||A x - y|| / ||y|| <= tol`` (checked every iteration for GD, every epoch
-    for SGD), after ``steps`` iterations, or on divergence. See the module docstring for
-    ``effective_init``: ``dl.flow_limit(A, y, result.effective_init)`` predicts the GD limit.
+    for SGD; ``tol = 0`` runs all ``steps``), after ``steps`` iterations, or on divergence.
+    See the module docstring for ``effective_init``: ``dl.flow_limit(A, y, result.effective_init)``
+    is the GD limit.
 
     Example
     -------
@@ -153,32 +128,27 @@ def gradient_descent(A, y=None, net=None, *, step: float, steps: int = 100_000, 
     problem = as_problem(A, y)
     A_, y_ = problem.A, problem.y
     m, N = A_.shape
-    gamma = float(step)
-    if not math.isfinite(gamma) or gamma <= 0:
-        raise NetworkError(f"step must be a positive finite number; got {step!r}.")
-    if int(steps) != steps or steps < 0:
-        raise NetworkError(f"steps must be a non-negative integer; got {steps!r}.")
-    if batch_size is not None and not (1 <= int(batch_size) <= m and int(batch_size) == batch_size):
-        raise NetworkError(f"batch_size must be an integer in [1, m = {m}] (or None for full GD); got {batch_size!r}.")
-    if not (tol >= 0):
-        raise NetworkError(f"tol must be >= 0; got {tol!r}.")
-    w, forward, update, pair = _setup(net, N)
+    gamma = _positive("step", step)
+    if isinstance(steps, bool) or int(steps) != steps or steps < 0:
+        raise OptionError(f"steps must be a non-negative integer; got {steps!r}.")
+    if batch_size is not None and not (int(batch_size) == batch_size and 1 <= int(batch_size) <= m):
+        raise OptionError(f"batch_size must be an integer in [1, m = {m}] (or None for full GD); got {batch_size!r}.")
+    tol = float(tol)
+    if not 0.0 <= tol < 1.0:
+        raise OptionError(f"tol must be a relative residual in [0, 1) (0: run all steps); got {tol!r}.")
+    W, rates = _trainable(net, N)
     rng = np.random.default_rng(seed)
     b = None if batch_size is None or int(batch_size) == m else int(batch_size)
     check_every = 1 if b is None else max(1, m // b)
     ynorm = problem.y_norm if problem.y_norm > 0 else 1.0
 
-    x = forward(w)
+    x = net.weights_to_x(W)
     r = A_ @ x - y_
     losses, checked = [0.5 * float(r @ r)], [0]
-    cp, cm = np.zeros(N), np.zeros(N)
-    kappa = pair[2] if pair is not None else 0.0
+    gains = np.zeros((rates.size, N))
     order, pos = np.arange(m), m
-    status, message, it = "max_steps", f"stopped after steps = {steps} iterations", 0
-    residual = math.sqrt(2 * losses[0]) / ynorm
-    if residual <= tol:
-        status, message = "converged", ""
-    while status == "max_steps" and it < steps:
+    diverged, met, it = False, math.sqrt(2 * losses[0]) / ynorm <= tol, 0
+    while not met and it < steps:
         if b is None:
             g = A_.T @ r
         else:
@@ -187,13 +157,12 @@ def gradient_descent(A, y=None, net=None, *, step: float, steps: int = 100_000, 
             rows = order[pos:pos + b]
             pos += b
             g = (m / b) * (A_[rows].T @ (A_[rows] @ x - y_[rows]))
-        if pair is not None:
-            t = kappa * gamma * g
+        if rates.size:
+            t = gamma * rates[:, None] * g
             with np.errstate(divide="ignore"):
-                cp += np.log(np.abs(1.0 - t)) + t
-                cm += np.log(np.abs(1.0 + t)) - t
-        w = update(w, g, gamma)
-        x = forward(w)
+                gains += np.log(np.abs(1.0 - t)) + t
+        W = W - gamma * net.pullback(W, g)
+        x = net.weights_to_x(W)
         it += 1
         if b is None or it % check_every == 0 or it == steps:
             r = A_ @ x - y_
@@ -201,26 +170,40 @@ def gradient_descent(A, y=None, net=None, *, step: float, steps: int = 100_000, 
             losses.append(loss)
             checked.append(it)
             if not math.isfinite(loss) or loss > DIVERGENCE_FACTOR * max(losses[0], 1e-300):
-                status = "diverged"
-                message = f"the loss grew to {loss:.3g} at iteration {it}: reduce the step (now {gamma:g})."
+                diverged = True
                 break
-            residual = math.sqrt(2 * loss) / ynorm
-            if residual <= tol:
-                status, message = "converged", ""
+            met = math.sqrt(2 * loss) / ynorm <= tol
     residual = problem.relative_residual(x) if np.all(np.isfinite(x)) else math.inf
-    effective, kkt = None, None
-    if pair is not None and status != "diverged":
-        if not (np.all(np.isfinite(cp)) and np.all(np.isfinite(cm))):
-            message = (message + "; " if message else "") + ("a step hit 1 -+ gamma g = 0 exactly, which zeroes a "
-                                                             "rotated weight: no effective initialization")
+    if diverged:
+        status = "diverged"
+        message = f"the loss grew to {losses[-1]:.3g} at iteration {it}: reduce the step (now {gamma:g})."
+    elif residual <= tol:
+        status, message = "converged", ""
+    else:
+        status, message = "max_iter", f"relative residual {residual:.3g} > tol = {tol:g} after {it} iterations"
+    effective, kkt, log_gains = None, None, None
+    if rates.size and not diverged:
+        if not np.all(np.isfinite(gains)):
+            message = (message + "; " if message else "") + ("a step hit 1 - kappa gamma g = 0 exactly, which zeroes "
+                                                             "a rotated weight: no effective initialization")
         else:
-            plus, minus = pair[0] * np.exp(cp), pair[1] * np.exp(cm)
-            effective = TwoLayerDLN(0.5 * (plus + minus), 0.5 * (plus - minus))
+            log_gains = gains
+            effective = net.effective_network(gains)
             with np.errstate(all="ignore"):
                 kkt = _bregman_kkt(problem, effective, x)
-    return GDResult(x=x, weights=tuple(w), loss=np.array(losses), checked=np.array(checked), iterations=it,
-                    residual=residual, status=status, effective_init=effective, kkt=kkt, step=gamma,
-                    batch_size=b, seed=seed, message=message)
+    return GDResult(x=x, weights=tuple(W), loss=np.array(losses), checked=np.array(checked), iterations=it,
+                    residual=residual, status=status, effective_init=effective, log_gains=log_gains, kkt=kkt,
+                    step=gamma, batch_size=b, seed=seed, tol=tol, message=message)
+
+
+def _positive(name, value) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = math.nan
+    if not (math.isfinite(v) and v > 0):
+        raise OptionError(f"{name} must be a positive finite number; got {value!r}.")
+    return v
 
 
 def _bregman_kkt(problem, net, x):
