@@ -279,3 +279,171 @@ def test_result_vocabulary_and_dict():
     assert d["effective_init"] == run.effective_init.spec
     short = dl.gradient_descent(P, _even_net(P.N), step=0.5, steps=10)
     assert short.status == "max_iter" and not short.success and "tol" in short.message
+
+
+# ---------------------------------------------------------------- sampling, schedules, decay, noise, restarts
+
+
+_U0, _V0 = np.full(5, 0.2), np.linspace(-0.1, 0.1, 5)
+
+
+def _twolayer():
+    return dl.TwoLayerDLN(_U0, _V0)
+
+
+def _plain(P, K, *, step=lambda k: 0.05, b=None, sampling="shuffle", seed=0, lam=0.0, sigma=0.0, start=None):
+    """Plain numpy SGD on x = u * v with the documented draws: batch first, then label noise.
+    Returns x, the weights, the full loss at every iterate and c_+ from the weights,
+    c_+ = log|w_+(k) / w_+(0)| + sum_j gamma_j g_j (the exact identity of the module docstring)."""
+    A, y = P.A, P.y
+    m = A.shape[0]
+    u, v = (_U0.copy(), _V0.copy()) if start is None else (start[0].copy(), start[1].copy())
+    wp0 = np.abs(u + v)
+    rng = np.random.default_rng(seed)
+    order, pos = np.arange(m), m
+    S = np.zeros(A.shape[1])
+    losses, cplus = [0.5 * np.sum((A @ (u * v) - y) ** 2)], [np.zeros(A.shape[1])]
+    for k in range(K):
+        rows = np.arange(m)
+        if b is not None and sampling == "shuffle":
+            if pos + b > m:
+                order, pos = rng.permutation(m), 0
+            rows, pos = order[pos:pos + b], pos + b
+        elif b is not None:
+            rows = rng.integers(0, m, size=b)
+        yk = y + sigma * rng.standard_normal(m) if sigma else y
+        g = (m / len(rows)) * A[rows].T @ (A[rows] @ (u * v) - yk[rows])
+        gamma = step(k)
+        u, v = u - gamma * (v * g + lam * u), v - gamma * (u * g + lam * v)
+        S += gamma * g
+        losses.append(0.5 * np.sum((A @ (u * v) - y) ** 2))
+        cplus.append(np.log(np.abs(u + v) / wp0) + S)
+    return u * v, (u, v), np.array(losses), np.array(cplus)
+
+
+# every comparison below: the same arithmetic up to association order, 50-100 steps: 1e-12 relative
+@pytest.mark.parametrize("sampling", ["shuffle", "replacement"])
+def test_sgd_sampling_is_the_plain_loop(sampling):
+    P = dl.random_problem()
+    run = dl.gradient_descent(P, _twolayer(), step=0.05, steps=60, batch_size=2, sampling=sampling, seed=7, tol=0.0,
+                              record=("loss", "gains"))
+    x, _, losses, cplus = _plain(P, 60, b=2, sampling=sampling, seed=7)
+    assert run.sampling == sampling and np.allclose(run.x, x, rtol=1e-12, atol=1e-15)
+    assert np.allclose(run.history["loss"], losses, rtol=1e-10, atol=1e-15)
+    assert run.history["gains"].shape == (61, 2, P.N)
+    assert np.allclose(run.history["gains"][:, 0], cplus, rtol=1e-9, atol=1e-12)
+
+
+def test_replacement_sampling_full_batch_is_still_stochastic():
+    P = dl.random_problem()
+    gd = dl.gradient_descent(P, _twolayer(), step=0.05, steps=20, tol=0.0)
+    sgd = dl.gradient_descent(P, _twolayer(), step=0.05, steps=20, batch_size=P.m, sampling="replacement", tol=0.0)
+    assert sgd.batch_size == P.m and not np.allclose(gd.x, sgd.x, rtol=1e-6)
+    assert np.allclose(sgd.x, _plain(P, 20, b=P.m, sampling="replacement")[0], rtol=1e-12, atol=1e-15)
+
+
+def test_schedules_callable_and_pieces():
+    P = dl.random_problem()
+    run = dl.gradient_descent(P, _twolayer(), schedule=lambda k: 0.1 / (1 + 0.05 * k), steps=80, tol=0.0)
+    assert run.step is None and run.iterations == 80
+    assert np.allclose(run.x, _plain(P, 80, step=lambda k: 0.1 / (1 + 0.05 * k))[0], rtol=1e-12, atol=1e-15)
+    pieces = dl.gradient_descent(P, _twolayer(), schedule=[(30, 0.2), (0, 9.0), (40, 0.05)], tol=0.0)
+    assert pieces.iterations == 70  # the run ends with the list
+    x = _plain(P, 70, step=lambda k: 0.2 if k < 30 else 0.05)[0]
+    assert np.allclose(pieces.x, x, rtol=1e-12, atol=1e-15)
+    # the effective initialization stays exact under a schedule
+    long = dl.gradient_descent(P, _twolayer(), schedule=[(500, 0.3), (100_000, 0.1)], tol=1e-12)
+    assert long.success and long.kkt <= 1e-10
+    assert np.max(np.abs(long.x - dl.flow_limit(P, long.effective_init).x)) <= 1e-9
+
+
+def test_weight_decay_and_label_noise_are_the_plain_loop():
+    P = dl.random_problem()
+    run = dl.gradient_descent(P, _twolayer(), step=0.05, steps=100, batch_size=2, weight_decay=0.3, label_noise=0.1,
+                              seed=3, tol=0.0, record="gains")
+    x, _, _, cplus = _plain(P, 100, b=2, seed=3, lam=0.3, sigma=0.1)
+    assert run.weight_decay == 0.3 and run.label_noise == 0.1
+    assert np.allclose(run.x, x, rtol=1e-12, atol=1e-15)
+    assert np.allclose(run.log_gains[0], cplus[-1], rtol=1e-10, atol=1e-12)
+    # the iterate still lies on the effective network's flow (dual point in range(A^T))
+    assert run.kkt <= 1e-10
+    full = dl.gradient_descent(P, _twolayer(), step=0.05, steps=100, label_noise=0.1, seed=3, tol=0.0)
+    assert np.allclose(full.x, _plain(P, 100, sigma=0.1, seed=3)[0], rtol=1e-12, atol=1e-15)
+
+
+def test_weight_decay_limit_is_a_regularized_point():
+    """With weight decay lam, GD on u * v converges to a stationary point of
+    1/2 ||A x - y||^2 + lam/2 (||u||^2 + ||v||^2): its weight gradient vanishes."""
+    P = dl.random_problem()
+    run = dl.gradient_descent(P, _twolayer(), step=0.1, steps=50_000, weight_decay=1e-2, tol=0.0)
+    u, v = run.weights
+    g = P.A.T @ (P.A @ (u * v) - P.y)
+    assert np.max(np.abs(np.concatenate([v * g + 1e-2 * u, u * g + 1e-2 * v]))) <= 1e-10
+    assert run.status == "max_iter" and run.residual > 1e-4  # decay trades fit for small weights
+
+
+def test_continuing_from_a_result_is_one_run():
+    P = dl.random_problem()
+    whole = dl.gradient_descent(P, _twolayer(), step=0.1, steps=50, tol=0.0)
+    first = dl.gradient_descent(P, _twolayer(), step=0.1, steps=30, tol=0.0)
+    rest = dl.gradient_descent(P, _twolayer(), step=0.1, steps=20, tol=0.0, init_weights=first)
+    assert rest.iterations == 20
+    assert np.array_equal(rest.x, whole.x) and np.array_equal(rest.log_gains, whole.log_gains)  # same arithmetic
+    assert np.allclose(rest.effective_init.mirror_map().log_p, whole.effective_init.mirror_map().log_p, rtol=0)
+    raw = dl.gradient_descent(P, _twolayer(), step=0.1, steps=20, tol=0.0, init_weights=np.array(first.weights))
+    assert raw.effective_init is None and raw.log_gains is None
+    assert np.allclose(raw.x, _plain(P, 20, step=lambda k: 0.1, start=first.weights)[0], rtol=1e-12, atol=1e-15)
+
+
+def test_effective_initialization_below_float64_range():
+    """40 x 100 Gaussian problem, 20000 steps at step 2.4 (at the edge of stability: the log
+    gains reach about -1000), then step 1 to convergence. The effective start of some
+    coordinates is below float64 (u0 = v0 = 0 as floats) while the weights stay healthy: it is
+    carried in log domain, so the run reaches its limit and its effective initialization."""
+    P = dl.gaussian_problem(40, 100, 5, seed=1)
+    net = dl.TwoLayerDLN(np.full(P.N, np.sqrt(2) * 1e-2), np.zeros(P.N))
+    run = dl.gradient_descent(P, net, schedule=[(20_000, 2.4), (300_000, 1.0)], tol=1e-11)
+    assert run.success and P.relative_residual(run.x) <= 1e-11
+    eff = run.effective_init
+    assert run.log_gains.min() < -745  # exp underflows: the float64 start is 0 there
+    assert np.any((eff.u0 == 0) & (eff.v0 == 0)) and np.all(np.isfinite(eff.mirror_map().log_p))
+    # x is an interpolator satisfying the effective network's KKT: its limit (unique Bregman projection)
+    assert run.kkt <= 1e-10
+    # independent of the map: log|w_+-(K) / w_+-(0)| - c_+- = -+sum gamma_k g_k lies in range(A^T)
+    # (per coordinate from the larger rotated weight; the other may underflow)
+    u, v = run.weights
+    plus = np.abs(u + v) >= np.abs(u - v)
+    with np.errstate(divide="ignore"):
+        dp = np.log(np.abs(u + v) / (np.sqrt(2) * 1e-2)) - run.log_gains[0]
+        dm = np.log(np.abs(u - v) / (np.sqrt(2) * 1e-2)) - run.log_gains[1]
+    assert _range_distance(P, np.where(plus, dp, -dm)) <= 1e-10
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(), "exactly one of step"),
+    (dict(step=0.1, schedule=[(5, 0.1)]), "exactly one of step"),
+    (dict(schedule=[(5, -0.1)]), "schedule step"),
+    (dict(schedule=[(2.5, 0.1)]), "n_steps"),
+    (dict(schedule=[]), "empty"),
+    (dict(schedule="fast"), "pairs"),
+    (dict(schedule=lambda k: 0.1 if k < 3 else 0.0, steps=10), r"schedule\(3\)"),
+    (dict(step=0.1, sampling="bootstrap", batch_size=2), "sampling"),
+    (dict(step=0.1, weight_decay=-1.0), "weight_decay"),
+    (dict(step=0.1, label_noise=float("nan")), "label_noise"),
+    (dict(step=0.1, init_weights=np.ones((3, 5))), "init_weights"),
+    (dict(step=0.1, init_weights=np.full((2, 5), np.inf)), "init_weights"),
+    (dict(step=0.1, record=("loss", "speed")), "record"),
+])
+def test_bad_training_options(kwargs, match):
+    P = dl.random_problem()
+    with pytest.raises(dl.OptionError, match=match):
+        dl.gradient_descent(P, _twolayer(), **kwargs)
+
+
+def test_options_that_need_the_effective_initialization():
+    P = dl.random_problem()
+    with pytest.raises(dl.OptionError, match="record='gains'"):
+        dl.gradient_descent(P, dl.SymmetricDLN(depth=3, alpha=0.3), step=0.1, record="gains")
+    other = dl.gradient_descent(P, _even_net(P.N), step=0.1, steps=5)
+    with pytest.raises(dl.OptionError, match="continue a run with the network that made it"):
+        dl.gradient_descent(P, _twolayer(), step=0.1, init_weights=other)

@@ -51,19 +51,28 @@ from ..results import Result
 DIVERGENCE_FACTOR = 1e12
 
 
+#: ``sampling=`` values: random reshuffling (one pass per epoch) or independent draws with replacement.
+SAMPLINGS = ("shuffle", "replacement")
+#: ``record=`` values: per-iteration quantities kept in ``GDResult.history``.
+RECORDS = ("loss", "gains")
+
+
 @dataclass(frozen=True)
 class GDResult(Result):
     """The last GD/SGD iterate and its evidence (a `dlnlab.results.Result`).
 
-    Attributes: ``x``; ``weights`` (the final weight rows ``W``, one array per row);
-    ``loss`` (full loss ``1/2 ||A x - y||^2`` at every checked iterate, the first at the
-    start); ``checked`` (iteration numbers of those losses); ``iterations``; ``residual``
-    (``||A x - y|| / ||y||``, recomputed from the returned ``x``); ``status``
-    (``"converged"``: that residual is ``<= tol``, so ``success``; ``"max_iter"``;
-    ``"diverged"``); ``effective_init`` (the network whose gradient-flow limit is the GD
-    limit, or None); ``log_gains`` (the ``c_j`` of the module docstring, one row per rotated
-    weight, or None); ``kkt`` (distance of the effective network's dual of ``x`` from
-    range(A^T), relative; None without an effective initialization).
+    Attributes: ``x``; ``weights`` (the final weight rows ``W``, one array per row: pass the
+    result as ``init_weights=`` to continue); ``loss`` (full loss ``1/2 ||A x - y||^2`` at
+    every checked iterate, the first at the start); ``checked`` (iteration numbers of those
+    losses); ``iterations`` (of this run); ``residual`` (``||A x - y|| / ||y||``, recomputed
+    from the returned ``x``); ``status`` (``"converged"``: that residual is ``<= tol``, so
+    ``success``; ``"max_iter"``; ``"diverged"``); ``effective_init`` (the network whose
+    gradient flow passes through ``x``, whose limit is the GD limit, or None); ``log_gains``
+    (the ``c_j`` of the module docstring, one row per rotated weight, or None); ``kkt``
+    (distance of the effective network's dual of ``x`` from range(A^T), relative; None
+    without an effective initialization); ``step`` (None under a schedule); ``history``
+    (the ``record=`` quantities, one entry per iterate from the start: ``"loss"`` of shape
+    ``(iterations + 1,)``, ``"gains"`` of shape ``(iterations + 1, J, N)``).
     """
 
     x: np.ndarray
@@ -76,10 +85,15 @@ class GDResult(Result):
     effective_init: Network | None
     log_gains: np.ndarray | None
     kkt: float | None
-    step: float
+    step: float | None
     batch_size: int | None
+    sampling: str
     seed: int
+    weight_decay: float
+    label_noise: float
     tol: float
+    network: Network
+    history: dict
     message: str = field(default="")
 
     @property
@@ -101,15 +115,95 @@ def _trainable(net, N):
     return W, rates
 
 
-def gradient_descent(A, y=None, net=None, *, step: float, steps: int = 100_000, batch_size: int | None = None,
-                     seed: int = 0, tol: float = 1e-10) -> GDResult:
+def _schedule(step, schedule, steps):
+    """``(step_at(k), iteration budget, constant step or None)`` from ``step=`` or ``schedule=``."""
+    if (step is None) == (schedule is None):
+        raise OptionError("give exactly one of step= (a constant step) or schedule= (a callable k -> step, or a list "
+                          "of (n_steps, step) pairs).")
+    if schedule is None:
+        gamma = _positive("step", step)
+        return (lambda k: gamma), steps, gamma
+    if callable(schedule):
+        return (lambda k: _positive(f"schedule({k})", schedule(k))), steps, None
+    try:
+        pairs = [(n, s) for n, s in schedule]
+    except (TypeError, ValueError):
+        raise OptionError(f"schedule must be a callable k -> step or a list of (n_steps, step) pairs; got {schedule!r}."
+                          ) from None
+    if not pairs:
+        raise OptionError("schedule is an empty list; give at least one (n_steps, step) pair.")
+    counts, values = [], []
+    for n, s in pairs:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise OptionError(f"schedule: n_steps must be a non-negative integer; got {n!r}.")
+        counts.append(int(n))
+        values.append(_positive("a schedule step", s))
+    ends = np.cumsum(counts)
+    return (lambda k: values[int(np.searchsorted(ends, k, side="right"))]), min(steps, int(ends[-1])), None
+
+
+def _start(init_weights, net, W0, rates):
+    """The starting weights and log gains (None where the effective initialization is not tracked)."""
+    gains = np.zeros((rates.size, W0.shape[1])) if rates.size else None
+    if init_weights is None:
+        return W0, gains
+    if isinstance(init_weights, GDResult):
+        if init_weights.network.spec != net.spec:
+            raise OptionError(f"init_weights is the result of {init_weights.network.spec}, not of {net.spec}; continue "
+                              "a run with the network that made it.")
+        W = np.array(init_weights.weights, dtype=float)
+        gains = None if init_weights.log_gains is None or gains is None else np.array(init_weights.log_gains)
+    else:
+        try:
+            W = np.array(init_weights, dtype=float)
+        except (TypeError, ValueError):
+            W = np.full(0, np.nan)
+        gains = None  # a start that is not the network's initialization: no effective network
+    if W.shape != W0.shape or not np.all(np.isfinite(W)):
+        raise OptionError(f"init_weights must be a previous GDResult or a finite {W0.shape[0]} x {W0.shape[1]} array "
+                          f"of weights (the shape of the network's weights); got shape {W.shape}.")
+    return W, gains
+
+
+def _record(record, tracked):
+    names = (record,) if isinstance(record, str) else tuple(record)
+    bad = [r for r in names if r not in RECORDS]
+    if bad:
+        raise OptionError(f"record takes names from {RECORDS}; got {bad}.")
+    if "gains" in names and not tracked:
+        raise OptionError("record='gains' needs an effective initialization: a network with gd_rates (symmetric "
+                          "depth 2, two-layer, layered depth 2, non-negative) started from its initialization or a "
+                          "previous GDResult.")
+    return names
+
+
+def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: int = 100_000, schedule=None,
+                     batch_size: int | None = None, sampling: str = "shuffle", seed: int = 0,
+                     weight_decay: float = 0.0, label_noise: float = 0.0, init_weights=None, record=(),
+                     tol: float = 1e-10) -> GDResult:
     """GD (``batch_size=None``) or SGD on the weights of ``net``, from its initialization.
 
-    ``W <- W - step * net.pullback(W, g)``, ``g = A^T (A x - y)`` (or its batch estimate).
+    Iteration ``k`` draws from one ``numpy.random.default_rng(seed)``, in this order: the
+    batch ``B`` of ``b = batch_size`` rows (``sampling="shuffle"``: consecutive slices of a
+    permutation drawn at each epoch start, a remainder below ``b`` dropped;
+    ``"replacement"``: ``rng.integers(0, m, b)``, independent draws), then the label noise
+    ``xi = rng.standard_normal(m)`` if ``label_noise = sigma > 0``. With ``y_k = y + sigma xi``
+    (HaoChen et al.) and step ``gamma_k``,
+
+        g = (m / b) A_B^T (A_B x - y_k,B),        W <- W - gamma_k (net.pullback(W, g) + weight_decay W).
+
+    ``gamma_k`` is ``step``, or ``schedule(k)`` (a callable), or from a list of
+    ``(n_steps, step)`` pairs (n_1 iterations at step_1, then n_2 at step_2, ...; the run
+    ends with the list). ``init_weights`` continues from a previous result (its weights and
+    log gains: the effective initialization stays exact; the generator restarts from
+    ``seed`` and ``k`` from 0) or from a weight array (no effective initialization).
+    ``record`` names per-iteration quantities for ``history`` (`RECORDS`).
+
     Stops when ``||A x - y|| / ||y|| <= tol`` (checked every iteration for GD, every epoch
     for SGD; ``tol = 0`` runs all ``steps``), after ``steps`` iterations, or on divergence.
-    See the module docstring for ``effective_init``: ``dl.flow_limit(A, y, result.effective_init)``
-    is the GD limit.
+    ``dl.flow_limit(A, y, result.effective_init)`` is the GD limit (module docstring; with
+    weight decay or label noise the iterate still lies on that network's flow, which need
+    not interpolate). Bad option values raise `OptionError`.
 
     Example
     -------
@@ -128,45 +222,71 @@ def gradient_descent(A, y=None, net=None, *, step: float, steps: int = 100_000, 
     problem = as_problem(A, y)
     A_, y_ = problem.A, problem.y
     m, N = A_.shape
-    gamma = _positive("step", step)
-    if isinstance(steps, bool) or int(steps) != steps or steps < 0:
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer, float)) or int(steps) != steps or steps < 0:
         raise OptionError(f"steps must be a non-negative integer; got {steps!r}.")
+    step_at, budget, gamma = _schedule(step, schedule, int(steps))
     if batch_size is not None and not (int(batch_size) == batch_size and 1 <= int(batch_size) <= m):
         raise OptionError(f"batch_size must be an integer in [1, m = {m}] (or None for full GD); got {batch_size!r}.")
+    if sampling not in SAMPLINGS:
+        raise OptionError(f"sampling must be one of {SAMPLINGS}; got {sampling!r}.")
+    lam, sigma = _non_negative("weight_decay", weight_decay), _non_negative("label_noise", label_noise)
     tol = float(tol)
     if not 0.0 <= tol < 1.0:
         raise OptionError(f"tol must be a relative residual in [0, 1) (0: run all steps); got {tol!r}.")
-    W, rates = _trainable(net, N)
+    W0, rates = _trainable(net, N)
+    W, gains = _start(init_weights, net, W0, rates)
+    names = _record(record, gains is not None)
     rng = np.random.default_rng(seed)
-    b = None if batch_size is None or int(batch_size) == m else int(batch_size)
+    full = batch_size is None or (int(batch_size) == m and sampling == "shuffle")
+    b = None if full else int(batch_size)
     check_every = 1 if b is None else max(1, m // b)
     ynorm = problem.y_norm if problem.y_norm > 0 else 1.0
 
     x = net.weights_to_x(W)
     r = A_ @ x - y_
     losses, checked = [0.5 * float(r @ r)], [0]
-    gains = np.zeros((rates.size, N))
+    history = {name: [] for name in names}
+
+    def keep(loss):
+        if "loss" in history:
+            history["loss"].append(loss)
+        if "gains" in history:
+            history["gains"].append(gains.copy())
+
+    loss = losses[0]
+    keep(loss)
     order, pos = np.arange(m), m
     diverged, met, it = False, math.sqrt(2 * losses[0]) / ynorm <= tol, 0
-    while not met and it < steps:
-        if b is None:
-            g = A_.T @ r
-        else:
+    while not met and it < budget:
+        gamma_k = step_at(it)
+        rows = None
+        if b is not None and sampling == "shuffle":
             if pos + b > m:
                 order, pos = rng.permutation(m), 0
             rows = order[pos:pos + b]
             pos += b
-            g = (m / b) * (A_[rows].T @ (A_[rows] @ x - y_[rows]))
-        if rates.size:
-            t = gamma * rates[:, None] * g
+        elif b is not None:
+            rows = rng.integers(0, m, size=b)
+        noise = sigma * rng.standard_normal(m) if sigma > 0 else None
+        if rows is None:
+            g = A_.T @ (r if noise is None else r - noise)
+        else:
+            target = y_[rows] if noise is None else y_[rows] + noise[rows]
+            g = (m / b) * (A_[rows].T @ (A_[rows] @ x - target))
+        if gains is not None:
+            kg = rates[:, None] * g
             with np.errstate(divide="ignore"):
-                gains += np.log(np.abs(1.0 - t)) + t
-        W = W - gamma * net.pullback(W, g)
+                gains += np.log(np.abs(1.0 - gamma_k * (lam + kg))) + gamma_k * kg
+        move = net.pullback(W, g)
+        W = W - gamma_k * (move + lam * W if lam else move)
         x = net.weights_to_x(W)
         it += 1
-        if b is None or it % check_every == 0 or it == steps:
+        check = b is None or it % check_every == 0 or it == budget
+        if check or "loss" in history:
             r = A_ @ x - y_
             loss = 0.5 * float(r @ r)
+        keep(loss)
+        if check:
             losses.append(loss)
             checked.append(it)
             if not math.isfinite(loss) or loss > DIVERGENCE_FACTOR * max(losses[0], 1e-300):
@@ -176,13 +296,13 @@ def gradient_descent(A, y=None, net=None, *, step: float, steps: int = 100_000, 
     residual = problem.relative_residual(x) if np.all(np.isfinite(x)) else math.inf
     if diverged:
         status = "diverged"
-        message = f"the loss grew to {losses[-1]:.3g} at iteration {it}: reduce the step (now {gamma:g})."
+        message = f"the loss grew to {losses[-1]:.3g} at iteration {it}: reduce the step (now {gamma_k:g})."
     elif residual <= tol:
         status, message = "converged", ""
     else:
         status, message = "max_iter", f"relative residual {residual:.3g} > tol = {tol:g} after {it} iterations"
     effective, kkt, log_gains = None, None, None
-    if rates.size and not diverged:
+    if gains is not None and not diverged:
         if not np.all(np.isfinite(gains)):
             message = (message + "; " if message else "") + ("a step hit 1 - kappa gamma g = 0 exactly, which zeroes "
                                                              "a rotated weight: no effective initialization")
@@ -193,7 +313,8 @@ def gradient_descent(A, y=None, net=None, *, step: float, steps: int = 100_000, 
                 kkt = _bregman_kkt(problem, effective, x)
     return GDResult(x=x, weights=tuple(W), loss=np.array(losses), checked=np.array(checked), iterations=it,
                     residual=residual, status=status, effective_init=effective, log_gains=log_gains, kkt=kkt,
-                    step=gamma, batch_size=b, seed=seed, tol=tol, message=message)
+                    step=gamma, batch_size=b, sampling=sampling, seed=seed, weight_decay=lam, label_noise=sigma,
+                    tol=tol, network=net, history={k: np.array(v) for k, v in history.items()}, message=message)
 
 
 def _positive(name, value) -> float:
@@ -203,6 +324,16 @@ def _positive(name, value) -> float:
         v = math.nan
     if not (math.isfinite(v) and v > 0):
         raise OptionError(f"{name} must be a positive finite number; got {value!r}.")
+    return v
+
+
+def _non_negative(name, value) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = math.nan
+    if not (math.isfinite(v) and v >= 0):
+        raise OptionError(f"{name} must be a non-negative finite number (0: off); got {value!r}.")
     return v
 
 
