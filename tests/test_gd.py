@@ -447,3 +447,30 @@ def test_options_that_need_the_effective_initialization():
     other = dl.gradient_descent(P, _even_net(P.N), step=0.1, steps=5)
     with pytest.raises(dl.OptionError, match="continue a run with the network that made it"):
         dl.gradient_descent(P, _twolayer(), step=0.1, init_weights=other)
+
+
+class _CubeNet:
+    """A network known to no module of dlnlab: x = u^3, declared only through Trainable."""
+
+    def init_weights(self, size):
+        return np.full((1, size), 0.5)
+
+    def weights_to_x(self, W):
+        return W[0] ** 3
+
+    def pullback(self, W, g):
+        return (3 * W[0] ** 2 * g)[None, :]
+
+
+def test_a_new_network_trains_by_declaring_its_weights():
+    P = dl.random_problem()
+    assert isinstance(_CubeNet(), dl.networks.Trainable) and not isinstance(_CubeNet(), dl.networks.EffectiveInit)
+    run = dl.gradient_descent(P, _CubeNet(), step=0.05, steps=50, tol=0.0)
+    u = np.full(P.N, 0.5)
+    for _ in range(50):
+        u = u - 0.05 * 3 * u ** 2 * (P.A.T @ (P.A @ u ** 3 - P.y))
+    assert np.allclose(run.x, u ** 3, rtol=1e-12, atol=1e-15) and run.effective_init is None
+    net = _CubeNet()
+    half = dl.gradient_descent(P, net, step=0.05, steps=25, tol=0.0)
+    rest = dl.gradient_descent(P, net, step=0.05, steps=25, tol=0.0, init_weights=half)
+    assert np.array_equal(rest.x, run.x)

@@ -5,7 +5,8 @@ GD runs on the weights ``W`` themselves (that is what training does) with loss
 (`dlnlab.networks.base.Trainable`: ``init_weights``, ``weights_to_x``, ``pullback``); the
 step is ``W <- W - gamma pullback(W, g)`` with ``g = A^T (A x - y)``. SGD replaces ``g`` by the
 unbiased ``(m / b) A_B^T (A_B x - y_B)`` on a batch ``B`` of ``b`` rows (random reshuffling,
-one pass per epoch).
+one pass per epoch, or independent draws with replacement); `gradient_descent` also takes
+step schedules, weight decay, label noise and a previous run to continue.
 
 Effective initialization (Even et al. 2023, docs/theory.md section 6), exact form. For
 ``x = u * v`` a step with gradient ``g_k`` multiplies the rotated weights
@@ -148,8 +149,9 @@ def _start(init_weights, net, W0, rates):
     if init_weights is None:
         return W0, gains
     if isinstance(init_weights, GDResult):
-        if init_weights.network.spec != net.spec:
-            raise OptionError(f"init_weights is the result of {init_weights.network.spec}, not of {net.spec}; continue "
+        made_by = getattr(init_weights.network, "spec", init_weights.network)
+        if init_weights.network is not net and made_by != getattr(net, "spec", net):
+            raise OptionError(f"init_weights is the result of {made_by}, not of {getattr(net, 'spec', net)}; continue "
                               "a run with the network that made it.")
         W = np.array(init_weights.weights, dtype=float)
         gains = None if init_weights.log_gains is None or gains is None else np.array(init_weights.log_gains)
