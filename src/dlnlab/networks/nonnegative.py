@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import NetworkError
+from .base import check_size
 
 #: ``log`` of the smallest positive float64 (subnormal): the dual image of an underflowed ``x = 0``.
 _LOG_TINY = math.log(np.nextafter(0.0, 1.0))
@@ -177,15 +178,16 @@ class NonNegativeDLN:
         return EntropicMap(cost=self.cost, reg=self.reg)
 
     def init_weights(self, size: int) -> np.ndarray:
-        """``W = (u0,)`` (`dlnlab.networks.base.Trainable`); NetworkError where ``u0`` underflows float64."""
-        if self.cost.ndim == 1 and self.cost.size != size:
-            raise NetworkError(f"the network has {self.cost.size} coordinates but A has N = {size} columns; "
-                               f"build it for N = {size}.")
-        u0 = np.broadcast_to(self.initialization, (int(size),))
-        dead = np.flatnonzero(u0 == 0)
+        """``W = (u0,)`` (`dlnlab.networks.base.Trainable`); NetworkError where ``u0`` leaves float64 range."""
+        if self.cost.ndim == 1:
+            check_size(self.cost.size, size)
+        with np.errstate(over="ignore"):
+            u0 = np.broadcast_to(self.initialization, (int(size),))
+        dead = np.flatnonzero((u0 == 0) | ~np.isfinite(u0))
         if dead.size:
-            raise NetworkError(f"u0 = exp(-cost / (2 reg)) underflows to 0 at coordinates {dead[:5].tolist()}, where "
-                               "the weights could never move; raise reg or use flow_limit, which works in log domain.")
+            raise NetworkError(f"u0 = exp(-cost / (2 reg)) is 0 or inf in float64 at coordinates {dead[:5].tolist()}, "
+                               "where the weights cannot train; change reg or use flow_limit, which works in log "
+                               "domain.")
         return u0[None, :].copy()
 
     def weights_to_x(self, W: np.ndarray) -> np.ndarray:
