@@ -138,8 +138,12 @@ def test_divergence_is_reported():
     (dict(step=0.0), "step"),
     (dict(step=float("nan")), "step"),
     (dict(step=0.1, steps=-1), "steps"),
+    (dict(step=0.1, steps=float("inf")), "steps"),
+    (dict(step=0.1, steps="many"), "steps"),
     (dict(step=0.1, batch_size=0), "batch_size"),
     (dict(step=0.1, batch_size=7), "batch_size"),
+    (dict(step=0.1, batch_size=2.5), "batch_size"),
+    (dict(step=0.1, batch_size="two"), "batch_size"),
     (dict(step=0.1, tol=1.0), "tol"),
     (dict(step=0.1, tol=-1e-3), "tol"),
 ])

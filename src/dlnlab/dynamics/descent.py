@@ -224,10 +224,12 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
     problem = as_problem(A, y)
     A_, y_ = problem.A, problem.y
     m, N = A_.shape
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer, float)) or int(steps) != steps or steps < 0:
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer, float)) or not (
+            math.isfinite(steps) and int(steps) == steps and steps >= 0):
         raise OptionError(f"steps must be a non-negative integer; got {steps!r}.")
     step_at, budget, gamma = _schedule(step, schedule, int(steps))
-    if batch_size is not None and not (int(batch_size) == batch_size and 1 <= int(batch_size) <= m):
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+                                   or not 1 <= batch_size <= m):
         raise OptionError(f"batch_size must be an integer in [1, m = {m}] (or None for full GD); got {batch_size!r}.")
     if sampling not in SAMPLINGS:
         raise OptionError(f"sampling must be one of {SAMPLINGS}; got {sampling!r}.")
