@@ -75,8 +75,8 @@ def test_gd_json_is_the_result(problem):
     payload = json.loads(out.output)
     P = _problem()
     ref = dl.gradient_descent(P, dl.network_from_spec(spec, size=P.N), step=0.5, steps=20000)
-    assert payload["status"] == ref.status == "converged"
-    assert payload["x"] == ref.x.tolist()  # same arithmetic, exact
+    assert payload["status"] == ref.status == "converged" and payload["success"] is True
+    assert payload == json.loads(json.dumps(ref.to_dict()))  # the result's to_dict(), same arithmetic: exact
 
 
 def test_rates_on_a_twolayer_spec(tmp_path):
@@ -92,3 +92,39 @@ def test_rates_refuses_the_nonnegative_network(tmp_path):
     out = runner.invoke(app, ["rates", str(path), "--network", "nonnegative:u0=1e-3", "--out",
                               str(tmp_path / "rates")])
     assert out.exit_code == 2 and "linear program" in out.output
+
+
+def test_gd_training_options_are_the_library_call(problem, tmp_path):
+    spec = "twolayer:u0=0.2,v0=0.05"
+    args = ["gd", str(problem), "--network", spec, "--schedule", "30:0.1,20:0.05", "--batch-size", "2",
+            "--sampling", "replacement", "--seed", "5", "--weight-decay", "0.01", "--label-noise", "0.1",
+            "--record", "loss,gains", "--tol", "0", "--json"]
+    out = runner.invoke(app, args)
+    assert out.exit_code == 0, out.output
+    payload = json.loads(out.output)
+    P = _problem()
+    net = dl.network_from_spec(spec, size=P.N)
+    ref = dl.gradient_descent(P, net, schedule=[(30, 0.1), (20, 0.05)], batch_size=2, sampling="replacement",
+                              seed=5, weight_decay=0.01, label_noise=0.1, record=("loss", "gains"), tol=0.0)
+    assert payload == json.loads(json.dumps(ref.to_dict()))  # same arithmetic: exact
+    assert len(payload["history"]["loss"]) == 51 and payload["iterations"] == 50
+    # continue from the saved weights: the library run from the same weight array
+    saved = tmp_path / "run.json"
+    saved.write_text(out.output)
+    more = runner.invoke(app, ["gd", str(problem), "--network", spec, "--step", "0.05", "--steps", "10",
+                               "--init-weights", str(saved), "--tol", "0", "--json"])
+    assert more.exit_code == 0, more.output
+    cont = dl.gradient_descent(P, net, step=0.05, steps=10, init_weights=np.array(ref.weights), tol=0.0)
+    assert json.loads(more.output)["x"] == cont.x.tolist() and cont.effective_init is None
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--step", "0.1", "--sampling", "bootstrap", "--batch-size", "2"], "sampling"),
+    (["--schedule", "fast"], "--schedule"),
+    (["--step", "0.1", "--schedule", "10:0.1"], "exactly one of step"),
+    (["--step", "0.1", "--record", "speed"], "record"),
+    (["--step", "0.1", "--init-weights", "missing.json"], "--init-weights"),
+])
+def test_gd_bad_options_are_one_line_errors(problem, extra, match):
+    out = runner.invoke(app, ["gd", str(problem), "--network", "twolayer:u0=0.2,v0=0"] + extra)
+    assert out.exit_code == 2 and match in out.output

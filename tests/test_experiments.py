@@ -209,3 +209,16 @@ def test_cli_rates(tmp_path):
     assert (tmp_path / "r" / "rates.png").exists() and (tmp_path / "r" / "rates.pdf").exists()
     bad = CliRunner().invoke(app, ["rates", str(path), "--depths", "1,x", "--out", str(tmp_path / "r")])
     assert bad.exit_code == 2 and "--depths" in bad.output
+
+
+def test_even2023_stepsize(tmp_path):
+    """GD/SGD reach the flow limit of their effective initialization (distance <= 1e-7, the
+    residual 1e-10 times the projection's conditioning); GD gains spread more than SGD's."""
+    run = ex.run_experiment("even2023-stepsize", tmp_path, quick=True)
+    recs = _by_curve(run)
+    for kind in ("GD", "SGD"):
+        for step in (0.4, 0.6):
+            rec = recs[f"{kind} step={step:g}"]
+            assert rec["pass"] and rec["distance_to_effective_limit"] <= 1e-7 and rec["mean_gain"] < 0
+    spread = recs["gain spread"]
+    assert spread["pass"] and min(np.array(spread["gd_spread"]) - np.array(spread["sgd_spread"])) > 0

@@ -135,3 +135,20 @@ def test_limit_is_the_bregman_projection(seed, m, extra):
     w, *_ = np.linalg.lstsq(A.T, g, rcond=None)
     # the residual of the range test is rounding of log over the solution's dynamic range
     assert np.linalg.norm(A.T @ w - g) <= 1e-9 * max(1.0, np.linalg.norm(g))
+
+
+def test_gd_on_the_weights_reaches_the_gibbs_distribution():
+    """x = u * u, A = 1^T, b = 1: the flow limit of costs c is the Gibbs distribution
+    exp(-c / reg) / Z (closed form). GD's limit is that of its effective costs c - 2 reg c_gain;
+    with one row, g = A^T r is the same on every coordinate, so the costs shift by a constant
+    that Z removes: at every stable step GD reaches the Gibbs distribution itself."""
+    A, b = np.array([[1.0, 1.0, 1.0]]), np.array([1.0])
+    net = dl.NonNegativeDLN(cost=[1.0, 2.0, 3.0], reg=1.0)
+    gibbs = np.exp(-net.cost) / np.exp(-net.cost).sum()
+    for step in (0.05, 0.3):
+        run = dl.gradient_descent(A, b, net, step=step, steps=100_000, tol=1e-14)
+        eff = run.effective_init
+        assert run.success and np.all(run.x > 0) and np.ptp(run.log_gains) <= 1e-14
+        exact = np.exp(-eff.cost / eff.reg) / np.exp(-eff.cost / eff.reg).sum()
+        # the residual 1e-14 and the summed logs (~1e-15 per step) bound the distance
+        assert np.allclose(run.x, exact, rtol=1e-12) and np.allclose(run.x, gibbs, rtol=1e-12)

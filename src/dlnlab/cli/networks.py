@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Optional
 
@@ -10,10 +11,10 @@ import typer
 from rich.table import Table
 
 from ..dynamics.descent import gradient_descent
-from ..errors import DLNError
+from ..errors import DLNError, OptionError
 from ..networks.spec import families
 from ..problems import Problem
-from .app import app, console, emit_json, fail, result_dict
+from .app import app, console, emit_json, fail
 
 
 @app.command()
@@ -28,14 +29,47 @@ def networks():
     console.print(table)
 
 
+def _pieces(text: str) -> list:
+    """``"N:STEP,N:STEP"`` as the (n_steps, step) pairs of a schedule."""
+    pairs = []
+    for part in text.split(","):
+        n, sep, step = part.partition(":")
+        try:
+            pairs.append((int(n), float(step)))
+        except ValueError:
+            raise OptionError(f"--schedule takes N:STEP pairs separated by commas (e.g. 1000:0.5,50000:0.1); got "
+                              f"{part!r}.") from None
+        if not sep:
+            raise OptionError(f"--schedule: {part!r} lacks ':STEP' (e.g. 1000:0.5).")
+    return pairs
+
+
+def _saved_weights(path: Path) -> np.ndarray:
+    """The ``weights`` of a result saved by ``dlnlab gd --json``."""
+    try:
+        return np.array(json.loads(path.read_text())["weights"], dtype=float)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise OptionError(f"--init-weights needs the JSON of a previous `dlnlab gd --json` run (with its weights); "
+                          f"could not read {path}: {exc}.") from None
+
+
 @app.command()
 def gd(
     problem: Path = typer.Argument(..., help=".npz file with keys A, y (optional x_true)."),
     network: str = typer.Option(..., "--network", "-n", help="Network spec, e.g. twolayer:u0=1e-3,v0=0."),
-    step: float = typer.Option(..., "--step", help="Step size eta."),
+    step: Optional[float] = typer.Option(None, "--step", help="Step size eta (or --schedule)."),
+    schedule: Optional[str] = typer.Option(None, "--schedule", help="Steps by pieces N:STEP,N:STEP (N iterations "
+                                           "at STEP, then the next; the run ends with the list)."),
     steps: int = typer.Option(100_000, "--steps", help="Maximum number of iterations."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="SGD mini-batch size (default: full GD)."),
-    seed: int = typer.Option(0, "--seed", help="SGD sampling seed."),
+    sampling: str = typer.Option("shuffle", "--sampling", help="SGD batches: shuffle (one pass per epoch) or "
+                                 "replacement (independent draws)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the batches and the label noise."),
+    weight_decay: float = typer.Option(0.0, "--weight-decay", help="Weight decay lambda (adds lambda/2 ||W||^2)."),
+    label_noise: float = typer.Option(0.0, "--label-noise", help="Std of the Gaussian noise added to y each step."),
+    init_weights: Optional[Path] = typer.Option(None, "--init-weights", help="Start from the weights of a previous "
+                                                "`dlnlab gd --json` output file."),
+    record: str = typer.Option("", "--record", help="Per-iteration history to keep: loss, gains (comma-separated)."),
     tol: float = typer.Option(1e-10, "--tol", help="Stop at relative residual ||Ax-y||/||y|| <= tol."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON (its to_dict())."),
 ):
@@ -44,13 +78,18 @@ def gd(
         P = Problem.load(problem)
         from ..networks.spec import network_from_spec
         net = network_from_spec(network, size=P.N)
-        res = gradient_descent(P, net, step=step, steps=steps, batch_size=batch_size, seed=seed, tol=tol)
+        res = gradient_descent(P, net, step=step, schedule=None if schedule is None else _pieces(schedule),
+                               steps=steps, batch_size=batch_size, sampling=sampling, seed=seed,
+                               weight_decay=weight_decay, label_noise=label_noise,
+                               init_weights=None if init_weights is None else _saved_weights(init_weights),
+                               record=tuple(r.strip() for r in record.split(",") if r.strip()), tol=tol)
     except DLNError as exc:
         fail(exc)
     if as_json:
-        emit_json(result_dict(res))
+        emit_json(res.to_dict())
         return
-    table = Table(title=f"gradient descent: {net.spec}, step {step:g}")
+    title = f"step {step:g}" if schedule is None else f"schedule {schedule}"
+    table = Table(title=f"gradient descent: {net.spec}, {title}")
     table.add_column("i", justify="right")
     table.add_column("x", justify="right")
     for i, xi in enumerate(np.asarray(res.x)):

@@ -1,9 +1,12 @@
 """Gradient descent and SGD on a network's real weights, and their effective initialization.
 
-GD runs on the weights themselves (that is what training does) with loss
-``1/2 ||A x - y||^2``; SGD replaces the gradient ``A^T (A x - y)`` by the unbiased
-``(m / b) A_B^T (A_B x - y_B)`` on a batch ``B`` of ``b`` rows (random reshuffling, one pass
-per epoch).
+GD runs on the weights ``W`` themselves (that is what training does) with loss
+``1/2 ||A x(W) - y||^2``, for every network that declares its weights
+(`dlnlab.networks.base.Trainable`: ``init_weights``, ``weights_to_x``, ``pullback``); the
+step is ``W <- W - gamma pullback(W, g)`` with ``g = A^T (A x - y)``. SGD replaces ``g`` by the
+unbiased ``(m / b) A_B^T (A_B x - y_B)`` on a batch ``B`` of ``b`` rows (random reshuffling,
+one pass per epoch, or independent draws with replacement); `gradient_descent` also takes
+step schedules, weight decay, label noise and a previous run to continue.
 
 Effective initialization (Even et al. 2023, docs/theory.md section 6), exact form. For
 ``x = u * v`` a step with gradient ``g_k`` multiplies the rotated weights
@@ -14,26 +17,23 @@ range(A^T), as in the flow) and
 
 the iterate is *exactly* ``x_K = P_K e^{2 S_K} - M_K e^{-2 S_K}`` with ``P_K = P_0 e^{2 c_+}``,
 ``M_K = M_0 e^{2 c_-}``: a point on the gradient-flow curve of the two-layer network started
-from ``u0' +- v0' = (u0 +- v0) e^{c_+-}`` (`TwoLayerDLN`), at dual point ``S_K``. When GD
-converges (``A x_K -> y``, ``c_+-`` converge since ``c ~ -gamma^2 g^2 / 2``), its limit is therefore
-``flow_limit`` of that effective network: ``argmin_{Ax=y} D_Q(x, x0')`` -- Even et al.'s
-``alpha_+- = alpha exp(-1/2 sum q_+-(gamma g_k))`` and ``beta_0 = (alpha_+^2 - alpha_-^2) / 2``
-(``x0' = u0' v0'``), with ``alpha_inf = sqrt(alpha_+ alpha_-) = alpha exp(-1/2 sum q(gamma g_k))``,
+from ``w_+-' = w_+- e^{c_+-}`` (`TwoLayerDLN.from_rotated`, in log domain), at dual point
+``S_K``. When GD converges (``A x_K -> y``, ``c_+-`` converge since ``c ~ -gamma^2 g^2 / 2``),
+its limit is therefore ``flow_limit`` of that effective network: ``argmin_{Ax=y} D_Q(x, x0')``
+-- Even et al.'s ``alpha_+- = alpha exp(-1/2 sum q_+-(gamma g_k))`` and
+``beta_0 = (alpha_+^2 - alpha_-^2) / 2`` (``x0' = u0' v0'``), with
+``alpha_inf = sqrt(alpha_+ alpha_-) = alpha exp(-1/2 sum q(gamma g_k))``,
 ``q(x) = -1/2 log((1 - x^2)^2)``. Since ``c_+- <= 0`` the effective scale is smaller: large steps
 make GD sparser.
 
-Azulay's ``x = u+ v+ - u- v-`` (`AzulayDLN`) is the same: ``(u+ + v+)`` and ``(u- - v-)`` are multiplied by
-``1 - gamma g_k``, ``(u+ - v+)`` and ``(u- + v-)`` by ``1 + gamma g_k``, so ``x_K`` is the two-layer iterate
-with the merged ``P = P+ + M-``, ``M = M+ + P-`` (docs/theory.md section 2) and the effective network
-is built from ``AzulayDLN.two_layer``.
-
-Relation to the symmetric network: ``TwoLayerDLN(sqrt(2) alpha, 0)`` (Even et al.'s start) is
-``SymmetricDLN(depth=2, alpha=alpha / sqrt(2))`` (same limit, flow at half speed). The effective
-network is *not* symmetric in general (``alpha_+ != alpha_-``, per-coordinate); its
-symmetric part has weight scale ``alpha_inf / sqrt(2)`` per coordinate and ``x0' = beta_0`` is
-the small perturbation term. GD on the symmetric depth-2 network itself (``u^2 - v^2``,
-factors ``1 -+ 2 gamma g``) has the same structure and is handled exactly too. Depth > 2 (and
-layered L >= 3) networks run, but have no exact effective initialization (``None``).
+The same identity holds for every network with ``gd_rates`` (`dlnlab.networks.base.EffectiveInit`):
+a step multiplies rotated weight ``j`` by ``1 - kappa_j gamma g``, the log gains are
+``c_j = sum_k [log|1 - kappa_j gamma g_k| + kappa_j gamma g_k]`` and ``net.effective_network(c)``
+is the network whose flow limit is the GD limit: the symmetric depth-2 network ``u^2 - v^2``
+(``kappa = +-2``, a two-layer effective network), the two-layer and depth-2 layered networks
+(``kappa = +-1``) and the non-negative network ``x = u * u`` (``kappa = 2``: ``u <- u (1 - 2 gamma g)``,
+effective costs ``cost - 2 reg c``, so the GD limit is an entropic LP and stays ``>= 0``).
+Depth > 2 (and layered L >= 3) networks run, but have no exact effective initialization (``None``).
 """
 
 from __future__ import annotations
@@ -43,28 +43,37 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import NetworkError
-from ..networks.azulay import AzulayDLN
-from ..networks.layered import LayeredDLN
-from ..networks.symmetric import SymmetricDLN
+from ..errors import NetworkError, OptionError
+from ..networks.base import EffectiveInit, Network, Trainable
 from ..problems import as_problem
-from ..networks.twolayer import TwoLayerDLN
+from ..results import Result
 
 #: A loss above this multiple of the initial loss (or non-finite) counts as divergence.
 DIVERGENCE_FACTOR = 1e12
 
 
-@dataclass(frozen=True)
-class GDResult:
-    """The last GD/SGD iterate and its evidence.
+#: ``sampling=`` values: random reshuffling (one pass per epoch) or independent draws with replacement.
+SAMPLINGS = ("shuffle", "replacement")
+#: ``record=`` values: per-iteration quantities kept in ``GDResult.history``.
+RECORDS = ("loss", "gains")
 
-    Attributes: ``x``; ``weights`` (the final weight arrays); ``loss`` (full loss
-    ``1/2 ||A x - y||^2`` at every checked iterate, the first at the start);
-    ``checked`` (iteration numbers of those losses); ``iterations``; ``residual``
-    (``||A x - y|| / ||y||``); ``status`` (``"converged"``: residual <= tol; ``"max_steps"``;
-    ``"diverged"``); ``effective_init`` (a `TwoLayerDLN` whose gradient-flow limit is the GD
-    limit, or None); ``kkt`` (distance of ``grad Q_eff(x) - grad Q_eff(x0')`` from
-    range(A^T), relative; None without an effective initialization).
+
+@dataclass(frozen=True)
+class GDResult(Result):
+    """The last GD/SGD iterate and its evidence (a `dlnlab.results.Result`).
+
+    Attributes: ``x``; ``weights`` (the final weight rows ``W``, one array per row: pass the
+    result as ``init_weights=`` to continue); ``loss`` (full loss ``1/2 ||A x - y||^2`` at
+    every checked iterate, the first at the start); ``checked`` (iteration numbers of those
+    losses); ``iterations`` (of this run); ``residual`` (``||A x - y|| / ||y||``, recomputed
+    from the returned ``x``); ``status`` (``"converged"``: that residual is ``<= tol``, so
+    ``success``; ``"max_iter"``; ``"diverged"``); ``effective_init`` (the network whose
+    gradient flow passes through ``x``, whose limit is the GD limit, or None); ``log_gains``
+    (the ``c_j`` of the module docstring, one row per rotated weight, or None); ``kkt``
+    (distance of the effective network's dual of ``x`` from range(A^T), relative; None
+    without an effective initialization); ``step`` (None under a schedule); ``history``
+    (the ``record=`` quantities, one entry per iterate from the start: ``"loss"`` of shape
+    ``(iterations + 1,)``, ``"gains"`` of shape ``(iterations + 1, J, N)``).
     """
 
     x: np.ndarray
@@ -74,88 +83,129 @@ class GDResult:
     iterations: int
     residual: float
     status: str
-    effective_init: TwoLayerDLN | None
+    effective_init: Network | None
+    log_gains: np.ndarray | None
     kkt: float | None
-    step: float
+    step: float | None
     batch_size: int | None
+    sampling: str
     seed: int
+    weight_decay: float
+    label_noise: float
+    tol: float
+    network: Network
+    history: dict
     message: str = field(default="")
 
     @property
     def converged(self) -> bool:
-        return self.status == "converged"
+        """``success`` (kept under the name earlier versions used)."""
+        return self.success
 
 
-def _setup(net, N):
-    """Initial weights, the forward map, the weight update and the effective-init factor kappa."""
-    if isinstance(net, SymmetricDLN):
-        p = net.depth
-        w = [np.full(N, net.alpha), np.full(N, net.alpha)]
-
-        def forward(w):
-            return w[0] ** p - w[1] ** p
-
-        def update(w, g, gamma):
-            return [w[0] - gamma * p * w[0] ** (p - 1) * g, w[1] + gamma * p * w[1] ** (p - 1) * g]
-
-        # u^2 - v^2: P = u^2, M = v^2, rotated weights (u, v) scale by (1 -+ 2 gamma g)
-        pair = (2.0 * net.alpha * np.ones(N), 2.0 * net.alpha * np.ones(N), 2.0) if p == 2 else None
-        return w, forward, update, pair
-    if isinstance(net, LayeredDLN) and net.depth == 2:
-        net = TwoLayerDLN(net.inits[0], net.inits[1])
-    if isinstance(net, TwoLayerDLN):
-        if net.size != N:
-            raise NetworkError(f"the network has {net.size} coordinates but A has N = {N} columns.")
-        w = [net.u0.copy(), net.v0.copy()]
-
-        def forward(w):
-            return w[0] * w[1]
-
-        def update(w, g, gamma):
-            return [w[0] - gamma * w[1] * g, w[1] - gamma * w[0] * g]
-
-        return w, forward, update, (net.u0 + net.v0, net.u0 - net.v0, 1.0)
-    if isinstance(net, AzulayDLN):
-        if net.size not in (1, N):
-            raise NetworkError(f"the network has {net.size} coordinates but A has N = {N} columns.")
-        w = [np.broadcast_to(a, (N,)).copy() for a in (net.up, net.vp, net.um, net.vm)]
-
-        def forward(w):
-            return w[0] * w[1] - w[2] * w[3]
-
-        def update(w, g, gamma):
-            return [w[0] - gamma * w[1] * g, w[1] - gamma * w[0] * g, w[2] + gamma * w[3] * g,
-                    w[3] + gamma * w[2] * g]
-
-        tl = net.two_layer
-        return w, forward, update, (np.broadcast_to(tl.u0 + tl.v0, (N,)), np.broadcast_to(tl.u0 - tl.v0, (N,)), 1.0)
-    if isinstance(net, LayeredDLN):
-        if net.size != N:
-            raise NetworkError(f"the network has {net.size} coordinates but A has N = {N} columns.")
-        w = [row.copy() for row in net.inits]
-
-        def forward(w):
-            return np.prod(w, axis=0)
-
-        def update(w, g, gamma):
-            out = []
-            for j in range(len(w)):
-                others = np.prod([w[k] for k in range(len(w)) if k != j], axis=0)
-                out.append(w[j] - gamma * others * g)
-            return out
-
-        return w, forward, update, None
-    raise NetworkError(f"gradient_descent supports SymmetricDLN, TwoLayerDLN, AzulayDLN and LayeredDLN; "
-                       f"got {type(net).__name__}.")
+def _trainable(net, N):
+    """The initial weights of ``net`` and its rates ``kappa_j`` (empty without an effective initialization)."""
+    if not isinstance(net, Trainable):
+        raise NetworkError(f"gradient_descent trains networks that declare their weights (init_weights, weights_to_x, "
+                           f"pullback: dlnlab.networks.base.Trainable); {type(net).__name__} does not. Use "
+                           "SymmetricDLN, TwoLayerDLN, AzulayDLN, LayeredDLN or NonNegativeDLN, or flow_trajectory for its flow.")
+    W = np.array(net.init_weights(N), dtype=float)
+    if W.ndim != 2 or W.shape[1] != N:
+        raise NetworkError(f"{type(net).__name__}.init_weights({N}) must return a J x {N} array; got shape {W.shape}.")
+    rates = np.array(net.gd_rates if isinstance(net, EffectiveInit) else (), dtype=float)
+    return W, rates
 
 
-def gradient_descent(A, y=None, net=None, *, step: float, steps: int = 100_000, batch_size: int | None = None,
-                     seed: int = 0, tol: float = 1e-10) -> GDResult:
+def _schedule(step, schedule, steps):
+    """``(step_at(k), iteration budget, constant step or None)`` from ``step=`` or ``schedule=``."""
+    if (step is None) == (schedule is None):
+        raise OptionError("give exactly one of step= (a constant step) or schedule= (a callable k -> step, or a list "
+                          "of (n_steps, step) pairs).")
+    if schedule is None:
+        gamma = _positive("step", step)
+        return (lambda k: gamma), steps, gamma
+    if callable(schedule):
+        return (lambda k: _positive(f"schedule({k})", schedule(k))), steps, None
+    try:
+        pairs = [(n, s) for n, s in schedule]
+    except (TypeError, ValueError):
+        raise OptionError(f"schedule must be a callable k -> step or a list of (n_steps, step) pairs; got {schedule!r}."
+                          ) from None
+    if not pairs:
+        raise OptionError("schedule is an empty list; give at least one (n_steps, step) pair.")
+    counts, values = [], []
+    for n, s in pairs:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise OptionError(f"schedule: n_steps must be a non-negative integer; got {n!r}.")
+        counts.append(int(n))
+        values.append(_positive("a schedule step", s))
+    ends = np.cumsum(counts)
+    return (lambda k: values[int(np.searchsorted(ends, k, side="right"))]), min(steps, int(ends[-1])), None
+
+
+def _start(init_weights, net, W0, rates):
+    """The starting weights and log gains (None where the effective initialization is not tracked)."""
+    gains = np.zeros((rates.size, W0.shape[1])) if rates.size else None
+    if init_weights is None:
+        return W0, gains
+    if isinstance(init_weights, GDResult):
+        made_by = getattr(init_weights.network, "spec", init_weights.network)
+        if init_weights.network is not net and made_by != getattr(net, "spec", net):
+            raise OptionError(f"init_weights is the result of {made_by}, not of {getattr(net, 'spec', net)}; continue "
+                              "a run with the network that made it.")
+        W = np.array(init_weights.weights, dtype=float)
+        gains = None if init_weights.log_gains is None or gains is None else np.array(init_weights.log_gains)
+    else:
+        try:
+            W = np.array(init_weights, dtype=float)
+        except (TypeError, ValueError):
+            W = np.full(0, np.nan)
+        gains = None  # a start that is not the network's initialization: no effective network
+    if W.shape != W0.shape or not np.all(np.isfinite(W)):
+        raise OptionError(f"init_weights must be a previous GDResult or a finite {W0.shape[0]} x {W0.shape[1]} array "
+                          f"of weights (the shape of the network's weights); got shape {W.shape}.")
+    return W, gains
+
+
+def _record(record, tracked):
+    names = (record,) if isinstance(record, str) else tuple(record)
+    bad = [r for r in names if r not in RECORDS]
+    if bad:
+        raise OptionError(f"record takes names from {RECORDS}; got {bad}.")
+    if "gains" in names and not tracked:
+        raise OptionError("record='gains' needs an effective initialization: a network with gd_rates (symmetric "
+                          "depth 2, two-layer, layered depth 2, non-negative) started from its initialization or a "
+                          "previous GDResult.")
+    return names
+
+
+def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: int = 100_000, schedule=None,
+                     batch_size: int | None = None, sampling: str = "shuffle", seed: int = 0,
+                     weight_decay: float = 0.0, label_noise: float = 0.0, init_weights=None, record=(),
+                     tol: float = 1e-10) -> GDResult:
     """GD (``batch_size=None``) or SGD on the weights of ``net``, from its initialization.
 
+    Iteration ``k`` draws from one ``numpy.random.default_rng(seed)``, in this order: the
+    batch ``B`` of ``b = batch_size`` rows (``sampling="shuffle"``: consecutive slices of a
+    permutation drawn at each epoch start, a remainder below ``b`` dropped;
+    ``"replacement"``: ``rng.integers(0, m, b)``, independent draws), then the label noise
+    ``xi = rng.standard_normal(m)`` if ``label_noise = sigma > 0``. With ``y_k = y + sigma xi``
+    (HaoChen et al.) and step ``gamma_k``,
+
+        g = (m / b) A_B^T (A_B x - y_k,B),        W <- W - gamma_k (net.pullback(W, g) + weight_decay W).
+
+    ``gamma_k`` is ``step``, or ``schedule(k)`` (a callable), or from a list of
+    ``(n_steps, step)`` pairs (n_1 iterations at step_1, then n_2 at step_2, ...; the run
+    ends with the list). ``init_weights`` continues from a previous result (its weights and
+    log gains: the effective initialization stays exact; the generator restarts from
+    ``seed`` and ``k`` from 0) or from a weight array (no effective initialization).
+    ``record`` names per-iteration quantities for ``history`` (`RECORDS`).
+
     Stops when ``||A x - y|| / ||y|| <= tol`` (checked every iteration for GD, every epoch
-    for SGD), after ``steps`` iterations, or on divergence. See the module docstring for
-    ``effective_init``: ``dl.flow_limit(A, y, result.effective_init)`` predicts the GD limit.
+    for SGD; ``tol = 0`` runs all ``steps``), after ``steps`` iterations, or on divergence.
+    ``dl.flow_limit(A, y, result.effective_init)`` is the GD limit (module docstring; with
+    weight decay or label noise the iterate still lies on that network's flow, which need
+    not interpolate). Bad option values raise `OptionError`.
 
     Example
     -------
@@ -174,74 +224,121 @@ def gradient_descent(A, y=None, net=None, *, step: float, steps: int = 100_000, 
     problem = as_problem(A, y)
     A_, y_ = problem.A, problem.y
     m, N = A_.shape
-    gamma = float(step)
-    if not math.isfinite(gamma) or gamma <= 0:
-        raise NetworkError(f"step must be a positive finite number; got {step!r}.")
-    if int(steps) != steps or steps < 0:
-        raise NetworkError(f"steps must be a non-negative integer; got {steps!r}.")
-    if batch_size is not None and not (1 <= int(batch_size) <= m and int(batch_size) == batch_size):
-        raise NetworkError(f"batch_size must be an integer in [1, m = {m}] (or None for full GD); got {batch_size!r}.")
-    if not (tol >= 0):
-        raise NetworkError(f"tol must be >= 0; got {tol!r}.")
-    w, forward, update, pair = _setup(net, N)
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer, float)) or not (
+            math.isfinite(steps) and int(steps) == steps and steps >= 0):
+        raise OptionError(f"steps must be a non-negative integer; got {steps!r}.")
+    step_at, budget, gamma = _schedule(step, schedule, int(steps))
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+                                   or not 1 <= batch_size <= m):
+        raise OptionError(f"batch_size must be an integer in [1, m = {m}] (or None for full GD); got {batch_size!r}.")
+    if sampling not in SAMPLINGS:
+        raise OptionError(f"sampling must be one of {SAMPLINGS}; got {sampling!r}.")
+    lam, sigma = _non_negative("weight_decay", weight_decay), _non_negative("label_noise", label_noise)
+    tol = float(tol)
+    if not 0.0 <= tol < 1.0:
+        raise OptionError(f"tol must be a relative residual in [0, 1) (0: run all steps); got {tol!r}.")
+    W0, rates = _trainable(net, N)
+    W, gains = _start(init_weights, net, W0, rates)
+    names = _record(record, gains is not None)
     rng = np.random.default_rng(seed)
-    b = None if batch_size is None or int(batch_size) == m else int(batch_size)
+    full = batch_size is None or (int(batch_size) == m and sampling == "shuffle")
+    b = None if full else int(batch_size)
     check_every = 1 if b is None else max(1, m // b)
     ynorm = problem.y_norm if problem.y_norm > 0 else 1.0
 
-    x = forward(w)
+    x = net.weights_to_x(W)
     r = A_ @ x - y_
     losses, checked = [0.5 * float(r @ r)], [0]
-    cp, cm = np.zeros(N), np.zeros(N)
-    kappa = pair[2] if pair is not None else 0.0
+    history = {name: [] for name in names}
+
+    def keep(loss):
+        if "loss" in history:
+            history["loss"].append(loss)
+        if "gains" in history:
+            history["gains"].append(gains.copy())
+
+    loss = losses[0]
+    keep(loss)
     order, pos = np.arange(m), m
-    status, message, it = "max_steps", f"stopped after steps = {steps} iterations", 0
-    residual = math.sqrt(2 * losses[0]) / ynorm
-    if residual <= tol:
-        status, message = "converged", ""
-    while status == "max_steps" and it < steps:
-        if b is None:
-            g = A_.T @ r
-        else:
+    diverged, met, it = False, math.sqrt(2 * losses[0]) / ynorm <= tol, 0
+    while not met and it < budget:
+        gamma_k = step_at(it)
+        rows = None
+        if b is not None and sampling == "shuffle":
             if pos + b > m:
                 order, pos = rng.permutation(m), 0
             rows = order[pos:pos + b]
             pos += b
-            g = (m / b) * (A_[rows].T @ (A_[rows] @ x - y_[rows]))
-        if pair is not None:
-            t = kappa * gamma * g
+        elif b is not None:
+            rows = rng.integers(0, m, size=b)
+        noise = sigma * rng.standard_normal(m) if sigma > 0 else None
+        if rows is None:
+            g = A_.T @ (r if noise is None else r - noise)
+        else:
+            target = y_[rows] if noise is None else y_[rows] + noise[rows]
+            g = (m / b) * (A_[rows].T @ (A_[rows] @ x - target))
+        if gains is not None:
+            kg = rates[:, None] * g
             with np.errstate(divide="ignore"):
-                cp += np.log(np.abs(1.0 - t)) + t
-                cm += np.log(np.abs(1.0 + t)) - t
-        w = update(w, g, gamma)
-        x = forward(w)
+                gains += np.log(np.abs(1.0 - gamma_k * (lam + kg))) + gamma_k * kg
+        move = net.pullback(W, g)
+        W = W - gamma_k * (move + lam * W if lam else move)
+        x = net.weights_to_x(W)
         it += 1
-        if b is None or it % check_every == 0 or it == steps:
+        check = b is None or it % check_every == 0 or it == budget
+        if check or "loss" in history:
             r = A_ @ x - y_
             loss = 0.5 * float(r @ r)
+        keep(loss)
+        if check:
             losses.append(loss)
             checked.append(it)
             if not math.isfinite(loss) or loss > DIVERGENCE_FACTOR * max(losses[0], 1e-300):
-                status = "diverged"
-                message = f"the loss grew to {loss:.3g} at iteration {it}: reduce the step (now {gamma:g})."
+                diverged = True
                 break
-            residual = math.sqrt(2 * loss) / ynorm
-            if residual <= tol:
-                status, message = "converged", ""
+            met = math.sqrt(2 * loss) / ynorm <= tol
     residual = problem.relative_residual(x) if np.all(np.isfinite(x)) else math.inf
-    effective, kkt = None, None
-    if pair is not None and status != "diverged":
-        if not (np.all(np.isfinite(cp)) and np.all(np.isfinite(cm))):
-            message = (message + "; " if message else "") + ("a step hit 1 -+ gamma g = 0 exactly, which zeroes a "
-                                                             "rotated weight: no effective initialization")
+    if diverged:
+        status = "diverged"
+        message = f"the loss grew to {losses[-1]:.3g} at iteration {it}: reduce the step (now {gamma_k:g})."
+    elif residual <= tol:
+        status, message = "converged", ""
+    else:
+        status, message = "max_iter", f"relative residual {residual:.3g} > tol = {tol:g} after {it} iterations"
+    effective, kkt, log_gains = None, None, None
+    if gains is not None and not diverged:
+        if not np.all(np.isfinite(gains)):
+            message = (message + "; " if message else "") + ("a step hit 1 - kappa gamma g = 0 exactly, which zeroes "
+                                                             "a rotated weight: no effective initialization")
         else:
-            plus, minus = pair[0] * np.exp(cp), pair[1] * np.exp(cm)
-            effective = TwoLayerDLN(0.5 * (plus + minus), 0.5 * (plus - minus))
+            log_gains = gains
+            effective = net.effective_network(gains)
             with np.errstate(all="ignore"):
                 kkt = _bregman_kkt(problem, effective, x)
-    return GDResult(x=x, weights=tuple(w), loss=np.array(losses), checked=np.array(checked), iterations=it,
-                    residual=residual, status=status, effective_init=effective, kkt=kkt, step=gamma,
-                    batch_size=b, seed=seed, message=message)
+    return GDResult(x=x, weights=tuple(W), loss=np.array(losses), checked=np.array(checked), iterations=it,
+                    residual=residual, status=status, effective_init=effective, log_gains=log_gains, kkt=kkt,
+                    step=gamma, batch_size=b, sampling=sampling, seed=seed, weight_decay=lam, label_noise=sigma,
+                    tol=tol, network=net, history={k: np.array(v) for k, v in history.items()}, message=message)
+
+
+def _positive(name, value) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = math.nan
+    if not (math.isfinite(v) and v > 0):
+        raise OptionError(f"{name} must be a positive finite number; got {value!r}.")
+    return v
+
+
+def _non_negative(name, value) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = math.nan
+    if not (math.isfinite(v) and v >= 0):
+        raise OptionError(f"{name} must be a non-negative finite number (0: off); got {value!r}.")
+    return v
 
 
 def _bregman_kkt(problem, net, x):

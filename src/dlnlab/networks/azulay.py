@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import NetworkError
+from .base import check_size
 from .twolayer import TwoLayerDLN, TwoLayerMap, _weights
 
 _LOG2 = math.log(2.0)
@@ -148,6 +149,37 @@ class AzulayDLN:
         """The `TwoLayerDLN` with the same ``x(t)``: ``u0 = sqrt(P) + sqrt(M)``, ``v0 = sqrt(P) - sqrt(M)``."""
         root_p, root_m = (np.exp(0.5 * lg) for lg in self._log_pm())
         return TwoLayerDLN(root_p + root_m, root_p - root_m)
+
+    def init_weights(self, size: int) -> np.ndarray:
+        """``W = (u+, v+, u-, v-)`` (`dlnlab.networks.base.Trainable`; scalars broadcast to ``size``)."""
+        if self.size != 1:
+            check_size(self.size, size)
+        return np.stack([np.broadcast_to(getattr(self, name), (size,)) for name in _NAMES])
+
+    def weights_to_x(self, W: np.ndarray) -> np.ndarray:
+        """``x = u+ v+ - u- v-``."""
+        return W[0] * W[1] - W[2] * W[3]
+
+    def pullback(self, W: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """``(v+ g, u+ g, -v- g, -u- g)``."""
+        return np.stack([W[1] * g, W[0] * g, -W[3] * g, -W[2] * g])
+
+    @property
+    def gd_rates(self) -> tuple[float, ...]:
+        """A GD step multiplies ``(u+ + v+, u+ - v+, u- + v-, u- - v-)`` by ``1 - kappa gamma g``."""
+        return (1.0, -1.0, -1.0, 1.0)
+
+    def effective_network(self, log_gains: np.ndarray) -> TwoLayerDLN:
+        """The two-layer network whose flow limit is the GD limit (docs/theory.md section 6).
+
+        ``P = P+ + M-`` gains ``e^{2 c_0}`` (``c_0 = c_3``: equal rates) and ``M = M+ + P-`` gains
+        ``e^{2 c_1}``, so the merged network `two_layer` takes the gains of its two rotated weights.
+
+        >>> net = AzulayDLN(up=[1e-3, 2e-3], vp=1e-3, um=[1e-3, 0.0], vm=5e-4)
+        >>> bool(np.allclose(net.effective_network(np.zeros((4, 2))).x0, net.x0, rtol=1e-12))
+        True
+        """
+        return self.two_layer.effective_network(np.asarray(log_gains)[:2])
 
     def weights(self, s) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The weights ``(u+, v+, u-, v-)`` on the flow at dual point ``s = A^T lam`` (docs/theory.md units)."""

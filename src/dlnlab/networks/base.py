@@ -31,6 +31,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from ..errors import NetworkError
+
 
 @runtime_checkable
 class MirrorMap(Protocol):
@@ -92,3 +94,47 @@ class ScaleFamily(Network, Protocol):
     def small_parameter(self) -> float: ...
 
     def at_log_scale(self, log_scale: float) -> "ScaleFamily": ...
+
+
+@runtime_checkable
+class Trainable(Protocol):
+    """A network whose real weights gradient descent can train (`dlnlab.gradient_descent`).
+
+    The weights are a ``J x N`` array ``W`` (one row per layer or weight vector):
+
+    - ``init_weights(size)``: ``W(0)`` for ``size = N`` coordinates (NetworkError if the
+      network has another size);
+    - ``weights_to_x(W)``: the network's output ``x(W)``;
+    - ``pullback(W, g)``: ``(dx/dW)^T g``, row by row (for ``g = A^T (A x - y)`` it is the
+      gradient of ``1/2 ||A x(W) - y||^2`` in ``W``).
+    """
+
+    def init_weights(self, size: int) -> np.ndarray: ...
+
+    def weights_to_x(self, W: np.ndarray) -> np.ndarray: ...
+
+    def pullback(self, W: np.ndarray, g: np.ndarray) -> np.ndarray: ...
+
+
+@runtime_checkable
+class EffectiveInit(Trainable, Protocol):
+    """A trainable network whose GD iterates stay on a gradient-flow curve (docs/theory.md section 6).
+
+    ``gd_rates`` are constants ``kappa_j`` such that a GD step with gradient ``g`` (step
+    ``gamma``, weight decay ``lam``) multiplies the network's rotated weights ``w_j`` exactly
+    by ``1 - gamma lam - kappa_j gamma g``. With the log gains
+    ``c_j = sum_k [log|1 - gamma lam - kappa_j gamma g_k| + kappa_j gamma g_k]`` the iterate is
+    the flow of ``effective_network(c)`` at the dual point ``-sum_k gamma g_k`` (in range(A^T)),
+    so the GD limit is that network's flow limit. Empty ``gd_rates``: no such identity.
+    """
+
+    @property
+    def gd_rates(self) -> tuple[float, ...]: ...
+
+    def effective_network(self, log_gains: np.ndarray) -> Network: ...
+
+
+def check_size(n: int, size: int) -> None:
+    """NetworkError unless a network of ``n`` coordinates meets a problem of ``size`` columns."""
+    if n != size:
+        raise NetworkError(f"the network has {n} coordinates but A has N = {size} columns; build it for N = {size}.")

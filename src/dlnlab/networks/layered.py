@@ -37,6 +37,7 @@ from functools import cached_property
 import numpy as np
 
 from ..errors import NetworkError
+from .base import check_size
 from .twolayer import TwoLayerDLN, TwoLayerMap
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(10)
@@ -402,3 +403,29 @@ class LayeredDLN:
         out = np.sign(U) * np.sqrt(np.maximum(r ** 2 + (U ** 2 - r0 ** 2), 0.0))
         out[jstar, cols] = r
         return out
+
+    def init_weights(self, size: int) -> np.ndarray:
+        """``W = inits`` (`dlnlab.networks.base.Trainable`)."""
+        check_size(self.size, size)
+        return np.array(self.inits)
+
+    def weights_to_x(self, W: np.ndarray) -> np.ndarray:
+        """``theta = prod_j u^j``."""
+        return np.prod(W, axis=0)
+
+    def pullback(self, W: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """Row ``j``: ``(prod_{k != j} u^k) g``."""
+        rows = range(W.shape[0])
+        return np.stack([np.prod(W[[k for k in rows if k != j]], axis=0) * g for j in rows])
+
+    @property
+    def gd_rates(self) -> tuple[float, ...]:
+        """L = 2: those of the two-layer network; L >= 3: no exact identity."""
+        return self._two_layer.gd_rates if self.depth == 2 else ()
+
+    def effective_network(self, log_gains: np.ndarray) -> TwoLayerDLN:
+        """L = 2: the two-layer network's effective initialization (docs/theory.md section 6)."""
+        if self.depth != 2:
+            raise NetworkError(f"a layered network of depth {self.depth} has no exact effective initialization "
+                               "(depth 2 has).")
+        return self._two_layer.effective_network(log_gains)

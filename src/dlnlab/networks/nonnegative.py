@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import NetworkError
+from .base import check_size
 
 #: ``log`` of the smallest positive float64 (subnormal): the dual image of an underflowed ``x = 0``.
 _LOG_TINY = math.log(np.nextafter(0.0, 1.0))
@@ -182,3 +183,38 @@ class NonNegativeDLN:
 
     def mirror_map(self) -> EntropicMap:
         return EntropicMap(cost=self.cost, reg=self.reg)
+
+    def init_weights(self, size: int) -> np.ndarray:
+        """``W = (u0,)`` (`dlnlab.networks.base.Trainable`); NetworkError where ``u0`` leaves float64 range."""
+        if self.cost.ndim == 1:
+            check_size(self.cost.size, size)
+        with np.errstate(over="ignore"):
+            u0 = np.broadcast_to(self.initialization, (int(size),))
+        dead = np.flatnonzero((u0 == 0) | ~np.isfinite(u0))
+        if dead.size:
+            raise NetworkError(f"u0 = exp(-cost / (2 reg)) is 0 or inf in float64 at coordinates {dead[:5].tolist()}, "
+                               "where the weights cannot train; change reg or use flow_limit, which works in log "
+                               "domain.")
+        return u0[None, :].copy()
+
+    def weights_to_x(self, W: np.ndarray) -> np.ndarray:
+        """``x = u * u``."""
+        return W[0] * W[0]
+
+    def pullback(self, W: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """``2 u g``."""
+        return (2.0 * W[0] * g)[None, :]
+
+    @property
+    def gd_rates(self) -> tuple[float, ...]:
+        """A GD step multiplies ``u`` by ``1 - 2 gamma g`` (the multiplicative update of docs/theory.md section 7)."""
+        return (2.0,)
+
+    def effective_network(self, log_gains: np.ndarray) -> "NonNegativeDLN":
+        """``u0 e^{c}``: the costs ``cost - 2 reg c`` at the same ``reg`` (docs/theory.md section 6).
+
+        >>> net = NonNegativeDLN(cost=[1.0, 2.0], reg=0.5)
+        >>> net.effective_network(np.array([[0.0, -1.0]])).cost.tolist()
+        [1.0, 3.0]
+        """
+        return NonNegativeDLN(cost=self.cost - 2.0 * self.reg * np.asarray(log_gains)[0], reg=self.reg)

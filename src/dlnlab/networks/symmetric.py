@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import NetworkError
 from .base import MirrorMap, to_z
+from .twolayer import TwoLayerDLN
 
 _LOG2 = float(np.log(2.0))
 
@@ -313,3 +314,33 @@ class SymmetricDLN:
     def at_log_scale(self, log_scale: float) -> "SymmetricDLN":
         """The network at ``scale = exp(log_scale)``, with its natural dual scaling."""
         return SymmetricDLN.from_log_scale(self.depth, log_scale)
+
+    def init_weights(self, size: int) -> np.ndarray:
+        """``W = (u, v)`` at ``u = v = alpha`` (`dlnlab.networks.base.Trainable`)."""
+        return np.full((2, int(size)), self.alpha)
+
+    def weights_to_x(self, W: np.ndarray) -> np.ndarray:
+        """``x = u^p - v^p``."""
+        return W[0] ** self.depth - W[1] ** self.depth
+
+    def pullback(self, W: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """``(p u^{p-1} g, -p v^{p-1} g)``."""
+        p = self.depth
+        return np.stack([p * W[0] ** (p - 1) * g, -p * W[1] ** (p - 1) * g])
+
+    @property
+    def gd_rates(self) -> tuple[float, ...]:
+        """Depth 2: a GD step multiplies ``u``, ``v`` by ``1 -+ 2 gamma g``; deeper: no exact identity."""
+        return (2.0, -2.0) if self.depth == 2 else ()
+
+    def effective_network(self, log_gains: np.ndarray) -> TwoLayerDLN:
+        """Depth 2: the two-layer network with rotated weights ``alpha e^{c_+-}`` (docs/theory.md section 6).
+
+        >>> net = SymmetricDLN(depth=2, alpha=1e-3)
+        >>> bool(np.allclose(net.effective_network(np.zeros((2, 3))).u0, 2e-3))
+        True
+        """
+        if self.depth != 2:
+            raise NetworkError(f"a depth-{self.depth:g} network has no exact effective initialization (depth 2 has).")
+        log_alpha = self.log_scale / 2.0
+        return TwoLayerDLN.from_rotated(log_alpha + log_gains[0], log_alpha + log_gains[1])

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import NetworkError
+from .base import check_size
 
 _LOG2 = math.log(2.0)
 
@@ -124,6 +125,7 @@ class TwoLayerDLN:
     u0: np.ndarray
     v0: np.ndarray
     log_scale: float = field(init=False, repr=False)
+    _log_rotated: tuple | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
         u0, v0 = _weights("u0", self.u0), _weights("v0", self.v0)
@@ -138,6 +140,41 @@ class TwoLayerDLN:
         object.__setattr__(self, "u0", u0)
         object.__setattr__(self, "v0", v0)
         object.__setattr__(self, "log_scale", float(np.log(np.max(0.5 * (u0 * u0 + v0 * v0)))))
+
+    @classmethod
+    def from_rotated(cls, log_wp, log_wm, sign_p=1.0, sign_m=1.0) -> "TwoLayerDLN":
+        """The network with rotated weights ``w_+- = (u0 +- v0) / 2 = sign_+- exp(log_w+-)``.
+
+        Given in log domain, the start may lie below float64 range (GD's effective
+        initialization after many large steps): the mirror map and the flow use the logs, so
+        ``flow_limit`` stays exact where ``u0``, ``v0`` (kept as float64 values) are 0; such
+        coordinates print as 0 in `spec`.
+
+        >>> net = TwoLayerDLN.from_rotated([-2000.0, 0.0], [-2001.0, -1.0])
+        >>> net.u0.tolist()[0], bool(np.isfinite(net.mirror_map().log_p).all())
+        (0.0, True)
+        """
+        try:
+            lp, lm = np.broadcast_arrays(np.array(log_wp, dtype=float), np.array(log_wm, dtype=float))
+            sp, sm = np.broadcast_to(np.sign(sign_p), lp.shape), np.broadcast_to(np.sign(sign_m), lp.shape)
+        except (TypeError, ValueError):
+            raise NetworkError("log_wp, log_wm (and the signs) must be real vectors of one length.") from None
+        if lp.ndim != 1 or lp.size == 0 or np.any(np.isnan(lp) | np.isnan(lm) | (lp == np.inf) | (lm == np.inf)):
+            raise NetworkError("log_wp and log_wm must be non-empty 1-D vectors of logs below +inf "
+                               "(-inf: a zero weight).")
+        frozen = np.flatnonzero(np.isneginf(lp) & np.isneginf(lm))
+        if frozen.size:
+            raise NetworkError(f"coordinates {frozen[:5].tolist()} have both rotated weights 0 (u = v = 0), a saddle "
+                               "the flow never leaves; give them a nonzero weight.")
+        sp, sm = np.where(sp < 0, -1.0, 1.0), np.where(sm < 0, -1.0, 1.0)
+        wp, wm = sp * np.exp(lp), sm * np.exp(lm)
+        net = cls.__new__(cls)
+        for name, value in (("u0", wp + wm), ("v0", wp - wm)):
+            value.setflags(write=False)
+            object.__setattr__(net, name, value)
+        object.__setattr__(net, "_log_rotated", (lp.copy(), lm.copy(), sp, sm))
+        object.__setattr__(net, "log_scale", float(np.max(np.logaddexp(2.0 * lp, 2.0 * lm))))
+        return net
 
     @property
     def size(self) -> int:
@@ -174,6 +211,10 @@ class TwoLayerDLN:
 
     def at_log_scale(self, log_scale: float) -> "TwoLayerDLN":
         """The same shape of initialization with both layers scaled so that ``scale = exp(log_scale)``."""
+        if self._log_rotated is not None:
+            lp, lm, sp, sm = self._log_rotated
+            shift = 0.5 * (log_scale - self.log_scale)
+            return TwoLayerDLN.from_rotated(lp + shift, lm + shift, sp, sm)
         f = math.exp(0.5 * (log_scale - self.log_scale))
         return TwoLayerDLN(self.u0 * f, self.v0 * f)
 
@@ -184,6 +225,9 @@ class TwoLayerDLN:
         return spec_of(self)
 
     def mirror_map(self) -> TwoLayerMap:
+        if self._log_rotated is not None:
+            lp, lm = self._log_rotated[:2]
+            return TwoLayerMap(log_p=2.0 * lp, log_m=2.0 * lm, c=self.c)
         with np.errstate(divide="ignore"):
             log_p = 2.0 * np.log(np.abs(self.u0 + self.v0)) - 2.0 * _LOG2
             log_m = 2.0 * np.log(np.abs(self.u0 - self.v0)) - 2.0 * _LOG2
@@ -192,6 +236,43 @@ class TwoLayerDLN:
     def weights(self, s) -> tuple[np.ndarray, np.ndarray]:
         """The weights ``(u, v)`` on the flow at dual point ``s = A^T lam`` (the units of docs/theory.md)."""
         s = np.asarray(s, dtype=float)
-        wp = 0.5 * (self.u0 + self.v0) * np.exp(s)
-        wm = 0.5 * (self.u0 - self.v0) * np.exp(-s)
+        if self._log_rotated is not None:
+            lp, lm, sp, sm = self._log_rotated
+            wp, wm = sp * np.exp(lp + s), sm * np.exp(lm - s)
+        else:
+            wp = 0.5 * (self.u0 + self.v0) * np.exp(s)
+            wm = 0.5 * (self.u0 - self.v0) * np.exp(-s)
         return wp + wm, wp - wm
+
+    def init_weights(self, size: int) -> np.ndarray:
+        """``W = (u0, v0)`` (`dlnlab.networks.base.Trainable`)."""
+        check_size(self.size, size)
+        return np.stack([self.u0, self.v0])
+
+    def weights_to_x(self, W: np.ndarray) -> np.ndarray:
+        """``x = u v``."""
+        return W[0] * W[1]
+
+    def pullback(self, W: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """``(v g, u g)``."""
+        return np.stack([W[1] * g, W[0] * g])
+
+    @property
+    def gd_rates(self) -> tuple[float, ...]:
+        """A GD step multiplies ``w_+- = (u +- v) / 2`` by ``1 -+ gamma g``."""
+        return (1.0, -1.0)
+
+    def effective_network(self, log_gains: np.ndarray) -> "TwoLayerDLN":
+        """The network with rotated weights ``w_+-(0) e^{c_+-}`` (docs/theory.md section 6), in log domain.
+
+        >>> net = TwoLayerDLN([1e-3, 2e-3], [0.0, 1e-3])
+        >>> bool(np.allclose(net.effective_network(np.zeros((2, 2))).x0, net.x0, rtol=1e-12))
+        True
+        """
+        if self._log_rotated is not None:
+            lp, lm, sp, sm = self._log_rotated
+        else:
+            with np.errstate(divide="ignore"):
+                lp, lm = np.log(0.5 * np.abs(self.u0 + self.v0)), np.log(0.5 * np.abs(self.u0 - self.v0))
+            sp, sm = np.sign(self.u0 + self.v0), np.sign(self.u0 - self.v0)
+        return TwoLayerDLN.from_rotated(lp + log_gains[0], lm + log_gains[1], sp, sm)

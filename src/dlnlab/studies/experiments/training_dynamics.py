@@ -242,9 +242,8 @@ def stepsize(ctx, *, steps, alpha, batch):
         for kind in ("GD", "SGD"):
             run = gradient_descent(P, net, step=gamma if kind == "GD" else gamma * batch / P.m, steps=400_000,
                                    batch_size=None if kind == "GD" else batch, seed=0, tol=1e-10)
-            eff = run.effective_init
-            gains = np.log(np.sqrt(np.abs((eff.u0 + eff.v0) * (eff.u0 - eff.v0)) / 2) / alpha)
-            lim = flow_limit(P, eff)
+            gains = 0.5 * (run.log_gains[0] + run.log_gains[1])  # log(alpha_inf / alpha), in log domain
+            lim = flow_limit(P, run.effective_init)
             stats[(kind, gamma)] = (float(gains.mean()), float(gains.std() / abs(gains.mean())))
             test_err = float(np.linalg.norm(run.x - P.x_true))
             rows.append((kind, gamma, run.iterations, test_err, float(np.max(np.abs(run.x - plain))),
