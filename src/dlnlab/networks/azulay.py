@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import NetworkError
 from .base import check_size
-from .twolayer import TwoLayerDLN, TwoLayerMap, _weights
+from .twolayer import HyperbolicScale, TwoLayerDLN, TwoLayerMap, _weights
 
 _LOG2 = math.log(2.0)
 _NAMES = ("up", "vp", "um", "vm")
@@ -44,7 +44,7 @@ def _log_square_quarter(a: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class AzulayDLN:
+class AzulayDLN(HyperbolicScale):
     """Two-layer model ``x = u+ * v+ - u- * v-`` from ``u+(0) = up``, ``v+(0) = vp``, ``u-(0) = um``, ``v-(0) = vm``.
 
     Each initialization is a per-coordinate vector or a scalar (broadcast to the others' length);
@@ -103,24 +103,6 @@ class AzulayDLN:
     def x0(self) -> np.ndarray:
         """The starting point ``up vp - um vm``."""
         return self.up * self.vp - self.um * self.vm
-
-    @property
-    def scale(self) -> float:
-        return math.exp(self.log_scale)
-
-    @property
-    def c(self) -> float:
-        return max(-self.log_scale, 1.0)
-
-    @property
-    def dual_scale(self) -> float:
-        """``z = dual_scale * s`` with ``s = A^T lam`` (the units of docs/theory.md)."""
-        return 2.0 / self.c
-
-    @property
-    def small_parameter(self) -> float:
-        """``1 / log(1 / scale)`` (capped at 1), as for `TwoLayerDLN`."""
-        return 1.0 / self.c
 
     def at_log_scale(self, log_scale: float) -> "AzulayDLN":
         """The same shape of initialization, all four weights scaled so that ``scale = exp(log_scale)``."""

@@ -108,8 +108,33 @@ class TwoLayerMap:
         return x * sign * (1.0 - gap) - self.conjugate(sign, gap)
 
 
+class HyperbolicScale:
+    """The scale of a network whose map is hyperbolic (``x = P e^{c z} - M e^{-c z}``), from its ``log_scale``:
+    ``c = max(log(1 / scale), 1)``, ``z = (2 / c) s`` and the small parameter ``1 / c``."""
+
+    log_scale: float
+
+    @property
+    def scale(self) -> float:
+        return math.exp(self.log_scale)
+
+    @property
+    def c(self) -> float:
+        return max(-self.log_scale, 1.0)
+
+    @property
+    def dual_scale(self) -> float:
+        """``z = dual_scale * s`` with ``s = A^T lam`` (the units of docs/theory.md)."""
+        return 2.0 / self.c
+
+    @property
+    def small_parameter(self) -> float:
+        """``1 / log(1 / scale)`` (capped at 1), as for the symmetric depth-2 network."""
+        return 1.0 / self.c
+
+
 @dataclass(frozen=True, eq=False)
-class TwoLayerDLN:
+class TwoLayerDLN(HyperbolicScale):
     """Two-layer diagonal network ``x = u * v`` from ``u(0) = u0``, ``v(0) = v0`` (vectors).
 
     ``delta = u0^2 - v0^2`` is conserved by the flow; the limit is the Bregman projection
@@ -190,24 +215,6 @@ class TwoLayerDLN:
     def delta(self) -> np.ndarray:
         """The conserved ``u0^2 - v0^2``."""
         return self.u0 ** 2 - self.v0 ** 2
-
-    @property
-    def scale(self) -> float:
-        return math.exp(self.log_scale)
-
-    @property
-    def c(self) -> float:
-        return max(-self.log_scale, 1.0)
-
-    @property
-    def dual_scale(self) -> float:
-        """``z = dual_scale * s`` with ``s = A^T lam`` (the units of docs/theory.md)."""
-        return 2.0 / self.c
-
-    @property
-    def small_parameter(self) -> float:
-        """``1 / log(1 / scale)`` (capped at 1), as for the symmetric depth-2 network."""
-        return 1.0 / self.c
 
     def at_log_scale(self, log_scale: float) -> "TwoLayerDLN":
         """The same shape of initialization with both layers scaled so that ``scale = exp(log_scale)``."""
