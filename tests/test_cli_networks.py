@@ -13,7 +13,7 @@ from dlnlab.networks.spec import families
 runner = CliRunner()
 
 SPECS = ["symmetric:depth=3,scale=1e-6", "twolayer:u0=1e-3,v0=0", "layered:depth=3,alpha=0.1",
-         "nonnegative:u0=1e-3"]
+         "nonnegative:u0=1e-3", "azulay:up=1e-3,vp=1e-3,um=2e-3,vm=0"]
 
 
 def _problem():
