@@ -478,3 +478,9 @@ def test_a_new_network_trains_by_declaring_its_weights():
     half = dl.gradient_descent(P, net, step=0.05, steps=25, tol=0.0)
     rest = dl.gradient_descent(P, net, step=0.05, steps=25, tol=0.0, init_weights=half)
     assert np.array_equal(rest.x, run.x)
+
+
+def test_a_missing_network_is_a_network_error():
+    P = dl.random_problem()
+    with pytest.raises(dl.NetworkError, match="needs a network"):
+        dl.gradient_descent(P.A, P.y, step=0.1)

@@ -219,7 +219,8 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
     """
     if net is None:
         if y is None or isinstance(y, np.ndarray):
-            raise TypeError("gradient_descent(A, y, net, step=...): the network is missing.")
+            raise NetworkError("gradient_descent(A, y, net, step=...) needs a network, e.g. "
+                               "dl.SymmetricDLN(depth=2, scale=1e-6); none was given.")
         net, y = y, None
     problem = as_problem(A, y)
     A_, y_ = problem.A, problem.y
