@@ -260,3 +260,48 @@ def test_cli_example_and_usage_errors(tmp_path):
     assert no_out.exit_code == 2 and "--out" in no_out.output
     not_a_store = runner.invoke(app, ["sweep", str(tmp_path), "--export", "csv"])
     assert not_a_store.exit_code == 2 and "no sweep" in not_a_store.output
+
+
+def test_workers_exit_when_the_sweep_process_is_killed(tmp_path):
+    """SIGKILL of the sweep's own process (not its group): its workers stop within seconds
+    instead of computing into nothing (each watches the parent, `runner.PARENT_CHECK`)."""
+    psutil = pytest.importorskip("psutil")
+    config_path = tmp_path / "longer.toml"
+    config_path.write_text(LONGER)
+    proc = _start_and_wait(config_path, tmp_path / "out", 4, workers=2)
+    family = psutil.Process(proc.pid).children(recursive=True)
+    assert len(family) >= 2  # the forkserver and its workers (and a resource tracker)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    _, alive = psutil.wait_procs(family, timeout=10)
+    assert not alive, [p.cmdline() for p in alive]
+
+
+def _open_store(out, barrier, results):
+    barrier.wait()
+    try:
+        with ResultStore.open(out, parse_config(SMALL)) as store:
+            results.put(store.total)
+    except Exception as exc:
+        results.put(repr(exc))
+
+
+def test_sweeps_started_at_once_share_one_store(tmp_path):
+    """Created under one write transaction: every start finds the first one's store (before,
+    8 processes opening a new store together failed with sqlite3.IntegrityError on meta.key
+    in 14 of 20 rounds)."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("needs the fork start method to start the processes at the same moment")
+    ctx = multiprocessing.get_context("fork")
+    total = len(parse_config(SMALL).points())
+    for trial in range(5):
+        barrier, results = ctx.Barrier(8), ctx.Queue()
+        procs = [ctx.Process(target=_open_store, args=(tmp_path / f"out{trial}", barrier, results)) for _ in range(8)]
+        for proc in procs:
+            proc.start()
+        got = [results.get(timeout=60) for _ in procs]
+        for proc in procs:
+            proc.join()
+        assert got == [total] * 8

@@ -35,6 +35,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -115,8 +116,9 @@ def run_sweep(config: SweepConfig, out, *, workers: int | None = None, scheduler
         except KeyboardInterrupt:
             interrupted = True
         state = "interrupted" if interrupted else "complete"
-        store.end_run(run_id, state, retries)
-        counts = store.counts()
+        with _no_interrupt():  # a second Ctrl-C must not leave the run marked running
+            store.end_run(run_id, state, retries)
+            counts = store.counts()
         return SweepSummary(directory=str(out), total=store.total, already=already, computed=done[0] - already,
                             counts=counts, retries=retries, interrupted=interrupted,
                             seconds=time.perf_counter() - t0, executor=executor)
@@ -143,9 +145,26 @@ def error_rows(chunk: Chunk, message: str) -> list[dict]:
     return [{"point_id": p.id, "status": "failed", "error": message} for p in chunk.points]
 
 
-def _worker_init():
-    """Workers ignore Ctrl-C: the parent handles it and stops them."""
+#: How often a worker checks that the sweep's process is still alive (seconds).
+PARENT_CHECK = 0.5
+
+
+def _worker_init(parent: int):
+    """Workers ignore Ctrl-C (the parent handles it and stops them) and exit when the sweep's
+    process ``parent`` is gone (killed by SIGKILL, it cannot stop them itself)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int):
+    while True:
+        time.sleep(PARENT_CHECK)
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            os._exit(1)
+        except PermissionError:  # the pid was reused by another user's process: ours is gone
+            os._exit(1)
 
 
 @contextmanager
@@ -174,12 +193,31 @@ def _context():
     return ctx
 
 
+@contextmanager
+def _no_interrupt():
+    """Ctrl-C deferred while the store records how a run ended (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *args: caught.append(args))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _stop(pool: ProcessPoolExecutor):
-    """Cancel queued tasks and terminate the workers now (in-flight results are dropped)."""
+    """Cancel queued tasks and stop the workers now (in-flight results are dropped)."""
     # ProcessPoolExecutor has no public way to stop running tasks; _processes is its
     # pid -> Process map (stable since Python 3.2).
-    for proc in list(getattr(pool, "_processes", {}).values()):
+    procs = list(getattr(pool, "_processes", {}).values())
+    for proc in procs:
         proc.terminate()
+    for proc in procs:  # a worker that ignores SIGTERM (stuck in C code) is killed
+        proc.join(timeout=2.0)
+        if proc.is_alive():
+            proc.kill()
     pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -193,7 +231,8 @@ def _run_processes(chunks: list[Chunk], workers: int, task, finish, max_retries:
     ctx = _context()
     with _single_threaded_blas():
         while pending or suspects:
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init)
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                                       initargs=(os.getpid(),))
             try:
                 broken = False
                 while suspects and not broken:  # isolation: one suspect at a time

@@ -85,18 +85,22 @@ class ResultStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.executescript(_SCHEMA)
-            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-            if not meta:
-                if config is None:
-                    raise SweepConfigError(f"{path}: the store has no configuration; it was not created by dlnlab.")
-                from .. import __version__  # at call time: dlnlab imports this module first
+            # read and create in one write transaction: of two sweeps started on the same
+            # directory at once, one creates the store and the other finds it
+            with _transaction(conn):
+                meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+                if not meta:
+                    if config is None:
+                        raise SweepConfigError(f"{path}: the store has no configuration; it was not created by "
+                                               "dlnlab.")
+                    from .. import __version__  # at call time: dlnlab imports this module first
 
-                total = len(config.points())
-                with _transaction(conn):
+                    total = len(config.points())
                     conn.executemany("INSERT INTO meta VALUES (?, ?)", [
                         ("config_hash", config.hash), ("config", json.dumps(config.canonical, sort_keys=True)),
                         ("points", str(total)), ("created", repr(time.time())), ("format", FORMAT),
                         ("dlnlab_version", __version__)])
+            if len(meta) == 0:
                 return cls(path, conn, config, total)
             if meta.get("format") != FORMAT:
                 raise StoreMismatchError(
