@@ -12,7 +12,7 @@ from .problems import (FIXTURES, Problem, gaussian_problem, kink_problem, line_p
                        random_problem)
 from .networks import (AzulayDLN, EntropicMap, HyperbolicMap, LayeredDLN, MirrorMap, Network, NonNegativeDLN,
                        PowerBarrierMap, ScaleFamily, SymmetricDLN, TwoLayerDLN, network_from_spec)
-from .limits import LimitResult, flow_limit
+from .limits import LimitPath, LimitResult, flow_limit, flow_limit_path
 from .derivatives import LimitCotangent
 from .l1 import (BPFace, BPResult, CertificateConstant, NSPConstant, Selection, basis_pursuit, bp_face,
                  certificate_constant, nsp_constant, selected_minimizer)
@@ -35,7 +35,8 @@ __all__ = [
     "Network", "ScaleFamily", "MirrorMap", "SymmetricDLN", "HyperbolicMap", "PowerBarrierMap", "TwoLayerDLN",
     "AzulayDLN", "LayeredDLN", "NonNegativeDLN", "EntropicMap", "network_from_spec",
     # limits
-    "LimitResult", "LimitCotangent", "flow_limit", "BatchLimitResult", "batch_flow_limit",
+    "LimitResult", "LimitCotangent", "flow_limit", "LimitPath", "flow_limit_path", "BatchLimitResult",
+    "batch_flow_limit",
     # l1 geometry
     "BPResult", "basis_pursuit", "BPFace", "bp_face", "Selection", "selected_minimizer", "CertificateConstant",
     "certificate_constant", "NSPConstant", "nsp_constant",

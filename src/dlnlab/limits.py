@@ -26,8 +26,8 @@ import numpy as np
 from .errors import ConvergenceError, NetworkError, OptionError
 from .networks.base import Network, ScaleFamily
 from .networks.symmetric import SymmetricDLN
-from .engine import (INTERMEDIATE_TOL, KKT_TOL, DualState, continuation, data_size, kkt_error, newton, polish,
-                     residual_check, rounding_floor, start_network)
+from .engine import (INTERMEDIATE_TOL, KKT_TOL, DualState, continuation, continuation_path, data_size, kkt_error,
+                     newton, polish, residual_check, rounding_floor, start_network)
 from .problems import Problem, as_problem
 from .results import Result, check_tolerance
 
@@ -114,19 +114,9 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
     """
     if net is None and isinstance(A, Problem):
         net, y = y, None
-    if not isinstance(net, Network):
-        raise NetworkError(f"flow_limit(A, y, net) needs a network such as dl.SymmetricDLN(depth=3, scale=1e-6); "
-                           f"got {type(net).__name__}.")
-    problem = as_problem(A, y)
-    if isinstance(net, ScaleFamily) and net.small_parameter <= 1e-300:
-        raise NetworkError(
-            f"scale exp({net.log_scale:.6g}) is below what float64 dual coordinates can represent for {net}: the gaps ~ alpha^(p-2) = {net.small_parameter:.1e} underflow. At such scales the limit "
-            "equals the small-scale limit to every float64 digit: use dl.selected_minimizer, or "
-            "dlnlab.rates.deviation_from_bp / mp_flow_limit for the deviation.")
-    rtol = check_tolerance(rtol, "rtol", "flow_limit")
-    if max_iter < 1 or max_stages < 1:
-        raise OptionError(f"flow_limit needs max_iter >= 1 and max_stages >= 1; "
-                          f"got max_iter={max_iter!r}, max_stages={max_stages!r}.")
+    problem = as_problem(A, y) if isinstance(net, Network) else None
+    _check_network(net, "flow_limit(A, y, net)")
+    rtol = _check_options(rtol, max_iter, max_stages, "flow_limit")
     basis = problem.basis
     Q, z = basis.Q, basis.z
     N = problem.N
@@ -162,6 +152,142 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
             f"flow_limit did not converge ({result.message}) for {net}; residual {result.residual:.2e}. "
             "Pass throw=False to inspect the partial result, or raise max_iter/max_stages.", result)
     return result
+
+
+@dataclass(frozen=True)
+class LimitPath(Result):
+    """The flow limits of one scale family at several scales, from one continuation run.
+
+    Attributes: ``results`` (a `LimitResult` per requested scale, in the order asked, each
+    with its own evidence; a repeated scale repeats its result); ``scales`` and ``log_scales``
+    (``a`` as requested, 0 where ``exp(log a)`` underflows, and ``log a``); ``status`` (``"converged"`` when every limit is, else the first other status, in
+    decreasing scale); ``message``; ``iterations`` (Newton steps of the whole run);
+    ``stages`` (its continuation stages).
+    """
+
+    results: tuple
+    scales: np.ndarray
+    log_scales: np.ndarray
+    status: str
+    message: str
+    iterations: int
+    stages: int
+
+    @property
+    def x(self) -> np.ndarray:
+        """The limits as rows, one per requested scale."""
+        return np.array([res.x for res in self.results])
+
+
+def flow_limit_path(A, y=None, net=None, scales=None, *, log_scales=None, rtol: float = RTOL, max_iter: int = 100,
+                    max_stages: int = 400, throw: bool = True) -> LimitPath:
+    """`flow_limit` of ``net``'s scale family at each of ``scales`` (or ``log_scales``), from one
+    continuation run that stops exactly at each (docs/theory.md section 4).
+
+    ``net`` gives the family (a `ScaleFamily`; its own scale is replaced by each requested one,
+    ``net.at_log_scale(log a)``). Scales may come in any order and repeat; each distinct one is
+    solved once, on the way down, to ``rtol`` and finished as `flow_limit` finishes its limit; a
+    scale the run fails to reach is solved by `flow_limit` alone (its iterations are counted).
+    ``max_stages`` bounds the stages from one requested scale to the next; ``throw`` raises
+    `ConvergenceError` if any limit did not converge.
+
+    Example
+    -------
+    >>> import numpy as np, dlnlab as dl
+    >>> path = dl.flow_limit_path(dl.random_problem(), dl.SymmetricDLN(depth=3, scale=1.0), np.logspace(0, -300, 7))
+    >>> one = dl.flow_limit(dl.random_problem(), dl.SymmetricDLN(depth=3, scale=1e-100))
+    >>> path.status, bool(np.allclose(path.results[2].x, one.x, rtol=1e-10, atol=0))
+    ('converged', True)
+    """
+    if isinstance(A, Problem) and isinstance(y, Network):
+        if scales is not None:
+            raise OptionError("flow_limit_path(problem, net, scales) takes the problem, the network and the scales; "
+                              "got a fourth argument.")
+        net, scales, y = y, net, None
+    problem = as_problem(A, y) if isinstance(net, Network) else None
+    _check_network(net, "flow_limit_path(A, y, net, scales)")
+    if not isinstance(net, ScaleFamily):
+        raise NetworkError(f"flow_limit_path needs a scale family (log_scale, small_parameter, at_log_scale); "
+                           f"{type(net).__name__} has none: call flow_limit at its own scale.")
+    rtol = _check_options(rtol, max_iter, max_stages, "flow_limit_path")
+    requested, thetas = _requested_log_scales(scales, log_scales)
+    order = sorted(set(thetas.tolist()), reverse=True)
+    nets = {t: net.at_log_scale(t) for t in order}
+    for each in nets.values():
+        _check_network(each, "flow_limit_path(A, y, net, scales)")
+    basis = problem.basis
+    Q, z = basis.Q, basis.z
+    beta = data_size(Q, z) if isinstance(net, SymmetricDLN) else 1.0
+    targets = [nets[t].normalized(beta) if beta != 1.0 else nets[t] for t in order]
+    z = z / beta
+    start = start_network(targets[0], Q, z)
+    state = DualState(np.zeros(basis.rank), np.ones(problem.N), np.ones(problem.N), np.zeros(basis.rank))
+    intermediate_tol = max(rtol, INTERMEDIATE_TOL)
+    state, its0, ok = newton(Q, z, start.mirror_map(), state, tol=rtol if start is targets[0] else intermediate_tol,
+                             max_iter=max_iter)
+    if ok:
+        stops = continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_stages)
+    else:
+        bad = "max_iter" if its0 >= max_iter else "failed"
+        why = f"Newton did not converge at the starting scale after {its0} iterations."
+        stops = ((state, 0, 0, bad, why) for _ in targets)
+    solved, run, polishing, stages = {}, its0, 0, 0
+    for t, target, (point, its, stages, status, message) in zip(order, targets, stops):
+        run = its0 + its
+        solved[t] = finish(problem, nets[t], target, beta, point, status=status, message=message, iterations=run,
+                           stages=stages, rtol=rtol)
+        polishing += solved[t].iterations - run
+    for t in order:
+        if not solved[t].success:  # a scale the run did not reach: flow_limit alone, from its own start
+            solved[t] = flow_limit(problem, nets[t], rtol=rtol, max_iter=max_iter, max_stages=max_stages, throw=False)
+            polishing += solved[t].iterations
+    results = tuple(solved[t] for t in thetas.tolist())
+    bad = next((solved[t] for t in order if not solved[t].success), None)
+    status = "converged" if bad is None else bad.status
+    message = "" if bad is None else f"at scale exp({bad.network.log_scale:.6g}): {bad.message}"
+    path = LimitPath(results, requested, thetas, status, message, run + polishing, stages)
+    if throw and bad is not None:
+        raise ConvergenceError(f"flow_limit_path did not converge ({path.message}) for {net}. Pass throw=False to "
+                               "inspect the partial results, or raise max_iter/max_stages.", path)
+    return path
+
+
+def _requested_log_scales(scales, log_scales) -> tuple[np.ndarray, np.ndarray]:
+    """The requested ``a`` and ``log a`` as float arrays (`OptionError` unless exactly one of the two is given, finite)."""
+    if (scales is None) == (log_scales is None):
+        raise OptionError("flow_limit_path needs exactly one of scales (a > 0) and log_scales (log a); "
+                          f"got scales={scales!r}, log_scales={log_scales!r}.")
+    values = np.atleast_1d(np.asarray(scales if log_scales is None else log_scales, dtype=float))
+    if values.ndim != 1 or values.size == 0:
+        raise OptionError(f"flow_limit_path needs a non-empty list of scales; got shape {values.shape}.")
+    if log_scales is None:
+        if not np.all(np.isfinite(values) & (values > 0)):
+            raise OptionError(f"flow_limit_path needs finite scales a > 0 (log_scales= for smaller ones); "
+                              f"got {values[~(np.isfinite(values) & (values > 0))][:3].tolist()}.")
+        return values, np.log(values)
+    if not np.all(np.isfinite(values)):
+        raise OptionError(f"flow_limit_path needs finite log_scales; got {values[~np.isfinite(values)][:3].tolist()}.")
+    return np.exp(values), values
+
+
+def _check_network(net, call: str) -> None:
+    """`NetworkError` unless ``net`` is a network whose scale float64 dual coordinates can represent."""
+    if not isinstance(net, Network):
+        raise NetworkError(f"{call} needs a network such as dl.SymmetricDLN(depth=3, scale=1e-6); "
+                           f"got {type(net).__name__}.")
+    if isinstance(net, ScaleFamily) and net.small_parameter <= 1e-300:
+        raise NetworkError(
+            f"scale exp({net.log_scale:.6g}) is below what float64 dual coordinates can represent for {net}: the gaps ~ alpha^(p-2) = {net.small_parameter:.1e} underflow. At such scales the limit "
+            "equals the small-scale limit to every float64 digit: use dl.selected_minimizer, or "
+            "dlnlab.rates.deviation_from_bp / mp_flow_limit for the deviation.")
+
+
+def _check_options(rtol, max_iter, max_stages, solver: str) -> float:
+    rtol = check_tolerance(rtol, "rtol", solver)
+    if max_iter < 1 or max_stages < 1:
+        raise OptionError(f"{solver} needs max_iter >= 1 and max_stages >= 1; "
+                          f"got max_iter={max_iter!r}, max_stages={max_stages!r}.")
+    return rtol
 
 
 def finish(problem: Problem, net, target, beta: float, state: DualState, *, status: str, message: str,

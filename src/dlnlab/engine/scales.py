@@ -59,61 +59,93 @@ def continuation(Q, z, start, target, state, rtol, intermediate_tol, max_iter, m
     Predictor: linear extrapolation in the small parameter eps of the last stage's move;
     corrector: Newton. A step whose corrector fails within `STAGE_ITERATIONS` is quartered and
     retried; a step solved in <= `EASY_STAGE` iterations doubles the next one. Each predicted point is
-    snapped onto an exact l1 face where one is resolved (`snap_to_face`).
+    snapped onto an exact l1 face where one is resolved (`snap_to_face`). Returns
+    ``(state, iterations, stages, status, message)``; `continuation_path` with one stop.
     """
     if start is target:
         return state, 0, 0, "converged", ""
+    return next(continuation_path(Q, z, start, [target], state, rtol, intermediate_tol, max_stages))
+
+
+def continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_stages):
+    """One continuation run from ``start`` that stops exactly at each of ``targets`` on its way.
+
+    ``targets`` are networks of ``start``'s family in decreasing ``log_scale`` (at most
+    ``start``'s); each is solved to ``rtol`` (the stages between them to ``intermediate_tol``)
+    and the run goes on from it. Yields, per target, ``(state, iterations, stages, status,
+    message)`` with the iterations and stages counted from ``start``; ``max_stages`` bounds the
+    stages from one target to the next. After a failure every remaining target gets the last
+    point reached and the failure's status.
+    """
     total, stages = 0, 0
-    theta, theta_end = start.log_scale, target.log_scale
-    step = max(min(FIRST_STEP, theta - theta_end), 1e-3)
-    eps = start.small_parameter
+    theta, eps = start.log_scale, start.small_parameter
+    step = None
     last = None  # (eps before, eps after, move) of the last stage
     faces = {}  # cache of face projectors by support
-    while theta > theta_end:
-        if stages >= max_stages:
-            return state, total, stages, "max_iter", f"continuation needed more than {max_stages} stages"
-        new_theta = max(theta - step, theta_end)
-        net = target if new_theta == theta_end else start.at_log_scale(new_theta)
-        if net.small_parameter < MIN_EPS_RATIO * eps:
-            # errors of the last solution grow by eps_old / eps_new in the prediction
-            step = 0.5 * (theta - new_theta)
-            continue
-        mapping = net.mirror_map()
-        base = state.fresh()
-        guess = predict(Q, base, last, net.small_parameter, mapping.barrier)
-        # stages keep z across scales; a target with its own c (see SymmetricDLN.normalized)
-        # gets the point in its units: the same s
-        r = stage_rescaling(net, mapping)
-        if r != 1.0:
-            predicted = guess is not base
-            base = rescale_dual(base, r)
-            guess = rescale_dual(guess, r) if predicted else base
-        if mapping.barrier and guess is not base:
-            # the prediction shrinks tiny gaps by cancellation: restore the face exactly
-            guess = snap_to_face(Q, guess, faces)
-        tol = rtol if net is target else intermediate_tol
-        new_state, its, ok = newton(Q, z, mapping, guess, tol=tol, max_iter=STAGE_ITERATIONS)
-        total += its
-        if not ok and guess is not base:
-            new_state, its, ok = newton(Q, z, mapping, base, tol=tol, max_iter=STAGE_ITERATIONS)
+    targets = list(targets)
+    for k, target in enumerate(targets):
+        theta_end = target.log_scale
+        if step is None and theta > theta_end:
+            step = max(min(FIRST_STEP, theta - theta_end), 1e-3)
+        # a target solved as the start itself is in its own units (its c, see SymmetricDLN.normalized)
+        segment, r_end = 0, (stage_rescaling(target, target.mirror_map()) if target is start else 1.0)
+        failure = None
+        while theta > theta_end:
+            if segment >= max_stages:
+                failure = "max_iter", f"continuation needed more than {max_stages} stages"
+                break
+            new_theta = max(theta - step, theta_end)
+            net = target if new_theta == theta_end else start.at_log_scale(new_theta)
+            if net.small_parameter < MIN_EPS_RATIO * eps:
+                # errors of the last solution grow by eps_old / eps_new in the prediction
+                step = 0.5 * (theta - new_theta)
+                continue
+            mapping = net.mirror_map()
+            base = state.fresh()
+            guess = predict(Q, base, last, net.small_parameter, mapping.barrier)
+            # stages keep z across scales; a target with its own c (see SymmetricDLN.normalized)
+            # gets the point in its units: the same s
+            r = stage_rescaling(net, mapping)
+            if r != 1.0:
+                predicted = guess is not base
+                base = rescale_dual(base, r)
+                guess = rescale_dual(guess, r) if predicted else base
+            if mapping.barrier and guess is not base:
+                # the prediction shrinks tiny gaps by cancellation: restore the face exactly
+                guess = snap_to_face(Q, guess, faces)
+            tol = rtol if net is target else intermediate_tol
+            new_state, its, ok = newton(Q, z, mapping, guess, tol=tol, max_iter=STAGE_ITERATIONS)
             total += its
-        if ok and mapping.barrier:
-            # Newton's own moves shrink the gaps by up to 1/MIN_EPS_RATIO: snap and polish
-            snapped = snap_to_face(Q, new_state, faces)
-            if snapped is not new_state:
-                new_state, its, ok = newton(Q, z, mapping, snapped, tol=tol, max_iter=STAGE_ITERATIONS)
+            if not ok and guess is not base:
+                new_state, its, ok = newton(Q, z, mapping, base, tol=tol, max_iter=STAGE_ITERATIONS)
                 total += its
-        if not ok:
-            step *= 0.25
-            if step < 1e-8:
-                return state, total, stages, "failed", f"continuation stalled at scale exp({theta:.4g})"
-            continue
-        stages += 1
-        last = (eps, net.small_parameter, new_state.travel)
-        theta, eps, state = new_theta, net.small_parameter, new_state
-        if its <= EASY_STAGE:
-            step *= 2.0
-    return state, total, stages, "converged", ""
+            if ok and mapping.barrier:
+                # Newton's own moves shrink the gaps by up to 1/MIN_EPS_RATIO: snap and polish
+                snapped = snap_to_face(Q, new_state, faces)
+                if snapped is not new_state:
+                    new_state, its, ok = newton(Q, z, mapping, snapped, tol=tol, max_iter=STAGE_ITERATIONS)
+                    total += its
+            if not ok:
+                step *= 0.25
+                if step < 1e-8:
+                    failure = "failed", f"continuation stalled at scale exp({theta:.4g})"
+                    break
+                continue
+            stages += 1
+            segment += 1
+            last = (eps, net.small_parameter, new_state.travel)
+            theta, eps, state, r_end = new_theta, net.small_parameter, new_state, r
+            if its <= EASY_STAGE:
+                step *= 2.0
+        if failure is not None:
+            for _ in targets[k:]:
+                yield (state, total, stages) + failure
+            return
+        yield state, total, stages, "converged", ""
+        if r_end != 1.0:
+            # back to the family's own units for the stages that follow
+            state = rescale_dual(state, 1.0 / r_end)
+            last = (last[0], last[1], last[2] / r_end)
 
 
 def rescale_dual(state: DualState, r: float) -> DualState:

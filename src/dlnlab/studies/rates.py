@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import NetworkError, ProblemError
 from ..l1 import basis_pursuit
-from ..limits import flow_limit
+from ..limits import flow_limit_path
 from ..networks.base import ScaleFamily
 from ..networks.nonnegative import NonNegativeDLN
 from ..networks.symmetric import SymmetricDLN
@@ -167,7 +167,7 @@ def rate_curve(problem, depth: float, target: Target, log10_scales=None, *, fit_
 
     The family is the symmetric network of ``depth``, or ``network.at_log_scale`` when a
     `ScaleFamily` network is given (``depth`` is then the depth of its rate theory,
-    `rate_depth`).
+    `rate_depth`); all its limits come from one continuation run (`dlnlab.flow_limit_path`).
     """
     P = as_problem(problem)
     depth = float(depth)
@@ -175,9 +175,10 @@ def rate_curve(problem, depth: float, target: Target, log10_scales=None, *, fit_
     errs, resid, kkts, its, statuses = [], [], [], [], []
     identity = 0.0
     xnorm = float(np.linalg.norm(target.x))
-    for L in grid:
-        net = SymmetricDLN.from_log_scale(depth, L * _LN10) if network is None else network.at_log_scale(L * _LN10)
-        res = flow_limit(P, net)
+    family = SymmetricDLN.from_log_scale(depth, 0.0) if network is None else network
+    path = flow_limit_path(P, family, log_scales=grid * _LN10)
+    for res in path.results:
+        net = res.network
         resid.append(res.residual)
         kkts.append(res.kkt)
         its.append(res.iterations)

@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from ... import plots
-from ...limits import flow_limit
+from ...limits import flow_limit_path
 from ...networks.symmetric import SymmetricDLN
 from ...problems import gaussian_problem, kink_problem
 from ...theory import asymptotic_upper, bp_target, default_scales, predicted_slope
@@ -151,8 +151,8 @@ def recovery_experiment(ctx, *, size, noise, depths, per_decade):
         bp_err = target.x - P.x_true
         exact = float(np.linalg.norm(bp_err)) <= 1e-12 * float(np.linalg.norm(P.x_true))
         errs = []
-        for L in grid:
-            res = flow_limit(P, SymmetricDLN.from_log_scale(p, L * math.log(10)))
+        path = flow_limit_path(P, SymmetricDLN.from_log_scale(p, 0.0), log_scales=np.asarray(grid) * math.log(10))
+        for L, res in zip(grid, path.results):
             dev = deviation_from_bp(P, res, target.support, target.x)
             if exact:  # x* = x_true up to rounding: the recovery error is the deviation
                 errs.append(dev.log10_norm)
