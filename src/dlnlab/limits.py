@@ -28,6 +28,7 @@ from .networks.base import Network, ScaleFamily
 from .networks.symmetric import SymmetricDLN
 from .engine import (INTERMEDIATE_TOL, KKT_TOL, DualState, continuation, data_size, kkt_error, newton, polish,
                      residual_check, rounding_floor, start_network)
+from .engine.kernel import KERNEL_SCALE, kernel_kkt, kernel_limit
 from .problems import Problem, as_problem
 from .results import Result, check_tolerance
 
@@ -137,6 +138,8 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
     beta = data_size(Q, z) if isinstance(net, SymmetricDLN) else 1.0
     target = net.normalized(beta) if beta != 1.0 else net
     z = z / beta
+    if isinstance(net, SymmetricDLN) and target.log_scale >= math.log(KERNEL_SCALE):
+        return kernel_result(problem, net, target, beta, rtol=rtol, max_iter=max_iter, throw=throw)
     start = start_network(target, Q, z)
     state = DualState(np.zeros(basis.rank), np.ones(N), np.ones(N), np.zeros(basis.rank))
     total = 0
@@ -157,11 +160,44 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
 
     result = finish(problem, net, target, beta, state, status=status, message=message, iterations=total,
                     stages=stages, rtol=rtol)
+    return _checked(result, throw)
+
+
+def _checked(result: LimitResult, throw: bool) -> LimitResult:
     if throw and not result.success:
         raise ConvergenceError(
-            f"flow_limit did not converge ({result.message}) for {net}; residual {result.residual:.2e}. "
+            f"flow_limit did not converge ({result.message}) for {result.network}; residual {result.residual:.2e}. "
             "Pass throw=False to inspect the partial result, or raise max_iter/max_stages.", result)
     return result
+
+
+def kernel_result(problem: Problem, net: SymmetricDLN, target: SymmetricDLN, beta: float, *, rtol: float,
+                  max_iter: int, throw: bool) -> LimitResult:
+    """The limit at a scale far above the data (`dlnlab.engine.kernel`), with its evidence
+    (residual, KKT error of ``u(x)``) recomputed from ``x`` in the caller's units."""
+    Q, z = problem.basis.Q, problem.basis.z / beta
+    nu, xt, its, ok = kernel_limit(Q, z, target.log_scale, target.k, tol=rtol, max_iter=max_iter)
+    x = beta * xt
+    with np.errstate(all="ignore"):
+        finite = bool(np.all(np.isfinite(x)))
+        residual = problem.relative_residual(x) if finite else math.inf
+        kkt = kernel_kkt(Q, xt, target.log_scale, target.k) if finite else math.inf
+    status, message = "converged", ""
+    if not ok:
+        status = "max_iter" if its >= max_iter else "failed"
+        message = f"Newton in the kernel regime did not converge after {its} iterations"
+    elif not residual <= rtol:
+        status, message = "imprecise", f"residual {residual:.1e} recomputed in the caller's units exceeds rtol"
+    elif not kkt <= KKT_TOL:
+        status, message = "failed", f"the final point fails the KKT check ({kkt:.1e} > {KKT_TOL:g})"
+    # z = u / X'(0) in the map's units, X'(0) = 2 a c (depth 2) or 2 a k (depth p)
+    mu = nu * (math.exp(-target.log_scale) / (2.0 * (target.c if target.depth == 2 else target.k)))
+    zq = Q @ mu
+    sign = np.where(zq < 0, -1.0, 1.0)
+    result = LimitResult(x=x, dual=problem.basis.to_dual(mu / net.dual_scale), residual=residual, kkt=kkt,
+                         iterations=its, stages=0, status=status, network=net, sign=sign, gap=1.0 - np.abs(zq),
+                         message=message, problem=problem)
+    return _checked(result, throw)
 
 
 def finish(problem: Problem, net, target, beta: float, state: DualState, *, status: str, message: str,
