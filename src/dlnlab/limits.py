@@ -28,6 +28,7 @@ from .networks.base import Network, ScaleFamily
 from .networks.symmetric import SymmetricDLN
 from .engine import (INTERMEDIATE_TOL, KKT_TOL, DualState, continuation, continuation_path, data_size, kkt_error,
                      newton, polish, residual_check, rounding_floor, start_network)
+from .engine.kernel import KERNEL_SCALE, kernel_kkt, kernel_limit
 from .problems import Problem, as_problem
 from .results import Result, check_tolerance
 
@@ -127,6 +128,8 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
     beta = data_size(Q, z) if isinstance(net, SymmetricDLN) else 1.0
     target = net.normalized(beta) if beta != 1.0 else net
     z = z / beta
+    if isinstance(net, SymmetricDLN) and target.log_scale >= math.log(KERNEL_SCALE):
+        return kernel_result(problem, net, target, beta, rtol=rtol, max_iter=max_iter, throw=throw)
     start = start_network(target, Q, z)
     state = DualState(np.zeros(basis.rank), np.ones(N), np.ones(N), np.zeros(basis.rank))
     total = 0
@@ -147,9 +150,13 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
 
     result = finish(problem, net, target, beta, state, status=status, message=message, iterations=total,
                     stages=stages, rtol=rtol)
+    return _checked(result, throw)
+
+
+def _checked(result: LimitResult, throw: bool) -> LimitResult:
     if throw and not result.success:
         raise ConvergenceError(
-            f"flow_limit did not converge ({result.message}) for {net}; residual {result.residual:.2e}. "
+            f"flow_limit did not converge ({result.message}) for {result.network}; residual {result.residual:.2e}. "
             "Pass throw=False to inspect the partial result, or raise max_iter/max_stages.", result)
     return result
 
@@ -218,31 +225,40 @@ def flow_limit_path(A, y=None, net=None, scales=None, *, log_scales=None, rtol: 
     basis = problem.basis
     Q, z = basis.Q, basis.z
     beta = data_size(Q, z) if isinstance(net, SymmetricDLN) else 1.0
+    solved = {}
+    if isinstance(net, SymmetricDLN):  # scales far above the data: flow_limit's kernel-regime solve
+        for t in order:
+            if nets[t].normalized(beta).log_scale >= math.log(KERNEL_SCALE):
+                solved[t] = flow_limit(problem, nets[t], rtol=rtol, max_iter=max_iter, throw=False)
+        order = [t for t in order if t not in solved]
     targets = [nets[t].normalized(beta) if beta != 1.0 else nets[t] for t in order]
     z = z / beta
-    start = start_network(targets[0], Q, z)
-    state = DualState(np.zeros(basis.rank), np.ones(problem.N), np.ones(problem.N), np.zeros(basis.rank))
-    intermediate_tol = max(rtol, INTERMEDIATE_TOL)
-    state, its0, ok = newton(Q, z, start.mirror_map(), state, tol=rtol if start is targets[0] else intermediate_tol,
-                             max_iter=max_iter)
-    if ok:
-        stops = continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_stages)
-    else:
-        bad = "max_iter" if its0 >= max_iter else "failed"
-        why = f"Newton did not converge at the starting scale after {its0} iterations."
-        stops = ((state, 0, 0, bad, why) for _ in targets)
-    solved, run, polishing, stages = {}, its0, 0, 0
-    for t, target, (point, its, stages, status, message) in zip(order, targets, stops):
-        run = its0 + its
-        solved[t] = finish(problem, nets[t], target, beta, point, status=status, message=message, iterations=run,
-                           stages=stages, rtol=rtol)
-        polishing += solved[t].iterations - run
-    for t in order:
-        if not solved[t].success:  # a scale the run did not reach: flow_limit alone, from its own start
-            solved[t] = flow_limit(problem, nets[t], rtol=rtol, max_iter=max_iter, max_stages=max_stages, throw=False)
-            polishing += solved[t].iterations
+    run, polishing, stages = 0, sum(res.iterations for res in solved.values()), 0
+    if order:
+        start = start_network(targets[0], Q, z)
+        state = DualState(np.zeros(basis.rank), np.ones(problem.N), np.ones(problem.N), np.zeros(basis.rank))
+        intermediate_tol = max(rtol, INTERMEDIATE_TOL)
+        tol0 = rtol if start is targets[0] else intermediate_tol
+        state, its0, ok = newton(Q, z, start.mirror_map(), state, tol=tol0, max_iter=max_iter)
+        if ok:
+            stops = continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_stages)
+        else:
+            bad = "max_iter" if its0 >= max_iter else "failed"
+            why = f"Newton did not converge at the starting scale after {its0} iterations."
+            stops = ((state, 0, 0, bad, why) for _ in targets)
+        run = its0
+        for t, target, (point, its, stages, status, message) in zip(order, targets, stops):
+            run = its0 + its
+            solved[t] = finish(problem, nets[t], target, beta, point, status=status, message=message, iterations=run,
+                               stages=stages, rtol=rtol)
+            polishing += solved[t].iterations - run
+        for t in order:
+            if not solved[t].success:  # a scale the run did not reach: flow_limit alone, from its own start
+                solved[t] = flow_limit(problem, nets[t], rtol=rtol, max_iter=max_iter, max_stages=max_stages,
+                                       throw=False)
+                polishing += solved[t].iterations
     results = tuple(solved[t] for t in thetas.tolist())
-    bad = next((solved[t] for t in order if not solved[t].success), None)
+    bad = next((solved[t] for t in sorted(solved, reverse=True) if not solved[t].success), None)
     status = "converged" if bad is None else bad.status
     message = "" if bad is None else f"at scale exp({bad.network.log_scale:.6g}): {bad.message}"
     path = LimitPath(results, requested, thetas, status, message, run + polishing, stages)
@@ -288,6 +304,35 @@ def _check_options(rtol, max_iter, max_stages, solver: str) -> float:
         raise OptionError(f"{solver} needs max_iter >= 1 and max_stages >= 1; "
                           f"got max_iter={max_iter!r}, max_stages={max_stages!r}.")
     return rtol
+
+
+def kernel_result(problem: Problem, net: SymmetricDLN, target: SymmetricDLN, beta: float, *, rtol: float,
+                  max_iter: int, throw: bool) -> LimitResult:
+    """The limit at a scale far above the data (`dlnlab.engine.kernel`), with its evidence
+    (residual, KKT error of ``u(x)``) recomputed from ``x`` in the caller's units."""
+    Q, z = problem.basis.Q, problem.basis.z / beta
+    nu, xt, its, ok = kernel_limit(Q, z, target.log_scale, target.k, tol=rtol, max_iter=max_iter)
+    x = beta * xt
+    with np.errstate(all="ignore"):
+        finite = bool(np.all(np.isfinite(x)))
+        residual = problem.relative_residual(x) if finite else math.inf
+        kkt = kernel_kkt(Q, xt, target.log_scale, target.k) if finite else math.inf
+    status, message = "converged", ""
+    if not ok:
+        status = "max_iter" if its >= max_iter else "failed"
+        message = f"Newton in the kernel regime did not converge after {its} iterations"
+    elif not residual <= rtol:
+        status, message = "imprecise", f"residual {residual:.1e} recomputed in the caller's units exceeds rtol"
+    elif not kkt <= KKT_TOL:
+        status, message = "failed", f"the final point fails the KKT check ({kkt:.1e} > {KKT_TOL:g})"
+    # z = u / X'(0) in the map's units, X'(0) = 2 a c (depth 2) or 2 a k (depth p)
+    mu = nu * (math.exp(-target.log_scale) / (2.0 * (target.c if target.depth == 2 else target.k)))
+    zq = Q @ mu
+    sign = np.where(zq < 0, -1.0, 1.0)
+    result = LimitResult(x=x, dual=problem.basis.to_dual(mu / net.dual_scale), residual=residual, kkt=kkt,
+                         iterations=its, stages=0, status=status, network=net, sign=sign, gap=1.0 - np.abs(zq),
+                         message=message, problem=problem)
+    return _checked(result, throw)
 
 
 def finish(problem: Problem, net, target, beta: float, state: DualState, *, status: str, message: str,

@@ -16,6 +16,7 @@ coordinates, and a final polish. Its modules, one job each:
 - `linalg`: weighted Gram matrices and PSD solves, for one problem or a stack;
 - `scales`: the continuation in scale; `faces`: exact l1 faces;
 - `checks`: the KKT error of a returned point;
+- `kernel`: symmetric networks at scales far above the data, in primal units;
 - `batch`: the batch axis, the same steps on a stack of equal-size problems.
 """
 
