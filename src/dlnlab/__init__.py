@@ -25,6 +25,21 @@ from .sweep import BatchLimitResult, batch_flow_limit, load_config, run_sweep, w
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    """``dl.DLNRegressor``, imported on first use: scikit-learn is an optional dependency."""
+    if name == "DLNRegressor":
+        try:
+            from .estimator import DLNRegressor
+        except ImportError as exc:
+            if getattr(exc, "name", None) is None or not exc.name.startswith("sklearn"):
+                raise
+            raise OptionalDependencyError("dl.DLNRegressor needs scikit-learn: `pip install 'dlnlab[sklearn]'` "
+                                          "(or `pip install scikit-learn`).") from None
+        return DLNRegressor
+    raise AttributeError(f"module 'dlnlab' has no attribute {name!r}")
+
+
 __all__ = [
     # errors and results
     "DLNError", "ProblemError", "NotInRangeError", "NetworkError", "OptionError", "ConvergenceError", "SolverError",
@@ -49,3 +64,4 @@ __all__ = [
     # studies and sweeps
     "RateStudy", "rate_study", "Deviation", "deviation_from_bp", "load_config", "run_sweep", "weak_threshold",
 ]
+# dl.DLNRegressor (module __getattr__) stays out of __all__: `from dlnlab import *` must not need scikit-learn.
