@@ -125,3 +125,12 @@ def test_inconsistent_x_true_warns_and_is_measured():
     # ||A x_true - y|| = ||(0, 1)|| = 1, against max(||y||, ||A||_F ||x_true||) = sqrt(13) sqrt(3)
     assert Q.truth_residual == pytest.approx(1.0 / np.sqrt(39.0), rel=1e-15)
     assert dl.flow_limit(Q, dl.SymmetricDLN(depth=2, scale=1e-6)).success  # (A, y) is still a valid problem
+
+
+def test_a_sparse_matrix_too_large_to_densify_is_a_problem_error():
+    class Huge(sp.csr_array):  # stands for a matrix whose dense form exceeds memory
+        def toarray(self, *args, **kwargs):
+            raise MemoryError
+
+    with pytest.raises(dl.ProblemError, match=r"dense form \(0\.0 GiB\) does not fit in memory"):
+        dl.Problem(Huge(np.eye(2, 3)), [1.0, 1.0])
