@@ -78,10 +78,11 @@ def test_sparse_problem_keeps_both_forms_and_the_callers_data():
     assert np.array_equal(dl.Problem(P.A, sp.csc_array(P.y[:, None])).y, P.y)
 
 
-def test_sparse_reaches_every_function_that_takes_A():
+def test_sparse_reaches_every_function_that_takes_A(highs_oracle):
     R = dl.random_problem()
     S = sp.csr_matrix(R.A)  # the older spmatrix interface too
     bp = dl.basis_pursuit(R)
+    assert np.allclose(highs_oracle.basis_pursuit(S, R.y), bp.x, rtol=0, atol=1e-7)  # HiGHS' tolerance
     assert dl.certificate_constant(S, bp.x).rho == pytest.approx(dl.certificate_constant(R.A, bp.x).rho, abs=1e-12)
     assert dl.nsp_constant(S, 1).objective == pytest.approx(dl.nsp_constant(R.A, 1).objective, abs=1e-12)
     assert close(dl.selected_minimizer(S, R.y, depth=3).x, dl.selected_minimizer(R, depth=3).x)
