@@ -4,9 +4,10 @@ The public API, by layer: problems and networks (the inputs), the dual engine's 
 the l1 geometry, training dynamics, linear programs, studies, and sweeps.
 """
 
-from .errors import (ConvergenceError, DLNError, ExperimentError, InfeasibleLPError, NetworkError, NotBPSolutionError,
-                     NotInRangeError, NotStrictlyFeasibleError, OptionalDependencyError, OptionError, ProblemError,
-                     SolverError, StoreMismatchError, SweepConfigError, TimeGridError, UnboundedLPError)
+from .errors import (ConvergenceError, DLNError, DLNWarning, ExperimentError, InconsistentTruthWarning,
+                     InfeasibleLPError, NetworkError, NotBPSolutionError, NotInRangeError, NotStrictlyFeasibleError,
+                     OptionalDependencyError, OptionError, ProblemError, SolverError, StoreMismatchError,
+                     SweepConfigError, TimeGridError, UnboundedLPError)
 from .results import STATUSES, Result
 from .problems import (FIXTURES, Problem, gaussian_problem, kink_problem, line_problem, plane_problem,
                        random_problem)
@@ -24,11 +25,27 @@ from .sweep import BatchLimitResult, batch_flow_limit, load_config, run_sweep, w
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    """``dl.DLNRegressor``, imported on first use: scikit-learn is an optional dependency."""
+    if name == "DLNRegressor":
+        try:
+            from .estimator import DLNRegressor
+        except ImportError as exc:
+            if getattr(exc, "name", None) is None or not exc.name.startswith("sklearn"):
+                raise
+            raise OptionalDependencyError("dl.DLNRegressor needs scikit-learn: `pip install 'dlnlab[sklearn]'` "
+                                          "(or `pip install scikit-learn`).") from None
+        return DLNRegressor
+    raise AttributeError(f"module 'dlnlab' has no attribute {name!r}")
+
+
 __all__ = [
     # errors and results
     "DLNError", "ProblemError", "NotInRangeError", "NetworkError", "OptionError", "ConvergenceError", "SolverError",
     "NotBPSolutionError", "TimeGridError", "InfeasibleLPError", "UnboundedLPError", "NotStrictlyFeasibleError",
-    "SweepConfigError", "StoreMismatchError", "OptionalDependencyError", "ExperimentError", "STATUSES", "Result",
+    "SweepConfigError", "StoreMismatchError", "OptionalDependencyError", "ExperimentError", "DLNWarning",
+    "InconsistentTruthWarning", "STATUSES", "Result",
     # problems
     "Problem", "FIXTURES", "gaussian_problem", "line_problem", "plane_problem", "random_problem", "kink_problem",
     # networks
@@ -48,3 +65,4 @@ __all__ = [
     # studies and sweeps
     "RateStudy", "rate_study", "Deviation", "deviation_from_bp", "load_config", "run_sweep", "weak_threshold",
 ]
+# dl.DLNRegressor (module __getattr__) stays out of __all__: `from dlnlab import *` must not need scikit-learn.

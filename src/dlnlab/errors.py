@@ -70,3 +70,11 @@ class ExperimentError(DLNError, ValueError):
 
 class OptionError(DLNError, ValueError):
     """A solver option (tolerance, iteration or stage limit) is out of its range."""
+
+
+class DLNWarning(UserWarning):
+    """Base class of every warning emitted by dlnlab."""
+
+
+class InconsistentTruthWarning(DLNWarning):
+    """A problem's ``x_true`` does not satisfy ``A x_true = y`` (noisy data, or a mix-up of the arrays)."""

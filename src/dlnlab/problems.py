@@ -4,19 +4,26 @@ A `Problem` is an underdetermined linear system ``A x = y`` (``A`` of shape ``(m
 ``m < N``) with ``y`` in the range of ``A``, optionally with a ground truth ``x_true``.
 Validation computes a pivoted QR factorization of ``A^T`` once; the solvers reuse it
 (orthonormal rows make the dual Newton systems well scaled).
+
+``A`` may be a `scipy.sparse` matrix. The engine's basis ``Q`` (N x r) is dense whatever ``A``
+is, so the problem stores ``A`` densely too (the same memory as ``Q``) and keeps the sparse
+form as `Problem.A_sparse`, which basis pursuit hands to HiGHS. Complex, object, string and
+date input is refused with `ProblemError`: a cast would drop imaginary parts or parse text.
 """
 
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import scipy.linalg as sla
+import scipy.sparse as sp
 
-from .errors import NotInRangeError, ProblemError
+from .errors import InconsistentTruthWarning, NotInRangeError, ProblemError
 from .files import atomic_write_bytes
 
 #: Relative tolerance of the range test: ``||P_perp y|| <= RANGE_RTOL * ||y||``.
@@ -50,11 +57,41 @@ class RowBasis:
         return lam
 
 
+def real_array(v, name: str) -> np.ndarray:
+    """``v`` (array-like or `scipy.sparse`) as a float64 array, or `ProblemError` saying why not.
+
+    Booleans and integers are converted; complex, object (mixed or ragged lists, Python objects),
+    string and date/time dtypes are refused rather than cast. A sparse matrix is densified.
+
+    >>> real_array([[1, 0], [0, 2]], "A").dtype.name
+    'float64'
+    """
+    if sp.issparse(v):
+        try:
+            dense = v.toarray()
+        except MemoryError:
+            raise ProblemError(f"{name} is a sparse {v.shape[0]} x {v.shape[1]} matrix whose dense form "
+                               f"({v.shape[0] * v.shape[1] * 8 / 2**30:.1f} GiB) does not fit in memory; the "
+                               "dual engine works on a dense orthonormal basis of the rows of the same size. "
+                               "Reduce N or select columns first.") from None
+        v = dense
+    else:
+        try:
+            v = np.asarray(v)
+        except (TypeError, ValueError) as exc:
+            raise ProblemError(f"{name} must be a real numeric array; got {type(v).__name__} ({exc}).") from None
+    kind = v.dtype.kind
+    if kind == "c":
+        raise ProblemError(f"{name} has complex dtype {v.dtype}; dlnlab needs real data. Split a complex system "
+                           "into its real and imaginary parts first (e.g. [[Re A, -Im A], [Im A, Re A]]).")
+    if kind not in "biuf":
+        raise ProblemError(f"{name} has dtype {v.dtype} (not a real number type); pass a float array, e.g. "
+                           f"np.asarray({name}, dtype=float) once every entry is a number.")
+    return v.astype(float, copy=False)
+
+
 def _as_matrix(A) -> np.ndarray:
-    try:
-        A = np.asarray(A, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ProblemError(f"A must be a real numeric matrix; got {type(A).__name__} ({exc}).") from None
+    A = real_array(A, "A")
     if A.ndim != 2:
         raise ProblemError(f"A must be 2-D (m x N); got an array of shape {A.shape}. Reshape it, e.g. A.reshape(1, -1) for one row.")
     if A.size == 0:
@@ -65,10 +102,7 @@ def _as_matrix(A) -> np.ndarray:
 
 
 def _as_vector(v, name: str, n: int, what: str) -> np.ndarray:
-    try:
-        v = np.asarray(v, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ProblemError(f"{name} must be a real numeric vector ({exc}).") from None
+    v = real_array(v, name)
     if v.ndim == 2 and 1 in v.shape:
         v = v.ravel()
     if v.shape != (n,):
@@ -78,9 +112,26 @@ def _as_vector(v, name: str, n: int, what: str) -> np.ndarray:
     return v
 
 
+def _frozen(v: np.ndarray, given) -> np.ndarray:
+    """``v`` read-only, copied first when it is the caller's own writable array (never freeze theirs)."""
+    if v is given and v.flags.writeable:
+        v = v.copy()
+    v.setflags(write=False)
+    return v
+
+
 @dataclass(frozen=True, eq=False)
 class Problem:
     """A validated underdetermined system ``A x = y`` with ``y`` in range(A).
+
+    ``A`` is anything `numpy.asarray` reads as a real matrix, or a `scipy.sparse` matrix: then
+    ``P.A`` is its dense float64 copy (the solvers' basis ``Q`` is dense, of the same size) and
+    ``P.A_sparse`` its CSR form (None for dense input), passed to HiGHS by `basis_pursuit`.
+    ``x_true`` (a ground truth, optional) is only compared with, never solved for: one that
+    does not satisfy ``A x_true = y`` to `RANGE_RTOL` (relative to ``max(||y||, ||A||_F
+    ||x_true||)``) emits `InconsistentTruthWarning`, not an error, since ``(A, y)`` is still a
+    valid problem and noisy data ``y = A x_true + e`` are a legitimate case (`gaussian_problem`
+    with ``noise > 0``); the mismatch is kept as ``P.truth_residual``.
 
     Example
     -------
@@ -94,10 +145,13 @@ class Problem:
     y: np.ndarray
     x_true: np.ndarray | None = None
     name: str = ""
+    A_sparse: sp.csr_array | None = field(init=False, repr=False)
     _basis: RowBasis = field(init=False, repr=False)
 
     def __post_init__(self):
-        A = _as_matrix(self.A)
+        given = self.A
+        A = _as_matrix(given)
+        A_sparse = sp.csr_array(given, dtype=float, copy=True) if sp.issparse(given) else None
         m, N = A.shape
         if m >= N:
             raise ProblemError(
@@ -106,14 +160,19 @@ class Problem:
             )
         y = _as_vector(self.y, "y", m, f"the {m} rows of A")
         x_true = None if self.x_true is None else _as_vector(self.x_true, "x_true", N, f"the {N} columns of A")
-        A.setflags(write=False)
-        y.setflags(write=False)
-        if x_true is not None:
-            x_true.setflags(write=False)
+        A, y = _frozen(A, given), _frozen(y, self.y)
+        x_true = None if x_true is None else _frozen(x_true, self.x_true)
         object.__setattr__(self, "A", A)
+        object.__setattr__(self, "A_sparse", A_sparse)
         object.__setattr__(self, "y", y)
         object.__setattr__(self, "x_true", x_true)
         object.__setattr__(self, "_basis", _row_basis(A, y))
+        if x_true is not None and self.truth_residual > RANGE_RTOL:
+            warnings.warn(
+                f"x_true does not satisfy A x_true = y: ||A x_true - y|| is {self.truth_residual:.2e} relative to "
+                f"max(||y||, ||A||_F ||x_true||) (tolerance {RANGE_RTOL:g}). Errors against x_true then measure "
+                "more than recovery; expected when y is noisy, otherwise check that x_true, A and y belong together.",
+                InconsistentTruthWarning, stacklevel=3)
 
     @property
     def m(self) -> int:
@@ -133,6 +192,15 @@ class Problem:
         return self._basis
 
     @cached_property
+    def truth_residual(self) -> float | None:
+        """``||A x_true - y|| / max(||y||, ||A||_F ||x_true||)``, or None without ``x_true``."""
+        if self.x_true is None:
+            return None
+        scale = max(self.y_norm, float(np.linalg.norm(self.A)) * float(np.linalg.norm(self.x_true)))
+        r = float(np.linalg.norm(self.A @ self.x_true - self.y))
+        return r / scale if scale > 0 else r
+
+    @cached_property
     def y_norm(self) -> float:
         return float(np.linalg.norm(self.y))
 
@@ -143,7 +211,7 @@ class Problem:
 
     def transformed(self, M: np.ndarray) -> "Problem":
         """The equivalent problem ``(M A, M y)`` for an invertible ``M`` (same solutions)."""
-        M = np.asarray(M, dtype=float)
+        M = real_array(M, "M")
         return Problem(M @ self.A, M @ self.y, self.x_true, self.name)
 
     def save(self, path) -> Path:
@@ -252,7 +320,9 @@ def gaussian_problem(m: int, N: int, sparsity: int, seed: int = 0, *, signs: boo
     y = A @ x
     if noise > 0:
         y = y + noise * rng.standard_normal(m)
-    return Problem(A, y, x, name=f"gaussian-{m}x{N}-k{sparsity}-s{seed}")
+    with warnings.catch_warnings():  # y = A x_true + noise by construction
+        warnings.simplefilter("ignore", InconsistentTruthWarning)
+        return Problem(A, y, x, name=f"gaussian-{m}x{N}-k{sparsity}-s{seed}")
 
 
 def line_problem() -> Problem:

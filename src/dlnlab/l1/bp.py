@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..errors import SolverError
 from ..problems import Problem, as_problem
@@ -120,11 +121,17 @@ def _certify(A, y, x, S, sigma, candidates):
     return best
 
 
-def _dual_lp(A: np.ndarray, y: np.ndarray, options=None) -> np.ndarray:
+def _dual_lp(P: Problem, options=None) -> np.ndarray:
     """``argmax <w, y> s.t. -1 <= A^T w <= 1`` by HiGHS (the BP dual, solved directly)."""
-    res = _linprog(-y, what="basis-pursuit dual", A_ub=np.vstack([A.T, -A.T]),
-                   b_ub=np.ones(2 * A.shape[1]), bounds=(None, None), options=options)
+    AT = P.A.T if P.A_sparse is None else P.A_sparse.T
+    res = _linprog(-P.y, what="basis-pursuit dual", A_ub=_stack(AT, -AT, sp.vstack, np.vstack),
+                   b_ub=np.ones(2 * P.N), bounds=(None, None), options=options)
     return res.x
+
+
+def _stack(a, b, sparse, dense):
+    """``[a, b]`` joined by ``sparse`` (CSC, as HiGHS stores it) when ``a`` is sparse, else by ``dense``."""
+    return sparse([a, b], format="csc") if sp.issparse(a) else dense([a, b])
 
 
 
@@ -174,6 +181,9 @@ def _second_minimizer(P: Problem, x: np.ndarray, S: np.ndarray, w: np.ndarray) -
 def basis_pursuit(A, y=None, *, throw: bool = True) -> BPResult:
     """The l1 minimizer ``argmin ||x||_1 s.t. A x = y``, verified (see module docstring).
 
+    A `scipy.sparse` ``A`` reaches HiGHS sparse (the LPs on ``[A, -A]``); the cleaning and
+    certificate checks use its dense copy (`Problem`).
+
     Steps: HiGHS (``scipy.optimize.linprog(method="highs")``) on ``x = x+ - x-``; support
     ``S = {|x_i| > 1e-9 ||x||_inf}``, ``x_S = lstsq(A_S, y)`` when ``A_S`` is injective;
     certificate from HiGHS' equality marginals, polished and checked, else from the dual LP
@@ -210,7 +220,8 @@ def _normalized(P: Problem) -> tuple[Problem, float, float]:
     b = 1.0 if b == 0.0 else b
     if a == 1.0 and b == 1.0:
         return P, 1.0, 1.0
-    return Problem(P.A / a, P.y / b, name=P.name), b / a, 1.0 / a
+    A = P.A if P.A_sparse is None else P.A_sparse  # a power of two: the sparse and dense quotients agree exactly
+    return Problem(A / a, P.y / b, name=P.name), b / a, 1.0 / a
 
 
 def _rescaled_bp(bp: BPResult, xs: float, ws: float) -> BPResult:
@@ -225,7 +236,9 @@ def _basis_pursuit(P: Problem, throw: bool) -> BPResult:
     A, y = P.A, P.y
     m, N = A.shape
     for options in (None, TIGHT_HIGHS):  # a gap above tolerance: once more with tight tolerances
-        res = _linprog(np.ones(2 * N), what="basis-pursuit", A_eq=np.hstack([A, -A]), b_eq=y, options=options)
+        As = A if P.A_sparse is None else P.A_sparse
+        res = _linprog(np.ones(2 * N), what="basis-pursuit", A_eq=_stack(As, -As, sp.hstack, np.hstack), b_eq=y,
+                       options=options)
         x, injective = _clean_primal(A, y, res.x[:N] - res.x[N:])
         S = np.flatnonzero(x)
         sigma = np.sign(x[S])
@@ -235,7 +248,7 @@ def _basis_pursuit(P: Problem, throw: bool) -> BPResult:
         candidates = [(None if marg is None else np.asarray(marg, dtype=float), "highs")]
         best = _certify(A, y, x, S, sigma, candidates)
         if best is None or best[1] > VERIFY_TOL:  # repair: solve the dual LP itself
-            candidates.append((_dual_lp(A, y, options), "dual-lp"))
+            candidates.append((_dual_lp(P, options), "dual-lp"))
             best = _certify(A, y, x, S, sigma, candidates)
         if best is None:
             raise SolverError("No finite dual certificate could be formed from HiGHS' output or the dual LP.")

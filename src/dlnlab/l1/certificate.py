@@ -73,9 +73,9 @@ def certificate_constant(A, x_star, *, form: str = "dual") -> CertificateConstan
                 f"x_star does not satisfy A x = y: relative residual {P.relative_residual(x_star):.2e} "
                 f"> {VERIFY_TOL:g}. Pass a basis-pursuit solution, e.g. dl.basis_pursuit(P).x.")
     else:
-        A = Problem(A, np.zeros(np.shape(A)[0] if np.ndim(A) == 2 else 1)).A  # validates A
-        x_star = _as_solution(x_star, A.shape[1])
-        P = Problem(A, A @ x_star)
+        dense = Problem(A, np.zeros(np.shape(A)[0] if np.ndim(A) == 2 else 1)).A  # validates A
+        x_star = _as_solution(x_star, dense.shape[1])
+        P = Problem(A, dense @ x_star)  # A as given: a sparse A reaches HiGHS sparse
     A = P.A
     xmax = float(np.max(np.abs(x_star)))
     S = np.flatnonzero(np.abs(x_star) > SUPPORT_RTOL * xmax) if xmax > 0 else np.array([], dtype=int)

@@ -45,7 +45,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from ..errors import DLNError, ProblemError, SolverError
 from ..results import Result
 from .linalg import _linprog, _null_space
-from ..problems import Problem
+from ..problems import Problem, real_array
 
 METHODS = ("auto", "enumerate", "milp", "lp", "bound")
 #: ``auto`` enumerates while ``C(N, s) 2^(s-1)`` is at most this many LPs (~5 ms each).
@@ -143,10 +143,7 @@ class _Kernel:
 def _validate(A, s):
     if isinstance(A, Problem):
         A = A.A
-    try:
-        A = np.asarray(A, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ProblemError(f"A must be a real numeric matrix ({exc}).") from None
+    A = real_array(A, "A")  # a sparse A is densified: the kernel basis is dense
     if A.ndim != 2 or A.size == 0:
         raise ProblemError(f"A must be a non-empty 2-D matrix; got shape {A.shape}.")
     if not np.all(np.isfinite(A)):

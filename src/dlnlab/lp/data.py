@@ -10,20 +10,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ProblemError
+from ..problems import real_array
 
 
 def _as_lp(c, A, b):
-    """``(c, A, b)`` as float64 arrays of matching shapes, or `ProblemError` saying what is wrong."""
-    for name, v in (("A", A), ("b", b), ("c", c)):
-        if np.iscomplexobj(v):
-            raise ProblemError(f"{name} has complex entries; an LP needs real data. Split a complex system "
-                               "into its real and imaginary parts first.")
-    try:
-        A = np.array(A, dtype=float)
-        b = np.array(b, dtype=float).ravel()
-        c = np.array(c, dtype=float).ravel()
-    except (TypeError, ValueError) as exc:
-        raise ProblemError(f"c, A, b must be real numeric arrays ({exc}).") from None
+    """``(c, A, b)`` as float64 arrays of matching shapes, or `ProblemError` saying what is wrong.
+
+    ``A`` may be `scipy.sparse`: the LP engine works on a dense basis of its rows, so it is densified.
+    """
+    A = np.array(real_array(A, "A"))  # a copy: the solvers scale it in place; a sparse A is densified
+    b = real_array(b, "b").ravel()
+    c = real_array(c, "c").ravel()
     if A.ndim != 2 or A.size == 0:
         raise ProblemError(f"A must be a non-empty 2-D matrix (m x n); got shape {A.shape}.")
     m, n = A.shape

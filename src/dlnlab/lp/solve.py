@@ -51,6 +51,7 @@ from ..errors import ConvergenceError, ProblemError, SolverError, UnboundedLPErr
 from ..networks.nonnegative import EntropicMap
 from .certificate import LP_TOL, LPResult, _certify, _check_tol, _result
 from .crossover import _face_candidates, _face_solve, _simplex_repair
+from ..problems import real_array
 from .data import _as_lp, _positive_costs
 from .descent import descend
 from .path import PATH_TOL, REG_MIN, _diagnose, _make_path
@@ -253,13 +254,8 @@ def basis_pursuit_lp(A, y, method: str = "flow", **kwargs):
     >>> res.status, round(float(np.abs(x).sum()), 12)
     ('converged', 3.0)
     """
-    if np.iscomplexobj(A) or np.iscomplexobj(y):
-        raise ProblemError("A and y must be real; got complex entries. Split a complex system into its real "
-                           "and imaginary parts first.")
-    try:
-        A = np.asarray(A, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ProblemError(f"A must be a real numeric matrix ({exc}).") from None
+    A = real_array(A, "A")
+    y = real_array(y, "y")
     if A.ndim != 2:
         raise ProblemError(f"A must be 2-D; got shape {A.shape}.")
     n = A.shape[1]

@@ -16,6 +16,7 @@ Their answers are exact to HiGHS' feasibility tolerance (1e-7 on the scaled LP).
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from ..errors import SolverError
@@ -29,10 +30,17 @@ def _solve(*args, **kwargs):
 
 
 def basis_pursuit(A, y) -> np.ndarray:
-    """``argmin ||x||_1 s.t. A x = y``: HiGHS' vertex of the LP on ``x = u - v``."""
-    A, y = np.asarray(A, float), np.asarray(y, float)
+    """``argmin ||x||_1 s.t. A x = y``: HiGHS' vertex of the LP on ``x = u - v`` (a `scipy.sparse`
+    ``A`` reaches HiGHS sparse)."""
+    y = np.asarray(y, float)
+    if sp.issparse(A):
+        A = sp.csc_array(A, dtype=float)
+        A_eq = sp.hstack([A, -A], format="csc")
+    else:
+        A = np.asarray(A, float)
+        A_eq = np.hstack([A, -A])
     N = A.shape[1]
-    r = _solve(np.ones(2 * N), A_eq=np.hstack([A, -A]), b_eq=y, bounds=(0, None))
+    r = _solve(np.ones(2 * N), A_eq=A_eq, b_eq=y, bounds=(0, None))
     return r.x[:N] - r.x[N:]
 
 
