@@ -1,18 +1,30 @@
 """Claims recomputed from the returned point: scales far above the data, data far from size 1."""
 
+import math
+
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 import dlnlab as dl
 from dlnlab.reference.extended import mp_flow_limit
 
 
 def _true_residual(A, y, x):
-    """``||A x - y|| / ||y||`` with norms scaled by their largest entry (no under/overflow)."""
-    def norm(v):
-        m = float(np.max(np.abs(v)))
-        return m * float(np.linalg.norm(v / m)) if m > 0 else 0.0
-    return norm(A @ x - y) / norm(y)
+    """``||A x - y|| / ||y||`` with math.hypot (scaled and accurately rounded: no under/overflow)."""
+    return math.hypot(*(A @ x - y)) / math.hypot(*y)
+
+
+SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+
+def _problem(seed, m=3, N=6):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((m, N))
+    x = np.zeros(N)
+    x[rng.choice(N, 2, replace=False)] = rng.standard_normal(2)
+    return A, A @ x
 
 
 @pytest.mark.parametrize("depth", [2, 3])
@@ -39,3 +51,33 @@ def test_kernel_regime_large_A_small_y():
     assert res.success and _true_residual(A, y, res.x) <= 1e-12
     x_ls = np.linalg.pinv(A) @ y  # scale / ||x_ls|| ~ 1e17: the minimum-norm interpolator to rounding
     assert np.max(np.abs(res.x - x_ls)) <= 1e-13 * np.max(np.abs(x_ls))
+
+
+@pytest.mark.parametrize("net", [dl.TwoLayerDLN([1e8] * 3, [0.0] * 3),
+                                 dl.LayeredDLN(np.array([[1e7] * 3, [2e7] * 3, [3e7] * 3]))])
+def test_floor_limited_residual_is_not_converged(net):
+    # initializations far above the data: the dual coordinates resolve x only to ~1e-16 * scale,
+    # a residual of 1 (and 6e5) that was reported as "converged"
+    P = dl.line_problem()
+    res = dl.flow_limit(P, net, throw=False)
+    assert res.status == "imprecise" and not res.success
+    assert res.residual == pytest.approx(_true_residual(P.A, P.y, res.x), rel=1e-14) and res.residual > 1e-8
+    with pytest.raises(dl.ConvergenceError):
+        dl.flow_limit(P, net)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**16), depth=st.sampled_from([2, 3]), log10_scale=st.floats(-300, 0),
+       log10_size=st.floats(-250, 250))
+@example(seed=0, depth=2, log10_scale=-12.0, log10_size=-170.0)  # squares underflow: ||y|| was 0
+@example(seed=0, depth=3, log10_scale=-6.0, log10_size=160.0)  # squares overflow: ||y|| was inf
+def test_reported_residual_is_the_recomputed_one(seed, depth, log10_scale, log10_size):
+    # data of size 1e-250..1e250 (entries of x down to subnormal): the residual on the result is
+    # the one recomputed from x in the caller's units, and a converged result meets it
+    A, y = _problem(seed)
+    y = y * 10.0 ** log10_size
+    res = dl.flow_limit(A, y, dl.SymmetricDLN(depth=depth, scale=10.0 ** log10_scale), throw=False)
+    true = _true_residual(A, y, res.x)
+    assert res.residual == pytest.approx(true, rel=1e-12, abs=0.0)
+    if res.success:
+        assert true <= 1e-8

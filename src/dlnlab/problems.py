@@ -9,6 +9,7 @@ Validation computes a pivoted QR factorization of ``A^T`` once; the solvers reus
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -134,11 +135,12 @@ class Problem:
 
     @cached_property
     def y_norm(self) -> float:
-        return float(np.linalg.norm(self.y))
+        return scaled_norm(self.y)
 
     def relative_residual(self, x: np.ndarray) -> float:
-        """``||A x - y|| / ||y||`` (absolute when y = 0)."""
-        r = float(np.linalg.norm(self.A @ x - self.y))
+        """``||A x - y|| / ||y||`` (absolute when y = 0), by `scaled_norm` (exact for any data size)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            r = scaled_norm(self.A @ x - self.y)
         return r / self.y_norm if self.y_norm > 0 else r
 
     def transformed(self, M: np.ndarray) -> "Problem":
@@ -171,6 +173,19 @@ def as_problem(A, y=None) -> Problem:
     return Problem(A, y)
 
 
+def scaled_norm(v) -> float:
+    """``||v||_2`` computed as ``m ||v / m||`` with ``m = max |v|``: no underflow or overflow of the squares.
+
+    >>> scaled_norm(np.array([3e-200, 4e-200]))
+    5e-200
+    """
+    v = np.asarray(v, dtype=float)
+    m = float(np.max(np.abs(v))) if v.size else 0.0
+    if m == 0.0 or not math.isfinite(m):  # 0, inf or nan: the norm is the same
+        return m
+    return m * float(np.linalg.norm(v / m))
+
+
 def _row_basis(A: np.ndarray, y: np.ndarray) -> RowBasis:
     """Pivoted QR of ``A^T``: rank, orthonormal rows, and the range test for ``y``."""
     m = A.shape[0]
@@ -186,8 +201,8 @@ def _row_basis(A: np.ndarray, y: np.ndarray) -> RowBasis:
     if r < m:
         # Rows perm[r:] are combinations of the first r; y must follow the same combinations.
         y_fit = R[:r, r:].T @ z
-        off = float(np.linalg.norm(yP[r:] - y_fit))
-        ynorm = float(np.linalg.norm(y))
+        off = scaled_norm(yP[r:] - y_fit)
+        ynorm = scaled_norm(y)
         if off > RANGE_RTOL * max(ynorm, 1e-300):
             raise NotInRangeError(
                 f"y is not in the range of A: A has rank {r} < m = {m} and the least-squares "
