@@ -81,3 +81,26 @@ def test_reported_residual_is_the_recomputed_one(seed, depth, log10_scale, log10
     assert res.residual == pytest.approx(true, rel=1e-12, abs=0.0)
     if res.success:
         assert true <= 1e-8
+
+
+def test_trajectory_far_from_size_one_is_a_result():
+    # |y| ~ 1e160 made scipy raise ValueError even with throw=False
+    A, y = _problem(1)
+    tr = dl.flow_trajectory(A, y * 1e160, dl.SymmetricDLN(depth=2, scale=1e-3), [0.0, 1.0], throw=False)
+    assert tr.status == "failed" and "size 1" in tr.message
+    with pytest.raises(dl.ConvergenceError):
+        dl.flow_trajectory(A, y * 1e160, dl.SymmetricDLN(depth=2, scale=1e-3), [0.0, 1.0])
+
+
+def test_trajectory_tiny_data_rescales():
+    # depth 2 is homogeneous: lam' = c (y - A X_a(A^T lam)) for data c y at scale c a, so
+    # x_c(t) = c x(c t); the residual was 0.0 (the loss underflowed) at c = 1e-200
+    A, y = _problem(2)
+    c = 1e-200
+    ref = dl.flow_trajectory(A, y, dl.SymmetricDLN(depth=2, scale=1e-3), [0.0, 2.0, 50.0])
+    tr = dl.flow_trajectory(A, c * y, dl.SymmetricDLN(depth=2, scale=1e-3 * c), [0.0, 2.0 / c, 50.0 / c])
+    assert tr.success
+    # the integrator's own error at rtol 1e-10 times its condition number (Trajectory.accuracy)
+    assert np.max(np.abs(tr.x / c - ref.x)) <= 10 * max(ref.accuracy, 1e-12) * np.max(np.abs(ref.x))
+    assert tr.residual == pytest.approx(ref.residual, rel=1e-6)
+    assert tr.residual[1] == pytest.approx(_true_residual(A, c * y, tr.x[1]), rel=1e-14)
