@@ -104,3 +104,34 @@ def test_trajectory_tiny_data_rescales():
     assert np.max(np.abs(tr.x / c - ref.x)) <= 10 * max(ref.accuracy, 1e-12) * np.max(np.abs(ref.x))
     assert tr.residual == pytest.approx(ref.residual, rel=1e-6)
     assert tr.residual[1] == pytest.approx(_true_residual(A, c * y, tr.x[1]), rel=1e-14)
+
+
+@pytest.mark.parametrize("c", [1e-200, 1e-160, 1e160, 1e200])
+def test_gradient_descent_far_from_size_one_rescales(c):
+    # x -> c x with two-layer weights * sqrt(c) and step / c is the same run (GD is homogeneous);
+    # the loss under/overflowed: no step at 1e-200 (max_iter), "diverged" at 1e160
+    P = dl.random_problem()
+    init = np.full(5, np.sqrt(2) * 1e-3)
+    ref = dl.gradient_descent(P, dl.TwoLayerDLN(init, np.zeros(5)), step=0.5, steps=20000)
+    run = dl.gradient_descent(P.A, c * P.y, dl.TwoLayerDLN(init * np.sqrt(c), np.zeros(5)), step=0.5 / c, steps=20000)
+    assert run.success and run.iterations == ref.iterations
+    assert np.max(np.abs(run.x / c - ref.x)) <= 1e-14 * np.max(np.abs(ref.x))  # rounding of 292 steps
+    assert run.residual == pytest.approx(_true_residual(P.A, c * P.y, run.x), rel=1e-12)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**16), depth=st.sampled_from([2, 3]), kA=st.integers(-250, 250),
+       ky=st.integers(-250, 250))
+def test_limits_scale_exactly(seed, depth, kA, ky):
+    # Ax = y with A -> 10^kA A, y -> 10^ky y: x -> 10^(ky-kA) x. The flow limit at scale a for
+    # (A, y) is the one at scale a 10^(ky-kA) for the scaled data (homogeneity, docs/theory.md
+    # section 3); basis pursuit scales the same way. Compared to a few ulps of ||x||.
+    A, y = _problem(seed)
+    f = 10.0 ** (ky - kA)
+    if not 1e-280 < f < 1e280:
+        return
+    ref = dl.flow_limit(A, y, dl.SymmetricDLN(depth=depth, scale=1e-6))
+    res = dl.flow_limit(A * 10.0 ** kA, y * 10.0 ** ky, dl.SymmetricDLN(depth=depth, scale=1e-6 * f))
+    assert np.max(np.abs(res.x / f - ref.x)) <= 1e-13 * np.max(np.abs(ref.x))
+    bp, bp_ref = dl.basis_pursuit(A * 10.0 ** kA, y * 10.0 ** ky), dl.basis_pursuit(A, y)
+    assert bp.success and np.max(np.abs(bp.x / f - bp_ref.x)) <= 1e-13 * np.max(np.abs(bp_ref.x))
