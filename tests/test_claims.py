@@ -1,6 +1,7 @@
 """Claims recomputed from the returned point: scales far above the data, data far from size 1."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -135,3 +136,22 @@ def test_limits_scale_exactly(seed, depth, kA, ky):
     assert np.max(np.abs(res.x / f - ref.x)) <= 1e-13 * np.max(np.abs(ref.x))
     bp, bp_ref = dl.basis_pursuit(A * 10.0 ** kA, y * 10.0 ** ky), dl.basis_pursuit(A, y)
     assert bp.success and np.max(np.abs(bp.x / f - bp_ref.x)) <= 1e-13 * np.max(np.abs(bp_ref.x))
+
+
+def test_two_layer_spread_initialization():
+    # weights over 110 orders of magnitude (squares below 1e-154 underflowed: log(0) warnings, then
+    # "continuation stalled"); v0 = 0 gives x = (u0^2 / 2) sinh(2 s) with s = A^T lam (docs/theory.md
+    # section 2), so s recomputed from x must lie in range(A^T)
+    P = dl.random_problem()
+    u0 = np.array([1e-11, 1e-30, 1e-60, 1e-90, 1e-120])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        net = dl.TwoLayerDLN(u0, np.zeros(5))
+        res = dl.flow_limit(P, net)
+        tiny = dl.TwoLayerDLN(u0 * 1e-160, np.zeros(5))  # every square underflows (log(0) before)
+    assert net.log_scale == pytest.approx(2 * math.log(1e-11) - math.log(2), rel=1e-15)
+    assert tiny.log_scale == pytest.approx(2 * math.log(1e-171) - math.log(2), rel=1e-15)
+    assert _true_residual(P.A, P.y, res.x) <= 1e-12
+    s = np.arcsinh(2 * res.x / u0 ** 2) / 2
+    lam = np.linalg.lstsq(P.A.T, s, rcond=None)[0]
+    assert np.max(np.abs(P.A.T @ lam - s)) <= 1e-9 * np.max(np.abs(s))
