@@ -5,8 +5,8 @@ the l1 geometry, training dynamics, linear programs, studies, and sweeps.
 """
 
 from .errors import (ConvergenceError, DLNError, ExperimentError, InfeasibleLPError, NetworkError, NotBPSolutionError,
-                     NotInRangeError, NotStrictlyFeasibleError, OptionalDependencyError, OptionError, ProblemError,
-                     SolverError, StoreMismatchError, SweepConfigError, TimeGridError, UnboundedLPError)
+                     NotInRangeError, NotStrictlyFeasibleError, OptionalDependencyError, OptionError, OutputError,
+                     ProblemError, SolverError, StoreMismatchError, SweepConfigError, TimeGridError, UnboundedLPError)
 from .results import STATUSES, Result
 from .problems import (FIXTURES, Problem, gaussian_problem, kink_problem, line_problem, plane_problem,
                        random_problem)
@@ -28,7 +28,7 @@ __all__ = [
     # errors and results
     "DLNError", "ProblemError", "NotInRangeError", "NetworkError", "OptionError", "ConvergenceError", "SolverError",
     "NotBPSolutionError", "TimeGridError", "InfeasibleLPError", "UnboundedLPError", "NotStrictlyFeasibleError",
-    "SweepConfigError", "StoreMismatchError", "OptionalDependencyError", "ExperimentError", "STATUSES", "Result",
+    "SweepConfigError", "StoreMismatchError", "OptionalDependencyError", "ExperimentError", "OutputError", "STATUSES", "Result",
     # problems
     "Problem", "FIXTURES", "gaussian_problem", "line_problem", "plane_problem", "random_problem", "kink_problem",
     # networks

@@ -70,3 +70,7 @@ class ExperimentError(DLNError, ValueError):
 
 class OptionError(DLNError, ValueError):
     """A solver option (tolerance, iteration or stage limit) is out of its range."""
+
+
+class OutputError(DLNError, OSError):
+    """A file or folder could not be written or read (a path that is a file, no permission, a full disk)."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import math
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -226,21 +228,45 @@ def save_npz(path, **arrays) -> Path:
 
 
 def load_npz(path, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict:
-    """Read named arrays from a ``.npz`` file (``allow_pickle=False``) with clear errors."""
+    """Read named arrays from a ``.npz`` file (``allow_pickle=False``) with clear errors.
+
+    Every way a file can be unusable (missing, a folder, unreadable, not a zip archive, truncated,
+    a damaged member, a ``.npy`` array, pickled objects) is a `ProblemError` saying which.
+    """
     path = Path(path)
+    hint = f"Pass a .npz file with keys {', '.join(required)} (np.savez(path, {', '.join(f'{k}=...' for k in required)}))."
     if not path.exists():
-        raise ProblemError(f"{path}: no such file. Pass a .npz file with keys {', '.join(required)}.")
+        raise ProblemError(f"{path}: no such file. {hint}")
+    if path.is_dir():
+        raise ProblemError(f"{path}: is a folder, not a .npz file. {hint}")
     try:
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+    except OSError as exc:
+        raise ProblemError(f"{path}: cannot be read ({exc.strerror or exc}). {hint}") from None
+    if magic.startswith(b"\x93NUMPY"):
+        raise ProblemError(f"{path}: is a single .npy array, not a .npz archive of named arrays. {hint}")
+    if not magic.startswith(b"PK"):
+        raise ProblemError(f"{path}: is not a .npz (zip) archive. {hint}")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()  # the CRC of every member: a flipped bit is caught here
+        if bad is not None:
+            raise ProblemError(f"{path}: damaged .npz archive (member {bad} fails its checksum). {hint}")
         with np.load(path, allow_pickle=False) as data:
             keys = set(data.files)
             missing = [k for k in required if k not in keys]
             if missing:
-                raise ProblemError(f"{path}: missing key(s) {missing}; found {sorted(keys)}. Save with np.savez(path, {', '.join(f'{k}=...' for k in required)}).")
-            return {k: data[k] for k in (*required, *optional) if k in keys}
+                raise ProblemError(f"{path}: missing key(s) {missing}; found {sorted(keys)}. {hint}")
+            return {k: np.array(data[k]) for k in (*required, *optional) if k in keys}
     except ProblemError:
         raise
-    except (ValueError, OSError) as exc:
-        raise ProblemError(f"{path}: not a readable .npz file without pickled objects ({exc}).") from None
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise ProblemError(f"{path}: holds pickled (object) arrays, which dlnlab does not load. {hint}") from None
+        raise ProblemError(f"{path}: damaged .npz archive ({exc}). {hint}") from None
+    except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
+        raise ProblemError(f"{path}: damaged or truncated .npz archive ({type(exc).__name__}: {exc}). {hint}") from None
 
 
 # ---------------------------------------------------------------- generators and fixtures
