@@ -155,3 +155,14 @@ def test_two_layer_spread_initialization():
     s = np.arcsinh(2 * res.x / u0 ** 2) / 2
     lam = np.linalg.lstsq(P.A.T, s, rcond=None)[0]
     assert np.max(np.abs(P.A.T @ lam - s)) <= 1e-9 * np.max(np.abs(s))
+
+
+@pytest.mark.parametrize("c", [1e-250, 1e-170, 1e160, 1e250])
+def test_saddle_to_saddle_far_from_size_one(c):
+    # the path of c y is c times the path of y, its jump times 1/c times (docs/theory.md section 6);
+    # at 1e-170 the residual norm underflowed and x = 0 was "converged"
+    P = dl.random_problem()
+    ref, res = dl.saddle_to_saddle(P.A, P.y), dl.saddle_to_saddle(P.A, c * P.y)
+    assert res.success and len(res.plateaus) == len(ref.plateaus)
+    assert np.max(np.abs(res.x / c - ref.x)) <= 1e-14 * np.max(np.abs(ref.x))
+    np.testing.assert_allclose(res.jump_times * c, ref.jump_times, rtol=1e-12)
