@@ -2,6 +2,7 @@
 
 import csv
 import functools
+import importlib.util
 import os
 import signal
 import sqlite3
@@ -305,3 +306,33 @@ def test_sweeps_started_at_once_share_one_store(tmp_path):
         for proc in procs:
             proc.join()
         assert got == [total] * 8
+
+
+def test_exports_are_atomic(tmp_path, monkeypatch):
+    # a write that fails (a full disk) leaves the previous export whole, and no partial file
+    # (csv was written with a plain open(): a full disk cut it mid-row)
+    import errno
+
+    import dlnlab.files
+    from dlnlab.sweep.phase_figure import plot_phase
+
+    run_sweep(parse_config(SMALL), tmp_path / "s", workers=0)
+    targets = {"results.csv": "csv", "results.parquet": "parquet", "phase.png": None}
+    for name in targets:
+        (tmp_path / name).write_text("previous")
+
+    def full_disk(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(dlnlab.files.os, "replace", full_disk)
+    with ResultStore.open(tmp_path / "s") as store:
+        for name, fmt in targets.items():
+            if fmt == "parquet" and importlib.util.find_spec("pyarrow") is None:
+                continue
+            with pytest.raises(OSError, match="No space"):
+                if fmt is None:
+                    plot_phase(store.rows(), tmp_path / name)
+                else:
+                    store.export(tmp_path / name, fmt)
+            assert (tmp_path / name).read_text() == "previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*targets, "s"])

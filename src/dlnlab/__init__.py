@@ -6,7 +6,7 @@ the l1 geometry, training dynamics, linear programs, studies, and sweeps.
 
 from .errors import (ConvergenceError, DLNError, DLNWarning, ExperimentError, InconsistentTruthWarning,
                      InfeasibleLPError, NetworkError, NotBPSolutionError, NotInRangeError, NotStrictlyFeasibleError,
-                     OptionalDependencyError, OptionError, ProblemError, SolverError, StoreMismatchError,
+                     OptionalDependencyError, OptionError, OutputError, ProblemError, SolverError, StoreMismatchError,
                      SweepConfigError, TimeGridError, UnboundedLPError)
 from .results import STATUSES, Result
 from .problems import (FIXTURES, Problem, gaussian_problem, kink_problem, line_problem, plane_problem,
@@ -44,8 +44,8 @@ __all__ = [
     # errors and results
     "DLNError", "ProblemError", "NotInRangeError", "NetworkError", "OptionError", "ConvergenceError", "SolverError",
     "NotBPSolutionError", "TimeGridError", "InfeasibleLPError", "UnboundedLPError", "NotStrictlyFeasibleError",
-    "SweepConfigError", "StoreMismatchError", "OptionalDependencyError", "ExperimentError", "DLNWarning",
-    "InconsistentTruthWarning", "STATUSES", "Result",
+    "SweepConfigError", "StoreMismatchError", "OptionalDependencyError", "ExperimentError", "OutputError",
+    "DLNWarning", "InconsistentTruthWarning", "STATUSES", "Result",
     # problems
     "Problem", "FIXTURES", "gaussian_problem", "line_problem", "plane_problem", "random_problem", "kink_problem",
     # networks

@@ -78,3 +78,7 @@ class DLNWarning(UserWarning):
 
 class InconsistentTruthWarning(DLNWarning):
     """A problem's ``x_true`` does not satisfy ``A x_true = y`` (noisy data, or a mix-up of the arrays)."""
+
+
+class OutputError(DLNError, OSError):
+    """A file or folder could not be written or read (a path that is a file, no permission, a full disk)."""

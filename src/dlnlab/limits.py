@@ -36,6 +36,9 @@ from .results import Result, check_tolerance
 #: quadratically, so the last iteration typically lands near 1e-15; 1e-12 leaves room for
 #: the rounding of ``Q^T x`` when ``||x|| >> ||y||``.
 RTOL = 1e-12
+#: A residual above ``rtol`` but within the float64 floor of the dual coordinates still counts as
+#: converged up to this relative size; beyond it the result is ``"imprecise"`` (no claim of a limit).
+FLOOR_CAP = 1e-8
 
 
 @dataclass(frozen=True)
@@ -342,7 +345,8 @@ def finish(problem: Problem, net, target, beta: float, state: DualState, *, stat
     ``target`` is ``net`` in the solver's units (data divided by ``beta``). A converged point
     is polished, then must pass the residual test at ``rtol`` (or the float64 floor of its dual
     coordinates, `rounding_floor`) and the KKT test (`kkt_error` <= `KKT_TOL`), both recomputed
-    in the caller's units; otherwise its status becomes ``"failed"`` with the reason.
+    in the caller's units; otherwise its status becomes ``"failed"`` with the reason. A residual
+    above ``rtol`` that only the floor admits is ``"imprecise"`` when it exceeds `FLOOR_CAP`.
     """
     Q, z = problem.basis.Q, problem.basis.z / beta
     total = iterations
@@ -362,6 +366,8 @@ def finish(problem: Problem, net, target, beta: float, state: DualState, *, stat
     elif status == "converged" and not kkt <= KKT_TOL:
         status, message = "failed", f"the final point fails the KKT check ({kkt:.1e} > {KKT_TOL:g})"
     elif status == "converged" and residual > rtol:
+        if residual > FLOOR_CAP:
+            status = "imprecise"
         message = (f"residual {residual:.1e} is at the float64 resolution of the dual coordinates "
                    f"({floor / max(problem.y_norm, 1e-300):.1e} relative, larger where the mirror map is "
                    "steep: near a barrier, for p close to 2, or at scales far above the data)")

@@ -14,7 +14,10 @@ date input is refused with `ProblemError`: a cast would drop imaginary parts or 
 from __future__ import annotations
 
 import io
+import math
 import warnings
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -202,11 +205,12 @@ class Problem:
 
     @cached_property
     def y_norm(self) -> float:
-        return float(np.linalg.norm(self.y))
+        return scaled_norm(self.y)
 
     def relative_residual(self, x: np.ndarray) -> float:
-        """``||A x - y|| / ||y||`` (absolute when y = 0)."""
-        r = float(np.linalg.norm(self.A @ x - self.y))
+        """``||A x - y|| / ||y||`` (absolute when y = 0), by `scaled_norm` (exact for any data size)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            r = scaled_norm(self.A @ x - self.y)
         return r / self.y_norm if self.y_norm > 0 else r
 
     def transformed(self, M: np.ndarray) -> "Problem":
@@ -239,6 +243,19 @@ def as_problem(A, y=None) -> Problem:
     return Problem(A, y)
 
 
+def scaled_norm(v) -> float:
+    """``||v||_2`` computed as ``m ||v / m||`` with ``m = max |v|``: no underflow or overflow of the squares.
+
+    >>> scaled_norm(np.array([3e-200, 4e-200]))
+    5e-200
+    """
+    v = np.asarray(v, dtype=float)
+    m = float(np.max(np.abs(v))) if v.size else 0.0
+    if m == 0.0 or not math.isfinite(m):  # 0, inf or nan: the norm is the same
+        return m
+    return m * float(np.linalg.norm(v / m))
+
+
 def _row_basis(A: np.ndarray, y: np.ndarray) -> RowBasis:
     """Pivoted QR of ``A^T``: rank, orthonormal rows, and the range test for ``y``."""
     m = A.shape[0]
@@ -254,8 +271,8 @@ def _row_basis(A: np.ndarray, y: np.ndarray) -> RowBasis:
     if r < m:
         # Rows perm[r:] are combinations of the first r; y must follow the same combinations.
         y_fit = R[:r, r:].T @ z
-        off = float(np.linalg.norm(yP[r:] - y_fit))
-        ynorm = float(np.linalg.norm(y))
+        off = scaled_norm(yP[r:] - y_fit)
+        ynorm = scaled_norm(y)
         if off > RANGE_RTOL * max(ynorm, 1e-300):
             raise NotInRangeError(
                 f"y is not in the range of A: A has rank {r} < m = {m} and the least-squares "
@@ -279,21 +296,45 @@ def save_npz(path, **arrays) -> Path:
 
 
 def load_npz(path, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict:
-    """Read named arrays from a ``.npz`` file (``allow_pickle=False``) with clear errors."""
+    """Read named arrays from a ``.npz`` file (``allow_pickle=False``) with clear errors.
+
+    Every way a file can be unusable (missing, a folder, unreadable, not a zip archive, truncated,
+    a damaged member, a ``.npy`` array, pickled objects) is a `ProblemError` saying which.
+    """
     path = Path(path)
+    hint = f"Pass a .npz file with keys {', '.join(required)} (np.savez(path, {', '.join(f'{k}=...' for k in required)}))."
     if not path.exists():
-        raise ProblemError(f"{path}: no such file. Pass a .npz file with keys {', '.join(required)}.")
+        raise ProblemError(f"{path}: no such file. {hint}")
+    if path.is_dir():
+        raise ProblemError(f"{path}: is a folder, not a .npz file. {hint}")
     try:
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+    except OSError as exc:
+        raise ProblemError(f"{path}: cannot be read ({exc.strerror or exc}). {hint}") from None
+    if magic.startswith(b"\x93NUMPY"):
+        raise ProblemError(f"{path}: is a single .npy array, not a .npz archive of named arrays. {hint}")
+    if not magic.startswith(b"PK"):
+        raise ProblemError(f"{path}: is not a .npz (zip) archive. {hint}")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()  # the CRC of every member: a flipped bit is caught here
+        if bad is not None:
+            raise ProblemError(f"{path}: damaged .npz archive (member {bad} fails its checksum). {hint}")
         with np.load(path, allow_pickle=False) as data:
             keys = set(data.files)
             missing = [k for k in required if k not in keys]
             if missing:
-                raise ProblemError(f"{path}: missing key(s) {missing}; found {sorted(keys)}. Save with np.savez(path, {', '.join(f'{k}=...' for k in required)}).")
-            return {k: data[k] for k in (*required, *optional) if k in keys}
+                raise ProblemError(f"{path}: missing key(s) {missing}; found {sorted(keys)}. {hint}")
+            return {k: np.array(data[k]) for k in (*required, *optional) if k in keys}
     except ProblemError:
         raise
-    except (ValueError, OSError) as exc:
-        raise ProblemError(f"{path}: not a readable .npz file without pickled objects ({exc}).") from None
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise ProblemError(f"{path}: holds pickled (object) arrays, which dlnlab does not load. {hint}") from None
+        raise ProblemError(f"{path}: damaged .npz archive ({exc}). {hint}") from None
+    except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
+        raise ProblemError(f"{path}: damaged or truncated .npz archive ({type(exc).__name__}: {exc}). {hint}") from None
 
 
 # ---------------------------------------------------------------- generators and fixtures

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import typer
 from rich.console import Console
 
-from ..errors import DLNError, NetworkError
+from ..errors import DLNError, NetworkError, OutputError
 from ..files import plain
 from ..networks.spec import network_from_spec
 from ..networks.symmetric import SymmetricDLN
@@ -39,6 +41,18 @@ def fail(exc: DLNError) -> None:
     """Print a DLNError as a one-line message and exit with status 2."""
     typer.echo(f"error: {exc}", err=True)  # one unwrapped line, greppable
     raise typer.Exit(code=2)
+
+
+def output_folder(path) -> None:
+    """`OutputError` unless ``path`` is a folder or can become one (checked before any work is done)."""
+    path = Path(path)
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                raise OutputError(f"{part} is a file, so {path} cannot be an output folder; pass another --out.")
+            if not os.access(part, os.W_OK | os.X_OK):
+                raise OutputError(f"{part} is not writable, so {path} cannot be created or written; pass another --out.")
+            return
 
 
 def symmetric_network(depth: float, scale, alpha) -> SymmetricDLN:

@@ -17,7 +17,7 @@ from ..errors import DLNError, ProblemError
 from ..files import atomic_write_csv, atomic_write_json
 from ..problems import Problem
 from ..report import load_results, summary_rows, write_report
-from .app import app, console, fail
+from .app import app, console, fail, output_folder
 
 
 def _progress() -> Progress:
@@ -54,6 +54,7 @@ def reproduce(
 ):
     """Reproduce the papers' figures: figures (PNG, PDF), data (CSV), OUT/NAME/summary.json, OUT/report.html."""
     try:
+        output_folder(out)
         registry = ex.load()
         if name == "list":
             table = Table(title="experiments")
@@ -111,6 +112,7 @@ def rates(
     from ..theory import default_scales
 
     try:
+        output_folder(out)
         P = Problem.load(problem)
         if not per_decade > 0:
             raise ProblemError(f"--per-decade must be positive; got {per_decade}.")

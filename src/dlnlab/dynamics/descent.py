@@ -45,7 +45,7 @@ import numpy as np
 
 from ..errors import NetworkError, OptionError
 from ..networks.base import EffectiveInit, Network, Trainable
-from ..problems import as_problem
+from ..problems import as_problem, scaled_norm
 from ..results import Result
 
 #: A loss above this multiple of the initial loss (or non-finite) counts as divergence.
@@ -249,7 +249,8 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
 
     x = net.weights_to_x(W)
     r = A_ @ x - y_
-    losses, checked = [0.5 * float(r @ r)], [0]
+    rnorm0 = rnorm = scaled_norm(r)  # the loss is 0.5 rnorm^2; scaled, so it decides for any data size
+    losses, checked = [0.5 * rnorm * rnorm], [0]
     history = {name: [] for name in names}
 
     def keep(loss):
@@ -261,7 +262,7 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
     loss = losses[0]
     keep(loss)
     order, pos = np.arange(m), m
-    diverged, met, it = False, math.sqrt(2 * losses[0]) / ynorm <= tol, 0
+    diverged, met, it = False, rnorm / ynorm <= tol, 0
     while not met and it < budget:
         gamma_k = step_at(it)
         rows = None
@@ -289,15 +290,16 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
         check = b is None or it % check_every == 0 or it == budget
         if check or "loss" in history:
             r = A_ @ x - y_
-            loss = 0.5 * float(r @ r)
+            rnorm = scaled_norm(r)
+            loss = 0.5 * rnorm * rnorm
         keep(loss)
         if check:
             losses.append(loss)
             checked.append(it)
-            if not math.isfinite(loss) or loss > DIVERGENCE_FACTOR * max(losses[0], 1e-300):
+            if not math.isfinite(rnorm) or rnorm > math.sqrt(DIVERGENCE_FACTOR) * (rnorm0 or 1e-300):
                 diverged = True
                 break
-            met = math.sqrt(2 * loss) / ynorm <= tol
+            met = rnorm / ynorm <= tol
     residual = problem.relative_residual(x) if np.all(np.isfinite(x)) else math.inf
     if diverged:
         status = "diverged"

@@ -34,7 +34,7 @@ import numpy as np
 from scipy.optimize import lsq_linear
 
 from ..errors import ConvergenceError, NetworkError
-from ..problems import as_problem
+from ..problems import as_problem, scaled_norm
 from ..results import Result
 
 
@@ -125,8 +125,10 @@ def saddle_to_saddle(A, y=None, weights=None, *, max_iter: int | None = None, to
         # KKT of the bounded problem: g_i = 0 where beta_i is free to move, sign-constrained at 0
         g[(state != 0) & (beta != 0)] = 0.0
         g[np.abs(g) <= gtol] = 0.0
-        plateaus.append(Plateau(x=beta, loss=0.5 * float(r @ r), start=T, support=np.flatnonzero(beta)))
-        if np.linalg.norm(r) <= tol * ynorm or not np.any(g):
+        rnorm = scaled_norm(r)  # decides for data of any size; the loss itself may under/overflow
+        with np.errstate(over="ignore"):
+            plateaus.append(Plateau(x=beta, loss=0.5 * rnorm * rnorm, start=T, support=np.flatnonzero(beta)))
+        if rnorm <= tol * ynorm or not np.any(g):
             status, message = "converged", ""
             break
         if it == max_iter:

@@ -31,6 +31,7 @@ import numpy as np
 from scipy.integrate import LSODA, Radau
 
 from ..engine import solve_psd, weighted_gram
+from ..engine.steps import scaled_norms
 from ..errors import ConvergenceError, NetworkError, OptionError, TimeGridError
 from ..networks.base import Network
 from ..problems import Problem, as_problem
@@ -216,8 +217,15 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
 
     T = d * t
     with np.errstate(over="ignore", invalid="ignore"):  # trial stages beyond the domain (see rhs)
-        W, nlu, steps, used, status, message = _integrate(rhs, jac, T, np.zeros(problem.m), method, rtol, atol,
-                                                   monitor, max_steps, curvature)
+        try:
+            W, nlu, steps, used, status, message = _integrate(rhs, jac, T, np.zeros(problem.m), method, rtol,
+                                                              atol, monitor, max_steps, curvature)
+        except ValueError as err:  # scipy's finiteness checks: the flow left float64 range
+            W, nlu, steps, used = np.full((T.size, problem.m), np.nan), 0, 0, method
+            status, message = "failed", (
+                f"the integrator met non-finite values ({err}); the data (||y||_inf = "
+                f"{float(np.max(np.abs(y_))):.1e}) or the scale are too far from size 1 for a float64 "
+                "trajectory: rescale y and the scale together (x scales with them; dl.flow_limit takes any size).")
     nfev, njev = calls
 
     X = np.full((T.size, problem.N), np.nan)
@@ -230,10 +238,11 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
             continue
         X[k] = x
         condition = max(condition, condition_at(w, x, sign, gap))
-    r = X @ A_.T - y_
-    loss = 0.5 * np.sum(r * r, axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        rnorm = scaled_norms(X @ A_.T - y_)
+        loss = 0.5 * rnorm * rnorm
     ynorm = problem.y_norm
-    residual = np.sqrt(2.0 * loss) / (ynorm if ynorm > 0 else 1.0)
+    residual = rnorm / (ynorm if ynorm > 0 else 1.0)
     if status == "converged" and not np.all(np.isfinite(X)):
         status, message = "failed", "x(t) left the floating-point range (overflow) at some output time."
     if status == "converged" and _EPS * condition > MAX_ROUNDING:

@@ -150,7 +150,7 @@ def newton(Q: np.ndarray, z: np.ndarray, mapping: MirrorMap, state: DualState, *
         H = weighted_gram(Q, d) if keep.all() else weighted_gram(Q[keep], d[keep])
         dmu = solve_psd(H, -grad)
         F0 = mapping.conjugate(state.sign, state.gap)
-        here.update(dmu=dmu, dz=Q @ dmu, F0=F0, F0_size=float(np.sum(np.abs(F0))), gnorm=float(np.linalg.norm(grad)))
+        here.update(dmu=dmu, dz=Q @ dmu, F0=F0, F0_size=float(np.sum(np.abs(F0))), gnorm=float(scaled_norms(grad)))
         return Local(grad, dmu, False)
 
     def max_step(state, dmu):
@@ -172,7 +172,7 @@ def newton(Q: np.ndarray, z: np.ndarray, mapping: MirrorMap, state: DualState, *
         if not below_resolution(dphi, here["F0_size"], t * float(here["dmu"] @ z)):
             return False
         x1 = mapping.primal(new.sign, new.gap)
-        return bool(np.all(np.isfinite(x1)) and np.linalg.norm(Q.T @ x1 - z) < here["gnorm"])
+        return bool(np.all(np.isfinite(x1)) and scaled_norms(Q.T @ x1 - z) < here["gnorm"])
 
     return damped_newton(state, local, trial, decrease, max_iter=max_iter, max_step=max_step, tie=tie,
                          max_halvings=max_halvings)
@@ -204,12 +204,12 @@ def polish(Q, z, mapping, state, max_steps: int = 2):
     Stopping at ``rtol`` leaves x off by up to ~rtol * cond; from there one quadratic step
     reaches the rounding floor, at the price of one more factorization.
     """
-    best = float(np.linalg.norm(Q.T @ mapping.primal(state.sign, state.gap) - z))
+    best = float(scaled_norms(Q.T @ mapping.primal(state.sign, state.gap) - z))
     its = 0
     for _ in range(max_steps):
         new, n, _ = newton(Q, z, mapping, state, tol=0.0, max_iter=1, max_halvings=2)
         its += n
-        res = float(np.linalg.norm(Q.T @ mapping.primal(new.sign, new.gap) - z))
+        res = float(scaled_norms(Q.T @ mapping.primal(new.sign, new.gap) - z))
         if not res <= 0.5 * best:
             break
         state, best = new, res
@@ -224,7 +224,7 @@ def rounding_floor(slope: np.ndarray, gap: np.ndarray):
     ``~k * 1e-16 |x_i|``; near ``z = 0`` (scales far above the data: the kernel regime) it
     is ``1e-16 * scale``, which no Newton step can beat. A safety factor 4 is included.
     """
-    return 4.4e-16 * np.linalg.norm(slope * gap, axis=-1)
+    return 4.4e-16 * scaled_norms(slope * gap)
 
 
 def residual_check(Q: np.ndarray, z: np.ndarray, x: np.ndarray, tol: float, floor: float = 0.0):
@@ -235,6 +235,19 @@ def residual_check(Q: np.ndarray, z: np.ndarray, x: np.ndarray, tol: float, floo
 
 
 def residual_test(grad, x, z, tol, floor=0.0):
-    """``||grad|| <= max(tol * max(||z||, ||x||), floor)`` over the last axis (one problem or a stack)."""
-    scale = np.maximum(np.linalg.norm(z, axis=-1), np.linalg.norm(x, axis=-1))
-    return np.linalg.norm(grad, axis=-1) <= np.maximum(tol * scale, floor)
+    """``||grad|| <= max(tol * max(||z||, ||x||), floor)`` over the last axis (one problem or a stack),
+    with `scaled_norms` (a square that overflows would make the test pass for any point)."""
+    scale = np.maximum(scaled_norms(z), scaled_norms(x))
+    return scaled_norms(grad) <= np.maximum(tol * scale, floor)
+
+
+def scaled_norms(v: np.ndarray) -> np.ndarray:
+    """``||v||_2`` over the last axis as ``m ||v / m||``, ``m = max |v|``: squares neither under- nor overflow.
+
+    >>> bool(np.allclose(scaled_norms(np.array([[3e200, 4e200], [0.0, 0.0]])), [5e200, 0.0]))
+    True
+    """
+    m = np.max(np.abs(v), axis=-1, keepdims=True, initial=0.0)
+    ok = (m > 0) & np.isfinite(m)
+    unit = np.where(ok, m, 1.0)
+    return np.where(ok[..., 0], unit[..., 0] * np.linalg.norm(v / unit, axis=-1), m[..., 0])

@@ -164,7 +164,16 @@ class TwoLayerDLN(HyperbolicScale):
         v0.setflags(write=False)
         object.__setattr__(self, "u0", u0)
         object.__setattr__(self, "v0", v0)
-        object.__setattr__(self, "log_scale", float(np.log(np.max(0.5 * (u0 * u0 + v0 * v0)))))
+        with np.errstate(over="ignore", under="ignore"):
+            scale = float(np.max(0.5 * (u0 * u0 + v0 * v0)))
+        if 1e-290 < scale < math.inf:
+            log_scale = math.log(scale)
+        else:  # the squares under- or overflow: log max (u0^2 + v0^2) / 2 in log domain
+            big, small = np.maximum(np.abs(u0), np.abs(v0)), np.minimum(np.abs(u0), np.abs(v0))
+            log_scale = float(np.max(2.0 * np.log(big) + np.log1p((small / big) ** 2) - _LOG2))
+        object.__setattr__(self, "log_scale", log_scale)
+        object.__setattr__(self, "log_scale", math.log(scale) if 1e-290 < scale < math.inf else float(
+            np.max(2.0 * np.log(big) + np.log1p((small / big) ** 2) - _LOG2)))
 
     @classmethod
     def from_rotated(cls, log_wp, log_wm, sign_p=1.0, sign_m=1.0) -> "TwoLayerDLN":

@@ -160,10 +160,13 @@ def load_config(path) -> SweepConfig:
     """Read and validate a TOML sweep configuration file."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SweepConfigError(f"{path}: cannot read the sweep configuration ({exc}). "
                                "`dlnlab sweep --example` prints a working one.") from None
+    except UnicodeDecodeError as exc:
+        raise SweepConfigError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.object[exc.start:exc.start + 1]!r}); "
+                               "TOML files are UTF-8: re-save it as UTF-8.") from None
     return parse_config(text, source=str(path))
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from typing import Sequence
 
 import numpy as np
 
 from ..errors import DLNError
+from ..files import atomic_write_bytes
 from ..theory import weak_threshold_curve
 from .phase import solver_key, transitions
 
@@ -20,13 +22,14 @@ def solver_label(key: tuple) -> str:
 
 
 def plot_phase(rows: Sequence[dict], path, *, title: str = "Donoho-Tanner phase diagram") -> str:
-    """`phase_figure` written as a PNG to ``path``."""
+    """`phase_figure` written as a PNG to ``path`` (atomically: `dlnlab.files`)."""
     import matplotlib.pyplot as plt
 
     fig = phase_figure(rows, title=title)
-    fig.savefig(path, dpi=120)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
     plt.close(fig)
-    return str(path)
+    return str(atomic_write_bytes(path, buf.getvalue()))
 
 
 def phase_figure(rows: Sequence[dict], *, title: str = "Donoho-Tanner phase diagram"):

@@ -26,12 +26,14 @@ another format (`StoreMismatchError`): its rows would silently mix two experimen
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sqlite3
 import time
 from pathlib import Path
 
 from ..errors import OptionalDependencyError, StoreMismatchError, SweepConfigError
+from ..files import atomic_write_bytes, atomic_write_text
 from .config import Chunk, SweepConfig, from_dict
 
 FILE = "sweep.sqlite"
@@ -178,15 +180,15 @@ class ResultStore:
         return [dict(zip(names, r)) for r in cur]
 
     def export(self, path, fmt: str) -> Path:
-        """Write all rows to ``path`` as ``csv`` or ``parquet`` (needs pyarrow)."""
+        """Write all rows to ``path`` as ``csv`` or ``parquet`` (needs pyarrow), atomically (`dlnlab.files`)."""
         path = Path(path)
         rows = self.rows()
         if fmt == "csv":
-            with open(path, "w", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=COLUMNS)
-                writer.writeheader()
-                writer.writerows(rows)
-            return path
+            buf = io.StringIO()
+            writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+            return atomic_write_text(path, buf.getvalue())
         if fmt == "parquet":
             try:
                 import pyarrow as pa
@@ -194,8 +196,9 @@ class ResultStore:
             except ImportError:
                 raise OptionalDependencyError("parquet export needs pyarrow: `pip install pyarrow` "
                                               "(or export with --export csv).") from None
-            pq.write_table(pa.Table.from_pylist(rows), path)
-            return path
+            buf = io.BytesIO()
+            pq.write_table(pa.Table.from_pylist(rows), buf)
+            return atomic_write_bytes(path, buf.getvalue())
         raise SweepConfigError(f"unknown export format {fmt!r}; use csv or parquet.")
 
 

@@ -1,0 +1,67 @@
+"""Every file-handling path of the command line: one `error:` line, exit status 2, no traceback."""
+
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+import dlnlab as dl
+from dlnlab.cli import main
+
+
+def _run(monkeypatch, capsys, *args):
+    monkeypatch.setattr(sys, "argv", ["dlnlab", *map(str, args)])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    err = capsys.readouterr().err
+    return exit_.value.code, err
+
+
+def _files(tmp_path):
+    good = dl.random_problem().save(tmp_path / "good.npz")
+    data = good.read_bytes()
+    with zipfile.ZipFile(good) as z:  # a flipped bit inside A's stored bytes: only the CRC sees it
+        offset = z.getinfo("A.npy").header_offset + 30 + len("A.npy") + 200
+    flipped = bytearray(data)
+    flipped[offset] ^= 0x01
+    (tmp_path / "flip.npz").write_bytes(bytes(flipped))
+    (tmp_path / "trunc.npz").write_bytes(data[: len(data) // 2])
+    np.save(tmp_path / "arr.npy", np.eye(3))
+    (tmp_path / "text.npz").write_text("A = [[1, 2]]\n")
+    (tmp_path / "folder.npz").mkdir()
+    return {"truncated": "trunc.npz", "checksum": "flip.npz", "single .npy": "arr.npy",
+            "not a .npz (zip)": "text.npz", "folder": "folder.npz", "no such file": "missing.npz"}
+
+
+@pytest.mark.parametrize("command", ["bp", "limit"])
+def test_unusable_problem_files(tmp_path, monkeypatch, capsys, command):
+    # truncated files and .npy arrays gave BadZipFile / TypeError tracebacks, text was "pickled",
+    # a flipped bit was loaded silently
+    for words, name in _files(tmp_path).items():
+        extra = ["--scale", "1e-6"] if command == "limit" else []
+        code, err = _run(monkeypatch, capsys, command, tmp_path / name, *extra)
+        assert code == 2 and err.startswith("error:") and "Traceback" not in err, (name, err)
+        assert words in err, (name, err)
+
+
+def test_load_npz_errors_are_problem_errors(tmp_path):
+    for name in _files(tmp_path).values():
+        with pytest.raises(dl.ProblemError):
+            dl.Problem.load(tmp_path / name)
+
+
+def test_output_folder_that_is_a_file(tmp_path, monkeypatch, capsys):
+    # --out naming a file: NotADirectoryError / FileExistsError tracebacks, `rates` exited 0 after its study
+    good = dl.random_problem().save(tmp_path / "good.npz")
+    (tmp_path / "afile").write_text("x")
+    for args in (["rates", good, "--out", tmp_path / "afile"], ["rates", good, "--out", tmp_path / "afile" / "sub"],
+                 ["reproduce", "all", "--quick", "--out", tmp_path / "afile"]):
+        code, err = _run(monkeypatch, capsys, *args)
+        assert code == 2 and "is a file" in err and "Traceback" not in err
+
+
+def test_sweep_config_not_utf8(tmp_path, monkeypatch, capsys):
+    (tmp_path / "latin.toml").write_bytes('name = "caf\xe9"\n'.encode("latin-1"))
+    code, err = _run(monkeypatch, capsys, "sweep", tmp_path / "latin.toml", "--out", tmp_path / "store")
+    assert code == 2 and "UTF-8" in err

@@ -1,0 +1,192 @@
+"""Fuzzing every public solver: a result that says converged must be true when recomputed from its point.
+
+Each test draws problems (random Gaussian A, optionally with duplicated and sign-flipped columns,
+sparse x, data scaled by powers of ten) and a solver's options; the solver either raises a
+`DLNError` or returns a result, and a successful result is checked independently of dlnlab's
+solvers: the residual from A, y, x (math.hypot), the KKT condition through the network's own dual
+map (grad Q(x) in range(A^T), by least squares), basis pursuit optimality against a plain HiGHS LP
+(`dlnlab.reference.highs`). ``make test`` runs `EXAMPLES` = 30 cases per test; ``make fuzz`` sets
+``DLNLAB_FUZZ_EXAMPLES`` for a long run.
+"""
+
+import math
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import dlnlab as dl
+from dlnlab.reference.highs import basis_pursuit as highs_bp
+
+EXAMPLES = int(os.environ.get("DLNLAB_FUZZ_EXAMPLES", "30"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 30,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+#: The residual a converged limit may carry: rtol, or the float64 floor up to `dl.limits.FLOOR_CAP`.
+RESIDUAL = 1e-8
+
+
+@st.composite
+def problems(draw, max_size=50):
+    """``(A, y)``: m x N Gaussian A (m < N <= 8), columns possibly duplicated or sign-flipped,
+    y = A x for a sparse x, A and y scaled by 10^k, |k| <= max_size."""
+    m = draw(st.integers(1, 4))
+    N = draw(st.integers(m + 1, 8))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    A = rng.standard_normal((m, N))
+    if draw(st.booleans()) and N >= 2:
+        j, k = rng.choice(N, 2, replace=False)
+        A[:, k] = A[:, j] * rng.choice([-1.0, 1.0])
+    x = np.zeros(N)
+    support = rng.choice(N, draw(st.integers(1, m)), replace=False)
+    x[support] = rng.standard_normal(support.size)
+    y = A @ x
+    if not np.any(y):
+        y[0] = 1.0
+    kA, ky = draw(st.integers(-max_size, max_size)), draw(st.integers(-max_size, max_size))
+    return A * 10.0 ** kA, y * 10.0 ** ky
+
+
+def reference_bp(A, y):
+    """HiGHS' BP on the data scaled to size 1 (its tolerances are absolute, 1e-7), scaled back."""
+    sA, sy = float(np.max(np.abs(A))), float(np.max(np.abs(y)))
+    return highs_bp(A / sA, y / sy) * (sy / sA)
+
+
+def residual(A, y, x):
+    return math.hypot(*(A @ x - y)) / math.hypot(*y)
+
+
+def range_distance(A, v):
+    """``||v - A^T lam||_inf / ||v||_inf`` for the least-squares ``lam``."""
+    vinf = float(np.max(np.abs(v)))
+    if vinf == 0:
+        return 0.0
+    u = v / vinf
+    lam = np.linalg.lstsq(A.T / np.max(np.abs(A)), u, rcond=None)[0]
+    return float(np.max(np.abs(u - (A.T / np.max(np.abs(A))) @ lam)))
+
+
+def check_limit(A, y, net, x):
+    """x interpolates and grad Q(x) lies in range(A^T) (the dual map of ``net``, from x alone)."""
+    assert residual(A, y, x) <= RESIDUAL
+    sign, gap = net.mirror_map().dual(x)
+    z = sign * (1.0 - gap)
+    zinf = float(np.max(np.abs(z)))
+    if zinf >= 1e-6:
+        # z = sign (1 - gap) keeps ~1e-16 of |z| ~ 1; the solver's KKT threshold is 1e-9
+        assert range_distance(A, z) <= 1e-8 + 1e-14 / zinf
+    else:
+        # the kernel regime: x is the minimum-norm interpolator up to ~(k + 2)^2 |z|^2 relative
+        x_ls = np.linalg.pinv(A) @ y
+        k = getattr(net, "k", 1.0)
+        k = 1.0 if math.isinf(k) else k
+        assert np.max(np.abs(x - x_ls)) <= (1e-10 + 10 * (k + 2) ** 2 * zinf ** 2) * np.max(np.abs(x_ls))
+
+
+@FUZZ
+@given(data=problems(), depth=st.sampled_from([2.0, 2.5, 3.0, 4.0]), log10_scale=st.floats(-100, 30))
+def test_flow_limit_claims(data, depth, log10_scale):
+    A, y = data
+    size = float(np.max(np.abs(np.linalg.pinv(A) @ y)))
+    net = dl.SymmetricDLN(depth=depth, scale=size * 10.0 ** log10_scale)
+    try:
+        res = dl.flow_limit(A, y, net, throw=False)
+    except dl.DLNError:
+        return
+    assert res.status in dl.STATUSES
+    assert res.residual == pytest.approx(residual(A, y, res.x), rel=1e-12)
+    if res.success:
+        check_limit(A, y, net, res.x)
+        # duplicated columns have identical weight trajectories: equal (opposite) entries
+        for j in range(A.shape[1]):
+            for k in range(j + 1, A.shape[1]):
+                for s in (1.0, -1.0):
+                    if np.array_equal(A[:, k], s * A[:, j]):
+                        assert abs(res.x[k] - s * res.x[j]) <= 1e-9 * np.max(np.abs(res.x))
+
+
+@FUZZ
+@given(data=problems(), log10_u=st.lists(st.floats(-40, 1), min_size=8, max_size=8),
+       signs=st.lists(st.sampled_from([-1.0, 0.0, 1.0]), min_size=8, max_size=8))
+def test_two_layer_limit_claims(data, log10_u, signs):
+    A, y = data
+    N = A.shape[1]
+    u0 = 10.0 ** np.array(log10_u[:N]) * np.max(np.abs(np.linalg.pinv(A) @ y)) ** 0.5
+    net = dl.TwoLayerDLN(u0, np.array(signs[:N]) * u0 * 0.5)
+    try:
+        res = dl.flow_limit(A, y, net, throw=False)
+    except dl.DLNError:
+        return
+    assert res.residual == pytest.approx(residual(A, y, res.x), rel=1e-12)
+    if res.success:
+        assert residual(A, y, res.x) <= RESIDUAL
+        # TwoLayerMap.dual from x: grad Q(x) (up to the map's units) in range(A^T)
+        sign, gap = net.mirror_map().dual(res.x)
+        z = sign * (1.0 - gap)
+        zinf = float(np.max(np.abs(z)))
+        assert zinf == 0 or range_distance(A, z) <= 1e-8 + 1e-14 / zinf
+
+
+@FUZZ
+@given(data=problems(max_size=6))
+def test_basis_pursuit_claims(data):
+    A, y = data
+    try:
+        bp = dl.basis_pursuit(A, y, throw=False)
+    except dl.DLNError:
+        return
+    if bp.success:
+        assert residual(A, y, bp.x) <= 1e-9
+        ref = reference_bp(A, y)  # HiGHS' feasibility tolerance 1e-7 on the LP
+        assert np.sum(np.abs(bp.x)) <= np.sum(np.abs(ref)) * (1 + 1e-7)
+        assert bp.objective == pytest.approx(np.sum(np.abs(bp.x)), rel=1e-12)
+
+
+@FUZZ
+@given(data=problems(max_size=6), depth=st.sampled_from([2.0, 3.0]))
+def test_selected_minimizer_claims(data, depth):
+    A, y = data
+    try:
+        sel = dl.selected_minimizer(A, y, depth=depth)
+    except dl.DLNError:
+        return
+    if sel.success:
+        assert residual(A, y, sel.x) <= 1e-9
+        assert np.sum(np.abs(sel.x)) <= np.sum(np.abs(reference_bp(A, y))) * (1 + 1e-7)
+
+
+@FUZZ
+@given(data=problems(), log10_init=st.floats(-4, -1), step=st.floats(0.05, 0.5))
+def test_gradient_descent_claims(data, log10_init, step):
+    A, y = data
+    # size-1 units: x -> c x with weights * sqrt(c) and the step / c (per unit curvature of A)
+    c = float(np.max(np.abs(np.linalg.pinv(A) @ y)))
+    curvature = float(np.linalg.norm(A, 2)) ** 2
+    net = dl.TwoLayerDLN(np.full(A.shape[1], 10.0 ** log10_init * math.sqrt(c)), np.zeros(A.shape[1]))
+    try:
+        run = dl.gradient_descent(A, y, net, step=step / (c * curvature), steps=1500, tol=1e-8)
+    except dl.DLNError:
+        return
+    assert run.residual == pytest.approx(residual(A, y, run.x), rel=1e-12)
+    if run.success:
+        assert residual(A, y, run.x) <= 1e-8
+
+
+@FUZZ
+@given(data=problems(), depth=st.sampled_from([2.0, 3.0]), log10_scale=st.floats(-6, 2))
+def test_flow_trajectory_claims(data, depth, log10_scale):
+    A, y = data
+    c = float(np.max(np.abs(np.linalg.pinv(A) @ y)))
+    net = dl.SymmetricDLN(depth=depth, scale=c * 10.0 ** log10_scale)
+    times = np.array([0.0, 1.0, 100.0]) / (net.dual_scale * float(np.linalg.norm(A, 2)) ** 2)
+    try:
+        tr = dl.flow_trajectory(A, y, net, times, throw=False, max_steps=3000)
+    except dl.DLNError:
+        return
+    assert tr.status in dl.STATUSES
+    for k in range(times.size):
+        if np.all(np.isfinite(tr.x[k])):
+            assert tr.residual[k] == pytest.approx(residual(A, y, tr.x[k]), rel=1e-12)
+    if tr.success:
+        assert np.all(np.isfinite(tr.x)) and tr.residual[0] == pytest.approx(1.0)
