@@ -26,8 +26,8 @@ import numpy as np
 from .errors import ConvergenceError, NetworkError, OptionError
 from .networks.base import Network, ScaleFamily
 from .networks.symmetric import SymmetricDLN
-from .engine import (INTERMEDIATE_TOL, KKT_TOL, DualState, continuation, continuation_path, data_size, kkt_error,
-                     newton, polish, residual_check, rounding_floor, start_network)
+from .engine import (INTERMEDIATE_TOL, KKT_TOL, DualState, blas_threads, continuation, continuation_path, data_size,
+                     kkt_error, newton, polish, residual_check, rounding_floor, start_network)
 from .problems import Problem, as_problem
 from .results import Result, check_tolerance
 
@@ -124,29 +124,30 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
     # Homogeneity (SymmetricDLN.normalized): solve for y / beta at scale / beta, with
     # beta the size of the minimum-norm interpolator, so that tiny or huge data behave
     # like data of size 1.
-    beta = data_size(Q, z) if isinstance(net, SymmetricDLN) else 1.0
-    target = net.normalized(beta) if beta != 1.0 else net
-    z = z / beta
-    start = start_network(target, Q, z)
-    state = DualState(np.zeros(basis.rank), np.ones(N), np.ones(N), np.zeros(basis.rank))
-    total = 0
-    stages = 0
-    status, message = "converged", ""
-    intermediate_tol = max(rtol, INTERMEDIATE_TOL)
+    with blas_threads(N, basis.rank):
+        beta = data_size(Q, z) if isinstance(net, SymmetricDLN) else 1.0
+        target = net.normalized(beta) if beta != 1.0 else net
+        z = z / beta
+        start = start_network(target, Q, z)
+        state = DualState(np.zeros(basis.rank), np.ones(N), np.ones(N), np.zeros(basis.rank))
+        total = 0
+        stages = 0
+        status, message = "converged", ""
+        intermediate_tol = max(rtol, INTERMEDIATE_TOL)
 
-    tol0 = rtol if start is target else intermediate_tol
-    state, its, ok = newton(Q, z, start.mirror_map(), state, tol=tol0, max_iter=max_iter)
-    total += its
-    if not ok:
-        status = "max_iter" if its >= max_iter else "failed"
-        message = f"Newton did not converge at the starting scale after {its} iterations."
-    else:
-        state, its, stages, status, message = continuation(Q, z, start, target, state, rtol, intermediate_tol,
-                                                        max_iter, max_stages)
+        tol0 = rtol if start is target else intermediate_tol
+        state, its, ok = newton(Q, z, start.mirror_map(), state, tol=tol0, max_iter=max_iter)
         total += its
+        if not ok:
+            status = "max_iter" if its >= max_iter else "failed"
+            message = f"Newton did not converge at the starting scale after {its} iterations."
+        else:
+            state, its, stages, status, message = continuation(Q, z, start, target, state, rtol, intermediate_tol,
+                                                            max_iter, max_stages)
+            total += its
 
-    result = finish(problem, net, target, beta, state, status=status, message=message, iterations=total,
-                    stages=stages, rtol=rtol)
+        result = finish(problem, net, target, beta, state, status=status, message=message, iterations=total,
+                        stages=stages, rtol=rtol)
     if throw and not result.success:
         raise ConvergenceError(
             f"flow_limit did not converge ({result.message}) for {net}; residual {result.residual:.2e}. "
@@ -160,9 +161,10 @@ class LimitPath(Result):
 
     Attributes: ``results`` (a `LimitResult` per requested scale, in the order asked, each
     with its own evidence; a repeated scale repeats its result); ``scales`` and ``log_scales``
-    (``a`` as requested, 0 where ``exp(log a)`` underflows, and ``log a``); ``status`` (``"converged"`` when every limit is, else the first other status, in
-    decreasing scale); ``message``; ``iterations`` (Newton steps of the whole run);
-    ``stages`` (its continuation stages).
+    (``a`` as requested, 0 where ``exp(log a)`` underflows, and ``log a``); ``status``
+    (``"converged"`` when every limit is, else the first other status, in decreasing scale);
+    ``message``; ``iterations`` (Newton steps of the whole run); ``stages`` (its continuation
+    stages).
     """
 
     results: tuple
@@ -217,30 +219,32 @@ def flow_limit_path(A, y=None, net=None, scales=None, *, log_scales=None, rtol: 
         _check_network(each, "flow_limit_path(A, y, net, scales)")
     basis = problem.basis
     Q, z = basis.Q, basis.z
-    beta = data_size(Q, z) if isinstance(net, SymmetricDLN) else 1.0
-    targets = [nets[t].normalized(beta) if beta != 1.0 else nets[t] for t in order]
-    z = z / beta
-    start = start_network(targets[0], Q, z)
-    state = DualState(np.zeros(basis.rank), np.ones(problem.N), np.ones(problem.N), np.zeros(basis.rank))
-    intermediate_tol = max(rtol, INTERMEDIATE_TOL)
-    state, its0, ok = newton(Q, z, start.mirror_map(), state, tol=rtol if start is targets[0] else intermediate_tol,
-                             max_iter=max_iter)
-    if ok:
-        stops = continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_stages)
-    else:
-        bad = "max_iter" if its0 >= max_iter else "failed"
-        why = f"Newton did not converge at the starting scale after {its0} iterations."
-        stops = ((state, 0, 0, bad, why) for _ in targets)
-    solved, run, polishing, stages = {}, its0, 0, 0
-    for t, target, (point, its, stages, status, message) in zip(order, targets, stops):
-        run = its0 + its
-        solved[t] = finish(problem, nets[t], target, beta, point, status=status, message=message, iterations=run,
-                           stages=stages, rtol=rtol)
-        polishing += solved[t].iterations - run
-    for t in order:
-        if not solved[t].success:  # a scale the run did not reach: flow_limit alone, from its own start
-            solved[t] = flow_limit(problem, nets[t], rtol=rtol, max_iter=max_iter, max_stages=max_stages, throw=False)
-            polishing += solved[t].iterations
+    with blas_threads(problem.N, basis.rank):
+        beta = data_size(Q, z) if isinstance(net, SymmetricDLN) else 1.0
+        targets = [nets[t].normalized(beta) if beta != 1.0 else nets[t] for t in order]
+        z = z / beta
+        start = start_network(targets[0], Q, z)
+        state = DualState(np.zeros(basis.rank), np.ones(problem.N), np.ones(problem.N), np.zeros(basis.rank))
+        intermediate_tol = max(rtol, INTERMEDIATE_TOL)
+        state, its0, ok = newton(Q, z, start.mirror_map(), state, tol=rtol if start is targets[0] else intermediate_tol,
+                                 max_iter=max_iter)
+        if ok:
+            stops = continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_stages)
+        else:
+            bad = "max_iter" if its0 >= max_iter else "failed"
+            why = f"Newton did not converge at the starting scale after {its0} iterations."
+            stops = ((state, 0, 0, bad, why) for _ in targets)
+        solved, run, polishing, stages = {}, its0, 0, 0
+        for t, target, (point, its, stages, status, message) in zip(order, targets, stops):
+            run = its0 + its
+            solved[t] = finish(problem, nets[t], target, beta, point, status=status, message=message, iterations=run,
+                               stages=stages, rtol=rtol)
+            polishing += solved[t].iterations - run
+        for t in order:
+            if not solved[t].success:  # a scale the run did not reach: flow_limit alone, from its own start
+                solved[t] = flow_limit(problem, nets[t], rtol=rtol, max_iter=max_iter, max_stages=max_stages,
+                                       throw=False)
+                polishing += solved[t].iterations
     results = tuple(solved[t] for t in thetas.tolist())
     bad = next((solved[t] for t in order if not solved[t].success), None)
     status = "converged" if bad is None else bad.status
@@ -253,7 +257,8 @@ def flow_limit_path(A, y=None, net=None, scales=None, *, log_scales=None, rtol: 
 
 
 def _requested_log_scales(scales, log_scales) -> tuple[np.ndarray, np.ndarray]:
-    """The requested ``a`` and ``log a`` as float arrays (`OptionError` unless exactly one of the two is given, finite)."""
+    """The requested ``a`` and ``log a`` as float arrays (`OptionError` unless exactly one of the two is given,
+    finite)."""
     if (scales is None) == (log_scales is None):
         raise OptionError("flow_limit_path needs exactly one of scales (a > 0) and log_scales (log a); "
                           f"got scales={scales!r}, log_scales={log_scales!r}.")
