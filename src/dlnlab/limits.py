@@ -17,6 +17,7 @@ range(A^T), computed from ``x`` alone); together they certify ``x = argmin_{Ax=y
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -93,6 +94,24 @@ class LimitResult(Result):
         return self._linearization.dx_dlog_scale
 
 
+def _threads_by_size(solver):
+    """Run ``solver(A, ...)`` under `blas_threads` for the size of ``A`` (a `Problem` or an array),
+    so that the basis of a new problem is computed under the same choice."""
+
+    @functools.wraps(solver)
+    def run(A, *args, **kwargs):
+        try:
+            shape = np.shape(A.A if isinstance(A, Problem) else A)
+        except ValueError:  # ragged: as_problem says what is wrong
+            shape = ()
+        N, r = (shape[1], min(shape)) if len(shape) == 2 else (0, 0)
+        with blas_threads(N, r):
+            return solver(A, *args, **kwargs)
+
+    return run
+
+
+@_threads_by_size
 def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
                max_stages: int = 400, throw: bool = True) -> LimitResult:
     """The limit of gradient flow of ``net`` on ``1/2 ||A x - y||^2`` (docs/theory.md section 3).
@@ -124,30 +143,29 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
     # Homogeneity (SymmetricDLN.normalized): solve for y / beta at scale / beta, with
     # beta the size of the minimum-norm interpolator, so that tiny or huge data behave
     # like data of size 1.
-    with blas_threads(N, basis.rank):
-        beta = data_size(Q, z) if isinstance(net, SymmetricDLN) else 1.0
-        target = net.normalized(beta) if beta != 1.0 else net
-        z = z / beta
-        start = start_network(target, Q, z)
-        state = DualState(np.zeros(basis.rank), np.ones(N), np.ones(N), np.zeros(basis.rank))
-        total = 0
-        stages = 0
-        status, message = "converged", ""
-        intermediate_tol = max(rtol, INTERMEDIATE_TOL)
+    beta = data_size(Q, z) if isinstance(net, SymmetricDLN) else 1.0
+    target = net.normalized(beta) if beta != 1.0 else net
+    z = z / beta
+    start = start_network(target, Q, z)
+    state = DualState(np.zeros(basis.rank), np.ones(N), np.ones(N), np.zeros(basis.rank))
+    total = 0
+    stages = 0
+    status, message = "converged", ""
+    intermediate_tol = max(rtol, INTERMEDIATE_TOL)
 
-        tol0 = rtol if start is target else intermediate_tol
-        state, its, ok = newton(Q, z, start.mirror_map(), state, tol=tol0, max_iter=max_iter)
+    tol0 = rtol if start is target else intermediate_tol
+    state, its, ok = newton(Q, z, start.mirror_map(), state, tol=tol0, max_iter=max_iter)
+    total += its
+    if not ok:
+        status = "max_iter" if its >= max_iter else "failed"
+        message = f"Newton did not converge at the starting scale after {its} iterations."
+    else:
+        state, its, stages, status, message = continuation(Q, z, start, target, state, rtol, intermediate_tol,
+                                                        max_iter, max_stages)
         total += its
-        if not ok:
-            status = "max_iter" if its >= max_iter else "failed"
-            message = f"Newton did not converge at the starting scale after {its} iterations."
-        else:
-            state, its, stages, status, message = continuation(Q, z, start, target, state, rtol, intermediate_tol,
-                                                            max_iter, max_stages)
-            total += its
 
-        result = finish(problem, net, target, beta, state, status=status, message=message, iterations=total,
-                        stages=stages, rtol=rtol)
+    result = finish(problem, net, target, beta, state, status=status, message=message, iterations=total,
+                    stages=stages, rtol=rtol)
     if throw and not result.success:
         raise ConvergenceError(
             f"flow_limit did not converge ({result.message}) for {net}; residual {result.residual:.2e}. "
@@ -181,6 +199,7 @@ class LimitPath(Result):
         return np.array([res.x for res in self.results])
 
 
+@_threads_by_size
 def flow_limit_path(A, y=None, net=None, scales=None, *, log_scales=None, rtol: float = RTOL, max_iter: int = 100,
                     max_stages: int = 400, throw: bool = True) -> LimitPath:
     """`flow_limit` of ``net``'s scale family at each of ``scales`` (or ``log_scales``), from one
@@ -219,32 +238,31 @@ def flow_limit_path(A, y=None, net=None, scales=None, *, log_scales=None, rtol: 
         _check_network(each, "flow_limit_path(A, y, net, scales)")
     basis = problem.basis
     Q, z = basis.Q, basis.z
-    with blas_threads(problem.N, basis.rank):
-        beta = data_size(Q, z) if isinstance(net, SymmetricDLN) else 1.0
-        targets = [nets[t].normalized(beta) if beta != 1.0 else nets[t] for t in order]
-        z = z / beta
-        start = start_network(targets[0], Q, z)
-        state = DualState(np.zeros(basis.rank), np.ones(problem.N), np.ones(problem.N), np.zeros(basis.rank))
-        intermediate_tol = max(rtol, INTERMEDIATE_TOL)
-        state, its0, ok = newton(Q, z, start.mirror_map(), state, tol=rtol if start is targets[0] else intermediate_tol,
-                                 max_iter=max_iter)
-        if ok:
-            stops = continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_stages)
-        else:
-            bad = "max_iter" if its0 >= max_iter else "failed"
-            why = f"Newton did not converge at the starting scale after {its0} iterations."
-            stops = ((state, 0, 0, bad, why) for _ in targets)
-        solved, run, polishing, stages = {}, its0, 0, 0
-        for t, target, (point, its, stages, status, message) in zip(order, targets, stops):
-            run = its0 + its
-            solved[t] = finish(problem, nets[t], target, beta, point, status=status, message=message, iterations=run,
-                               stages=stages, rtol=rtol)
-            polishing += solved[t].iterations - run
-        for t in order:
-            if not solved[t].success:  # a scale the run did not reach: flow_limit alone, from its own start
-                solved[t] = flow_limit(problem, nets[t], rtol=rtol, max_iter=max_iter, max_stages=max_stages,
-                                       throw=False)
-                polishing += solved[t].iterations
+    beta = data_size(Q, z) if isinstance(net, SymmetricDLN) else 1.0
+    targets = [nets[t].normalized(beta) if beta != 1.0 else nets[t] for t in order]
+    z = z / beta
+    start = start_network(targets[0], Q, z)
+    state = DualState(np.zeros(basis.rank), np.ones(problem.N), np.ones(problem.N), np.zeros(basis.rank))
+    intermediate_tol = max(rtol, INTERMEDIATE_TOL)
+    state, its0, ok = newton(Q, z, start.mirror_map(), state, tol=rtol if start is targets[0] else intermediate_tol,
+                             max_iter=max_iter)
+    if ok:
+        stops = continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_stages)
+    else:
+        bad = "max_iter" if its0 >= max_iter else "failed"
+        why = f"Newton did not converge at the starting scale after {its0} iterations."
+        stops = ((state, 0, 0, bad, why) for _ in targets)
+    solved, run, polishing, stages = {}, its0, 0, 0
+    for t, target, (point, its, stages, status, message) in zip(order, targets, stops):
+        run = its0 + its
+        solved[t] = finish(problem, nets[t], target, beta, point, status=status, message=message, iterations=run,
+                           stages=stages, rtol=rtol)
+        polishing += solved[t].iterations - run
+    for t in order:
+        if not solved[t].success:  # a scale the run did not reach: flow_limit alone, from its own start
+            solved[t] = flow_limit(problem, nets[t], rtol=rtol, max_iter=max_iter, max_stages=max_stages,
+                                   throw=False)
+            polishing += solved[t].iterations
     results = tuple(solved[t] for t in thetas.tolist())
     bad = next((solved[t] for t in order if not solved[t].success), None)
     status = "converged" if bad is None else bad.status
