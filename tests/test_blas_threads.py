@@ -21,13 +21,13 @@ def two_threads():
 
 def test_small_problems_run_on_one_thread_and_restore(two_threads, monkeypatch):
     seen = []
-    real = linalg.sla.cho_factor
+    real = linalg._potrf
 
     def spy(*args, **kwargs):
         seen.append(_blas_threads())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(linalg.sla, "cho_factor", spy)
+    monkeypatch.setattr(linalg, "_potrf", spy)
     before = _blas_threads()
     assert before and all(n == 2 for n in before)
     res = dl.flow_limit(dl.random_problem(), dl.SymmetricDLN(depth=3, scale=1e-6))
