@@ -17,7 +17,21 @@ Table 3: time, Newton iterations and continuation stages of flow_limit across sc
 .. 1e-300 (p = 2, 3, 4) on the same problem; each point in a child process, stopped and
 reported after ``--limit`` seconds (default 30).
 
-BLAS runs single-threaded (see `common`).
+Table 4: a rate curve, 50 scales from 1 to 1e-300 on one problem and depth: one
+`flow_limit_path` run against 50 `flow_limit` calls (ratio = calls / path) and against the
+single solve at the smallest scale (ratio = path / single; target <= 3), with the largest
+difference of x between the path and the calls.
+
+Table 5: small problems (line 2 x 3, random 3 x 5) at scales 1e-2 and 1e-100: milliseconds
+per limit and per Newton step (CPU time, best of 20), and at 1e-2 the ratio against the seed
+paper's Radau run on the same point in this process.
+
+Table 6: the 300 x 3000 problem in the default environment (BLAS on every core, as for a user
+who sets nothing) with the engine's own threading choice (`dlnlab.engine.linalg.blas_threads`)
+against the same with that choice switched off (the process threading throughout: the
+baseline) and against one thread; ratios are wall times.
+
+BLAS runs single-threaded (see `common`) except in table 6.
 """
 
 from __future__ import annotations
@@ -140,6 +154,91 @@ def scale_sweep(depths=(2.0, 3.0, 4.0), scales=(1e-1, 1e-3, 1e-6, 1e-12, 1e-30, 
     return rows
 
 
+def path_vs_calls(depths=(2.0, 3.0), problems=("line", "random"), n=50):
+    rows = []
+    scales = np.logspace(0.0, -300.0, n)
+    for name in problems:
+        P = dl.FIXTURES[name]()
+        for depth in depths:
+            net = dl.SymmetricDLN(depth=depth, scale=1.0)
+            _, cpu_path, path = common.best_times(lambda: dl.flow_limit_path(P, net, scales), repeats=3)
+            _, cpu_calls, calls = common.best_times(
+                lambda: [dl.flow_limit(P, net.at_log_scale(float(np.log(a)))) for a in scales])
+            _, cpu_one, _ = common.best_times(lambda: dl.flow_limit(P, net.at_log_scale(float(np.log(scales[-1])))),
+                                              repeats=5)
+            diff = max(float(np.max(np.abs(r.x - c.x)) / np.max(np.abs(c.x))) for r, c in zip(path.results, calls))
+            rows.append(dict(problem=name, p=depth, n=n, path_ms=1e3 * cpu_path, calls_ms=1e3 * cpu_calls,
+                             single_ms=1e3 * cpu_one, calls_over_path=cpu_calls / cpu_path,
+                             path_over_single=cpu_path / cpu_one, stages=path.stages, iterations=path.iterations,
+                             max_rel_diff=diff, status=path.status))
+    common.print_table(
+        "Table 4: rate curve of 50 scales (1 .. 1e-300): one flow_limit_path vs 50 flow_limit calls "
+        "(CPU time; calls_over_path = speed-up, path_over_single = path / one solve at 1e-300, target <= 3)",
+        [("problem", ""), ("p", "g"), ("n", "d"), ("path_ms", ".1f"), ("calls_ms", ".1f"), ("single_ms", ".2f"),
+         ("calls_over_path", ".2f"), ("path_over_single", ".2f"), ("stages", "d"), ("iterations", "d"),
+         ("max_rel_diff", ".1e"), ("status", "")], rows)
+    return rows
+
+
+def small_problems(depths=(2.0, 3.0), scales=(1e-2, 1e-100), repeats=20):
+    rows = []
+    for name in ("line", "random"):
+        P = dl.FIXTURES[name]()
+        A, y = np.array(P.A), np.array(P.y)
+        for depth in depths:
+            for scale in scales:
+                net = dl.SymmetricDLN(depth=depth, scale=scale)
+                _, cpu, res = common.best_times(lambda: dl.flow_limit(A, y, net), repeats=repeats)
+                row = dict(problem=f"{name} {A.shape[0]}x{A.shape[1]}", p=depth, scale=scale, limit_ms=1e3 * cpu,
+                           step_us=1e6 * cpu / max(res.iterations, 1), iterations=res.iterations, stages=res.stages)
+                if scale >= 1e-3:
+                    _, radau_cpu, ref = common.best_times(lambda: seed_paper_limit(A, y, depth, scale ** (1 / depth)))
+                    row.update(radau_cpu_s=radau_cpu, radau_over_limit=radau_cpu / cpu,
+                               max_diff=float(np.max(np.abs(res.x - ref.final))))
+                rows.append(row)
+    common.print_table(
+        "Table 5: small problems, CPU time per limit and per Newton step (best of 20); at 1e-2 the seed "
+        "paper's Radau on the same point (radau_over_limit = Radau / flow_limit)",
+        [("problem", ""), ("p", "g"), ("scale", "g"), ("limit_ms", ".2f"), ("step_us", ".0f"), ("iterations", "d"),
+         ("stages", "d"), ("radau_cpu_s", ".2f"), ("radau_over_limit", ".0f"), ("max_diff", ".1e")], rows)
+    return rows
+
+
+def default_threads(depths=(2.0, 3.0), scale=1e-6, repeats=2):
+    import os
+
+    from threadpoolctl import threadpool_limits
+
+    from dlnlab.engine import linalg
+
+    P = large_problem()
+    A, y = np.array(P.A), np.array(P.y)
+    cores = os.cpu_count() or 1
+    rows = []
+    for depth in depths:
+        net = dl.SymmetricDLN(depth=depth, scale=scale)
+        with threadpool_limits(cores, user_api="blas"):
+            t_auto, _, res = common.best_times(lambda: dl.flow_limit(A, y, net), repeats=repeats)
+            chosen = linalg.SINGLE_THREAD_WORK
+            linalg.SINGLE_THREAD_WORK = 0.0
+            try:
+                t_all, _, ref = common.best_times(lambda: dl.flow_limit(A, y, net), repeats=repeats)
+            finally:
+                linalg.SINGLE_THREAD_WORK = chosen
+        with threadpool_limits(1, user_api="blas"):
+            t_one, _, _ = common.best_times(lambda: dl.flow_limit(A, y, net), repeats=repeats)
+        rows.append(dict(p=depth, cores=cores, default_s=t_auto, all_threads_s=t_all, one_thread_s=t_one,
+                         all_over_default=t_all / t_auto, default_over_one=t_auto / t_one,
+                         x_rel_diff=float(np.max(np.abs(res.x - ref.x)) / np.max(np.abs(ref.x)))))
+    common.print_table(
+        f"Table 6: {LARGE['m']} x {LARGE['N']} at scale {scale:g}, BLAS on {cores} threads (the default "
+        "environment): the engine's threading choice vs the process threading throughout and vs one thread "
+        "(wall time; target default_over_one <= 1.1)",
+        [("p", "g"), ("cores", "d"), ("default_s", ".2f"), ("all_threads_s", ".2f"), ("one_thread_s", ".2f"),
+         ("all_over_default", ".2f"), ("default_over_one", ".2f"), ("x_rel_diff", ".1e")], rows)
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one seed-paper scale, p = 2 only in tables 2-3")
@@ -149,8 +248,12 @@ def main(argv=None):
     seed_rows = vs_seed_paper([1e-2] if args.quick else [1e-2, 1e-3])
     highs_rows = vs_highs(depths=(2.0,) if args.quick else (2.0, 3.0))
     sweep_rows = scale_sweep(depths=(2.0,) if args.quick else (2.0, 3.0, 4.0), limit=args.limit)
+    path_rows = path_vs_calls(problems=("random",) if args.quick else ("line", "random"))
+    small_rows = small_problems()
+    thread_rows = default_threads(depths=(2.0,) if args.quick else (2.0, 3.0))
     path = common.write_json(args.out, {"benchmark": "limit", "quick": args.quick, "problem": LARGE,
-                                        "seed_paper": seed_rows, "highs": highs_rows, "scales": sweep_rows})
+                                        "seed_paper": seed_rows, "highs": highs_rows, "scales": sweep_rows,
+                                        "paths": path_rows, "small": small_rows, "threads": thread_rows})
     print(f"\nwrote {path}")
 
 

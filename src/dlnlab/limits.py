@@ -17,6 +17,7 @@ range(A^T), computed from ``x`` alone); together they certify ``x = argmin_{Ax=y
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -26,8 +27,8 @@ import numpy as np
 from .errors import ConvergenceError, NetworkError, OptionError
 from .networks.base import Network, ScaleFamily
 from .networks.symmetric import SymmetricDLN
-from .engine import (INTERMEDIATE_TOL, KKT_TOL, DualState, continuation, continuation_path, data_size, kkt_error,
-                     newton, polish, residual_check, rounding_floor, start_network)
+from .engine import (INTERMEDIATE_TOL, KKT_TOL, DualState, blas_threads, continuation, continuation_path,
+                     data_size, kkt_error, newton, polish, residual_check, rounding_floor, start_network)
 from .engine.kernel import KERNEL_SCALE, kernel_kkt, kernel_limit
 from .problems import Problem, as_problem
 from .results import Result, check_tolerance
@@ -97,6 +98,24 @@ class LimitResult(Result):
         return self._linearization.dx_dlog_scale
 
 
+def _threads_by_size(solver):
+    """Run ``solver(A, ...)`` under `blas_threads` for the size of ``A`` (a `Problem` or an array),
+    so that the basis of a new problem is computed under the same choice."""
+
+    @functools.wraps(solver)
+    def run(A, *args, **kwargs):
+        try:
+            shape = np.shape(A.A if isinstance(A, Problem) else A)
+        except ValueError:  # ragged: as_problem says what is wrong
+            shape = ()
+        N, r = (shape[1], min(shape)) if len(shape) == 2 else (0, 0)
+        with blas_threads(N, r):
+            return solver(A, *args, **kwargs)
+
+    return run
+
+
+@_threads_by_size
 def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
                max_stages: int = 400, throw: bool = True) -> LimitResult:
     """The limit of gradient flow of ``net`` on ``1/2 ||A x - y||^2`` (docs/theory.md section 3).
@@ -170,9 +189,10 @@ class LimitPath(Result):
 
     Attributes: ``results`` (a `LimitResult` per requested scale, in the order asked, each
     with its own evidence; a repeated scale repeats its result); ``scales`` and ``log_scales``
-    (``a`` as requested, 0 where ``exp(log a)`` underflows, and ``log a``); ``status`` (``"converged"`` when every limit is, else the first other status, in
-    decreasing scale); ``message``; ``iterations`` (Newton steps of the whole run);
-    ``stages`` (its continuation stages).
+    (``a`` as requested, 0 where ``exp(log a)`` underflows, and ``log a``); ``status``
+    (``"converged"`` when every limit is, else the first other status, in decreasing scale);
+    ``message``; ``iterations`` (Newton steps of the whole run); ``stages`` (its continuation
+    stages).
     """
 
     results: tuple
@@ -189,6 +209,7 @@ class LimitPath(Result):
         return np.array([res.x for res in self.results])
 
 
+@_threads_by_size
 def flow_limit_path(A, y=None, net=None, scales=None, *, log_scales=None, rtol: float = RTOL, max_iter: int = 100,
                     max_stages: int = 400, throw: bool = True) -> LimitPath:
     """`flow_limit` of ``net``'s scale family at each of ``scales`` (or ``log_scales``), from one
@@ -272,7 +293,8 @@ def flow_limit_path(A, y=None, net=None, scales=None, *, log_scales=None, rtol: 
 
 
 def _requested_log_scales(scales, log_scales) -> tuple[np.ndarray, np.ndarray]:
-    """The requested ``a`` and ``log a`` as float arrays (`OptionError` unless exactly one of the two is given, finite)."""
+    """The requested ``a`` and ``log a`` as float arrays (`OptionError` unless exactly one of the two is given,
+    finite)."""
     if (scales is None) == (log_scales is None):
         raise OptionError("flow_limit_path needs exactly one of scales (a > 0) and log_scales (log a); "
                           f"got scales={scales!r}, log_scales={log_scales!r}.")

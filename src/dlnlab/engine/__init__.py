@@ -13,7 +13,8 @@ face snapping, a KKT check computed from ``x`` alone, the float64 floor of the d
 coordinates, and a final polish. Its modules, one job each:
 
 - `steps`: the damped Newton loop and the step rules every loop shares;
-- `linalg`: weighted Gram matrices and PSD solves, for one problem or a stack;
+- `linalg`: weighted Gram matrices and PSD solves, for one problem or a stack, and the BLAS
+  threading chosen by problem size (`blas_threads`);
 - `scales`: the continuation in scale; `faces`: exact l1 faces;
 - `checks`: the KKT error of a returned point;
 - `kernel`: symmetric networks at scales far above the data, in primal units;
@@ -25,11 +26,11 @@ from .checks import KKT_TOL, kkt_error
 from .scales import (INTERMEDIATE_TOL, MIN_EPS_RATIO, continuation, continuation_path, data_size, predict,
                      rescale_dual, start_network)
 from .faces import face_projector, snap_to_face
-from .linalg import solve_psd, solve_psd_stack, weighted_gram, weighted_gram_stack
+from .linalg import SINGLE_THREAD_WORK, blas_threads, solve_psd, solve_psd_stack, weighted_gram, weighted_gram_stack
 from .steps import DualState, Local, damped_newton, newton, polish, residual_check, rounding_floor, step_to
 
 __all__ = ["DualState", "DualStack", "Local", "damped_newton", "newton", "polish", "residual_check",
            "rounding_floor", "step_to", "solve_psd", "solve_psd_stack", "weighted_gram", "weighted_gram_stack",
            "continuation", "continuation_path", "data_size", "predict", "rescale_dual", "start_network",
            "INTERMEDIATE_TOL", "MIN_EPS_RATIO", "snap_to_face", "face_projector", "kkt_error", "KKT_TOL",
-           "newton_stack", "continuation_stack"]
+           "newton_stack", "continuation_stack", "blas_threads", "SINGLE_THREAD_WORK"]

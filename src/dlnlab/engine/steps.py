@@ -149,7 +149,8 @@ def newton(Q: np.ndarray, z: np.ndarray, mapping: MirrorMap, state: DualState, *
         keep = d > SLOPE_CUTOFF * d.max()
         H = weighted_gram(Q, d) if keep.all() else weighted_gram(Q[keep], d[keep])
         dmu = solve_psd(H, -grad)
-        F0 = mapping.conjugate(state.sign, state.gap)
+        # the conjugate at an accepted trial point is the one its line search computed
+        F0 = here["F1"] if here.get("new") is state else mapping.conjugate(state.sign, state.gap)
         here.update(dmu=dmu, dz=Q @ dmu, F0=F0, F0_size=float(np.sum(np.abs(F0))), gnorm=float(scaled_norms(grad)))
         return Local(grad, dmu, False)
 
@@ -163,6 +164,7 @@ def newton(Q: np.ndarray, z: np.ndarray, mapping: MirrorMap, state: DualState, *
         F1 = mapping.conjugate(new.sign, new.gap)
         if not np.all(np.isfinite(F1)):
             return math.inf
+        here.update(new=new, F1=F1)
         # Phi(new) - Phi(old), summed term by term so that it keeps its relative precision
         # when both values are dominated by <mu, z> (tiny scales).
         return float(np.sum(F1 - here["F0"])) - t * float(dmu @ z)

@@ -121,7 +121,8 @@ class PowerBarrierMap:
         ~1 ulp), in log domain where one would overflow or underflow (to ~|log a| ulp)."""
         with np.errstate(all="ignore"):
             direct = self._a * np.power(base, -expo)
-            if self._a > 1e-290 and np.isfinite(direct).all() and (direct > 1e-290).all():
+            # all finite and above 1e-290 (a NaN fails the first test)
+            if self._a > 1e-290 and direct.min(initial=np.inf) > 1e-290 and direct.max(initial=0.0) < np.inf:
                 return direct
             safe = np.isfinite(direct) & (direct > 1e-290) & (self._a > 1e-290)
             return np.where(safe, direct, np.exp(self.log_a - expo * np.log(base)))
@@ -171,10 +172,13 @@ class PowerBarrierMap:
             hi = np.where(phi <= 0, G, hi)
             dphi = -k - (2.0 * k * rk / (2.0 - g)) / (1.0 - rk)
             step = phi / dphi
-            if np.all(np.abs(step) <= 4e-16 * np.maximum(1.0, np.abs(G))):
-                break  # Newton has converged: the bracket test below would reject its fixed point
+            converged = np.abs(step) <= 4e-16 * np.maximum(1.0, np.abs(G))
+            if np.all(converged):
+                break
             G_new = G - step
-            bad = ~((G_new > lo) & (G_new < hi))
+            # the bracket test would reject a converged entry's own fixed point (on the bracket) and
+            # bisect it away: converged entries keep their Newton step
+            bad = ~((G_new > lo) & (G_new < hi) | converged)
             G = np.where(bad, 0.5 * (lo + hi), G_new)
         gap = np.where(zero, 1.0, np.exp(G))
         return sign, gap
