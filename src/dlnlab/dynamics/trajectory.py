@@ -239,8 +239,10 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
         X[k] = x
         condition = max(condition, condition_at(w, x, sign, gap))
     with np.errstate(over="ignore", invalid="ignore"):
-        rnorm = scaled_norms(X @ A_.T - y_)
-        loss = 0.5 * rnorm * rnorm
+        r = X @ A_.T - y_
+        rnorm = scaled_norms(r)
+        squares = np.sum(r * r, axis=1)
+        loss = np.where((squares > 1e-280) & (squares < 1e280), 0.5 * squares, 0.5 * rnorm * rnorm)
     ynorm = problem.y_norm
     residual = rnorm / (ynorm if ynorm > 0 else 1.0)
     if status == "converged" and not np.all(np.isfinite(X)):

@@ -249,6 +249,10 @@ def scaled_norms(v: np.ndarray) -> np.ndarray:
     >>> bool(np.allclose(scaled_norms(np.array([[3e200, 4e200], [0.0, 0.0]])), [5e200, 0.0]))
     True
     """
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        plain = np.linalg.norm(v, axis=-1)
+    if np.all((plain > 1e-140) & (plain < 1e140)):  # no square under- or overflowed: the plain norm is exact
+        return plain
     m = np.max(np.abs(v), axis=-1, keepdims=True, initial=0.0)
     ok = (m > 0) & np.isfinite(m)
     unit = np.where(ok, m, 1.0)
