@@ -74,6 +74,8 @@ def test_every_experiment_writes_its_files(quick_results):
     for name, run in runs.items():
         folder = out / name
         summary = json.loads((folder / "summary.json").read_text())
+        assert summary["provenance"]["dlnlab"] == dl.__version__
+        summary = summary["records"]
         assert isinstance(summary, list) and summary, name  # a list of records, one per curve
         meta = json.loads((folder / "meta.json").read_text())
         assert meta["mode"] == "quick"
@@ -203,7 +205,7 @@ def test_cli_rates(tmp_path):
     res = CliRunner().invoke(app, ["rates", str(path), "--depths", "2,3", "--out", str(tmp_path / "r"),
                                    "--per-decade", "0.05"])
     assert res.exit_code == 0, res.output
-    records = json.loads((tmp_path / "r" / "summary.json").read_text())
+    records = json.loads((tmp_path / "r" / "summary.json").read_text())["records"]
     assert [r["depth"] for r in records] == [2.0, 3.0]
     assert records[0]["slope"] == pytest.approx(0.745, abs=5e-4) and all(r["pass"] for r in records)
     assert (tmp_path / "r" / "rates.png").exists() and (tmp_path / "r" / "rates.pdf").exists()

@@ -1,4 +1,9 @@
-"""Atomic file output: a file is either absent, the old version or complete (temp + os.replace)."""
+"""Atomic file output: a file is either absent, the old version or complete (temp + os.replace).
+
+Files get the mode an ordinary ``open(path, "w")`` would give, ``0o666 & ~umask`` (the
+temporary file of `tempfile.mkstemp` is private, 0600, which would keep colleagues on a
+shared machine from reading results).
+"""
 
 from __future__ import annotations
 
@@ -13,14 +18,23 @@ from pathlib import Path
 import numpy as np
 
 
+def _umask() -> int:
+    """The process umask (read by setting and restoring it; there is no read-only call)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
+    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename;
+    the file's mode is ``0o666 & ~umask``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

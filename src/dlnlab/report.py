@@ -1,7 +1,8 @@
 """An HTML page of a results folder: every experiment's figures, files and measured-vs-predicted table.
 
 A results folder holds one subfolder per experiment (or a single rate study) with
-``summary.json`` (a list of records, see `dlnlab.experiments.record`) and ``meta.json``.
+``summary.json`` (``{"records": [...], "provenance": {...}}``, or a bare list of records;
+see `dlnlab.experiments.record`) and ``meta.json``.
 `write_report` writes ``DIR/report.html`` (figures linked by relative path, so the folder
 can be moved as a whole); `summary_rows` gives the flat table the CLI prints.
 
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from .errors import ExperimentError
 from .files import atomic_write_text
+from .provenance import provenance
 
 #: Record keys shown as parameters (in this order) when present.
 PARAM_KEYS = ("problem", "depth", "eps", "d", "noise", "rho", "K", "algorithm", "target", "method", "network")
@@ -43,6 +45,9 @@ def load_results(folder) -> list[dict]:
             meta = json.loads((sub / "meta.json").read_text()) if (sub / "meta.json").exists() else {}
         except (OSError, json.JSONDecodeError) as exc:
             raise ExperimentError(f"{summary}: unreadable ({exc}); re-run the experiment.") from None
+        if isinstance(records, dict) and isinstance(records.get("records"), list):
+            meta.setdefault("provenance", records.get("provenance"))
+            records = records["records"]
         if not isinstance(records, list):
             raise ExperimentError(f"{summary}: expected a list of records, got {type(records).__name__}.")
         found.append({"name": meta.get("experiment", sub.name), "path": sub, "meta": meta, "records": records})
@@ -114,6 +119,21 @@ def _records_table(records) -> str:
     return f"<table><tr>{head}</tr>{''.join(body)}</table>{note_html}"
 
 
+def _provenance_html(prov: dict, lead: str = "report written by") -> str:
+    """One line: version, commit, date, platform, numpy/scipy versions, seeds, threads."""
+    threads = ", ".join(f"{t.get('internal_api')} {t.get('num_threads')}" for t in prov.get("threads") or [])
+    parts = [f"dlnlab {prov.get('dlnlab')}"]
+    if prov.get("git_commit"):
+        parts.append(f"commit {str(prov['git_commit'])[:12]}")
+    parts += [f"{prov.get('date')}", f"{prov.get('platform')}", f"numpy {prov.get('numpy')}",
+              f"scipy {prov.get('scipy')}"]
+    if prov.get("seeds"):
+        parts.append(f"seeds {json.dumps(prov['seeds'])}")
+    if threads:
+        parts.append(f"threads {threads}")
+    return f"<p class='meta provenance'>{html.escape(lead)} " + html.escape("; ".join(parts)) + "</p>"
+
+
 def write_report(folder) -> Path:
     """Write ``folder/report.html`` from the results under ``folder``; returns its path."""
     folder = Path(folder)
@@ -122,7 +142,8 @@ def write_report(folder) -> Path:
     n_fail = sum(1 for res in results for r in res["records"] for c in (r.get("checks") or []) if not c["pass"])
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>dlnlab results</title><style>{_STYLE}</style>"
              "</head><body>", "<h1>dlnlab: reproduced experiments</h1>",
-             f"<p>{len(results)} experiment(s), {n_checks} checks, {n_fail} failed.</p><ul>"]
+             f"<p>{len(results)} experiment(s), {n_checks} checks, {n_fail} failed.</p>",
+             _provenance_html(provenance()), "<ul>"]
     parts += [f"<li><a href='#{html.escape(res['name'])}'>{html.escape(res['name'])}</a>: "
               f"{html.escape(res['meta'].get('title', ''))}</li>" for res in results]
     parts.append("</ul>")
@@ -131,6 +152,8 @@ def write_report(folder) -> Path:
         prefix = "" if str(rel) == "." else f"{rel.as_posix()}/"
         parts.append(f"<h2 id='{html.escape(res['name'])}'>{html.escape(res['name'])}: "
                      f"{html.escape(meta.get('title', ''))}</h2>")
+        if isinstance(meta.get("provenance"), dict):
+            parts.append(_provenance_html(meta["provenance"], "computed with"))
         if meta:
             parts.append(f"<p class='meta'>mode {html.escape(str(meta.get('mode', '')))}, "
                          f"{_fmt(meta.get('seconds', float('nan')))} s; parameters "

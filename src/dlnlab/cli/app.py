@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import sys
 from pathlib import Path
 
+import click
+import numpy as np
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from ..errors import DLNError, NetworkError, OutputError
 from ..files import plain
@@ -15,9 +20,14 @@ from ..networks.spec import network_from_spec
 from ..networks.symmetric import SymmetricDLN
 from ..results import _plain_value
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="dlnlab: exact implicit regularization of diagonal linear networks.")
 console = Console()
+#: Width of tables when stdout is not a terminal (piped, redirected): wide enough not to wrap.
+PIPE_WIDTH = 200
+#: Vectors longer than this are printed as a summary and their support (``--full``: all).
+COMPACT_N = 30
+FULL_HELP = f"Print every coordinate (by default only a summary and the support when N > {COMPACT_N})."
 
 
 def _print_version(value: bool) -> None:
@@ -31,16 +41,128 @@ def _print_version(value: bool) -> None:
 def _options(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
                                           help="Print the dlnlab version and exit.")) -> None:
     """Options that come before the command (--version)."""
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = PIPE_WIDTH  # piped output: rich would otherwise wrap tables at 80 columns
 
 
-def emit_json(payload: dict) -> None:
-    typer.echo(json.dumps(plain(payload), indent=2))
+def _context():
+    try:
+        return click.get_current_context()
+    except RuntimeError:
+        return None
+
+
+def command_name() -> str:
+    """The running subcommand's name (``limit``, ``nsp``, ...), or ``dlnlab`` outside one."""
+    ctx = _context()
+    return ctx.info_name if ctx is not None and ctx.info_name else "dlnlab"
+
+
+def json_requested() -> bool:
+    """Whether the running command was given ``--json``."""
+    ctx = _context()
+    if ctx is not None and "as_json" in ctx.params:
+        return bool(ctx.params["as_json"])
+    return "--json" in sys.argv[1:]
+
+
+def command_input() -> dict:
+    """The running command's arguments and options as given (paths as text)."""
+    ctx = _context()
+    params = {} if ctx is None else dict(ctx.params)
+    params.pop("as_json", None)
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in params.items()}
+
+
+def payload(result, *, command: str | None = None, input: dict | None = None) -> dict:
+    """The one JSON shape of every command:
+    ``{"dlnlab", "command", "input", "result", "provenance"}``, ``result`` from ``to_dict()``."""
+    from ..provenance import provenance
+
+    prov = provenance(seeds={k: v for k, v in (input or command_input()).items() if "seed" in k})
+    return {"dlnlab": prov["dlnlab"], "command": command or command_name(),
+            "input": command_input() if input is None else input, "result": result_dict(result),
+            "provenance": prov}
+
+
+def emit_json(result, **kwargs) -> None:
+    """Print `payload` of ``result`` on stdout."""
+    typer.echo(json.dumps(plain(payload(result, **kwargs)), indent=2))
+
+
+def error_payload(exc, command: str | None = None) -> dict:
+    from .. import __version__
+    return {"dlnlab": __version__, "command": command or command_name(),
+            "error": {"type": type(exc).__name__, "message": str(exc)}}
+
+
+def print_error(exc, command: str | None = None, as_json: bool | None = None) -> None:
+    """An error on stderr: one ``error: ...`` line, or `error_payload` as JSON with ``--json``."""
+    if json_requested() if as_json is None else as_json:
+        typer.echo(json.dumps(error_payload(exc, command)), err=True)
+    else:
+        typer.echo(f"error: {exc}", err=True)  # one unwrapped line, greppable
 
 
 def fail(exc: DLNError) -> None:
-    """Print a DLNError as a one-line message and exit with status 2."""
-    typer.echo(f"error: {exc}", err=True)  # one unwrapped line, greppable
+    """Print a DLNError (`print_error`) and exit with status 2 (bad input)."""
+    print_error(exc)
     raise typer.Exit(code=2)
+
+
+def finish(success: bool) -> None:
+    """Exit with status 1 when the result is not a success (0 otherwise)."""
+    if not success:
+        raise typer.Exit(code=1)
+
+
+def number(value) -> str:
+    """A number as the user would type it: ``1e-09`` for 1e-9, ``0.5``, ``3`` (shortest repr)."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    v = float(value)
+    if not math.isfinite(v):
+        return str(v)
+    short = f"{v:.12g}"  # drops a float's representation noise (1.0000000000000007e-09 -> 1e-09)
+    return short if float(short) == v or abs(float(short) - v) <= 1e-12 * abs(v) else repr(v)
+
+
+def vector_table(title: str, columns: dict, *, full: bool = False, digits: int = 12) -> tuple[Table, str]:
+    """A table of coordinates and a summary line. Up to `COMPACT_N` coordinates (or with
+    ``full``) every row; beyond, only the support of the first column (nonzeros, largest
+    first, at most `COMPACT_N` rows) and a line saying what was left out."""
+    first = np.asarray(next(iter(columns.values())), dtype=float)
+    n = first.size
+    if full or n <= COMPACT_N:
+        rows, note = np.arange(n), ""
+    else:
+        scale = float(np.max(np.abs(first), initial=0.0))
+        support = np.flatnonzero(np.abs(first) > 1e-12 * scale) if scale > 0 else np.zeros(0, dtype=int)
+        order = support[np.argsort(-np.abs(first[support]), kind="stable")]
+        rows = np.sort(order[:COMPACT_N])
+        note = (f"N = {n}: support of {support.size} coordinate(s) (|x_i| > 1e-12 max|x|), ||x||_1 = "
+                f"{np.abs(first).sum():.12g}, ||x||_inf = {scale:.12g}; support: {support.tolist()}"
+                if support.size <= 200 else
+                f"N = {n}: support of {support.size} coordinate(s), ||x||_1 = {np.abs(first).sum():.12g}")
+        if support.size > rows.size:
+            note += f"; the {rows.size} largest shown"
+        note += "; --full prints every coordinate"
+    table = Table(title=title)
+    table.add_column("i", justify="right")
+    for name in columns:
+        table.add_column(name, justify="right")
+    for i in rows:
+        table.add_row(str(i), *(f"{float(np.asarray(col)[i]):.{digits}g}" for col in columns.values()))
+    return table, note
+
+
+def show_vector(title: str, columns: dict, *, full: bool = False) -> None:
+    table, note = vector_table(title, columns, full=full)
+    console.print(table)
+    if note:
+        console.print(note)
 
 
 def output_folder(path) -> None:

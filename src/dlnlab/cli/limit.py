@@ -7,12 +7,11 @@ from typing import Optional
 
 import numpy as np
 import typer
-from rich.table import Table
 
 from ..errors import DLNError
 from ..limits import flow_limit
 from ..problems import Problem
-from .app import NETWORK_HELP, app, console, emit_json, fail, network_option, result_dict
+from .app import FULL_HELP, NETWORK_HELP, app, console, emit_json, fail, finish, network_option, show_vector
 
 
 @app.command()
@@ -22,6 +21,7 @@ def limit(
     depth: Optional[float] = typer.Option(None, "--depth", "-p", help="Symmetric network depth p >= 2 (default 2)."),
     scale: Optional[float] = typer.Option(None, "--scale", help="Effective scale a = alpha**p."),
     alpha: Optional[float] = typer.Option(None, "--alpha", help="Weight scale alpha (u(0) = v(0) = alpha)."),
+    full: bool = typer.Option(False, "--full", help=FULL_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ):
     """The limit of gradient flow of a DLN on PROBLEM, with its certificate."""
@@ -32,15 +32,12 @@ def limit(
     except DLNError as exc:
         fail(exc)
     if as_json:
-        emit_json(result_dict(res))
+        emit_json(res)
+        finish(res.success)
         return
-    table = Table(title=f"flow limit: {net.spec}")
-    table.add_column("i", justify="right")
-    table.add_column("x_inf", justify="right")
-    for i, xi in enumerate(res.x):
-        table.add_row(str(i), f"{xi:.12g}")
-    console.print(table)
+    show_vector(f"flow limit: {net.spec}", {"x_inf": res.x}, full=full)
     console.print(f"status {res.status}; residual ||Ax-y||/||y|| = {res.residual:.2e}; "
                   f"KKT error = {res.kkt:.2e}; {res.iterations} Newton steps in {res.stages} continuation stages")
     if P.x_true is not None:
         console.print(f"||x_inf - x_true||_2 = {np.linalg.norm(res.x - P.x_true):.3e}")
+    finish(res.success)

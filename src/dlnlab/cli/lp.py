@@ -12,7 +12,7 @@ from rich.table import Table
 from ..errors import DLNError, ProblemError
 from ..lp.solve import METHODS, solve_lp
 from ..problems import load_npz
-from .app import app, console, emit_json, fail
+from .app import FULL_HELP, app, console, emit_json, fail, finish
 
 
 @app.command()
@@ -24,6 +24,7 @@ def lp(
     step: Optional[float] = typer.Option(None, "--step", help="gd/eg step eta (default: the adaptive rule)."),
     max_iter: Optional[int] = typer.Option(None, "--max-iter", help="gd/eg iterations; flow continuation stages."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="gd/eg wall-clock budget in seconds."),
+    full: bool = typer.Option(False, "--full", help="Print every positive coordinate (by default the 30 largest)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ):
     """Solve min c^T x s.t. A x = b, x >= 0: flow limit + crossover (exact), or GD / EG on x = u*u."""
@@ -36,17 +37,20 @@ def lp(
     except DLNError as exc:
         fail(exc)
     if as_json:
-        emit_json(res.to_dict())
+        emit_json(res)
+        finish(res.success)
         return
     support = np.flatnonzero(res.x > 1e-12 * max(1.0, float(np.max(res.x, initial=0.0))))
     table = Table(title=f"LP ({res.method}): x > 0 on {support.size}/{res.x.size}")
     table.add_column("i", justify="right")
     table.add_column("x_i", justify="right")
-    for i in support[:50]:
+    shown = support if full or support.size <= 30 else np.sort(support[np.argsort(-res.x[support])[:30]])
+    for i in shown:
         table.add_row(str(i), f"{res.x[i]:.12g}")
     console.print(table)
-    if support.size > 50:
-        console.print(f"... {support.size - 50} more (use --json for all)")
+    if shown.size < support.size:
+        console.print(f"the {shown.size} largest of {support.size} shown; support: {support.tolist()}; "
+                      "--full prints every one")
     console.print(f"status {res.status}; objective c^T x = {res.objective:.12g}; primal residual {res.primal_residual:.1e}; "
                   f"dual infeasibility {res.dual_infeasibility:.1e}; complementarity {res.complementarity:.1e}; "
                   f"duality gap {res.duality_gap:.1e}; {res.iterations} iterations"
@@ -54,3 +58,4 @@ def lp(
                   + (f"; costs shifted ({res.shift})" if res.shift else ""))
     if res.message:
         console.print(res.message)
+    finish(res.success)

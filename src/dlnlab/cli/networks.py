@@ -14,12 +14,15 @@ from ..dynamics.descent import gradient_descent
 from ..errors import DLNError, OptionError
 from ..networks.spec import families
 from ..problems import Problem
-from .app import app, console, emit_json, fail
+from .app import FULL_HELP, app, console, emit_json, fail, finish, number, show_vector
 
 
 @app.command()
-def networks():
+def networks(as_json: bool = typer.Option(False, "--json", help="Print the families as JSON.")):
     """The network families and the keys of their spec FAMILY:KEY=VALUE,... (for --network)."""
+    if as_json:
+        emit_json({name: {"keys": dict(fam.params)} for name, fam in families().items()})
+        return
     table = Table(title="network families (--network FAMILY:KEY=VALUE,...; lists as a;b;c)")
     for col in ("family", "key", "meaning"):
         table.add_column(col, justify="left")
@@ -71,6 +74,7 @@ def gd(
                                                 "`dlnlab gd --json` output file."),
     record: str = typer.Option("", "--record", help="Per-iteration history to keep: loss, gains (comma-separated)."),
     tol: float = typer.Option(1e-10, "--tol", help="Stop at relative residual ||Ax-y||/||y|| <= tol."),
+    full: bool = typer.Option(False, "--full", help=FULL_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON (its to_dict())."),
 ):
     """Gradient descent (or SGD) on the weights of a network on PROBLEM, from its initialization."""
@@ -86,13 +90,10 @@ def gd(
     except DLNError as exc:
         fail(exc)
     if as_json:
-        emit_json(res.to_dict())
+        emit_json(res)
+        finish(res.success)
         return
-    title = f"step {step:g}" if schedule is None else f"schedule {schedule}"
-    table = Table(title=f"gradient descent: {net.spec}, {title}")
-    table.add_column("i", justify="right")
-    table.add_column("x", justify="right")
-    for i, xi in enumerate(np.asarray(res.x)):
-        table.add_row(str(i), f"{xi:.12g}")
-    console.print(table)
+    title = f"step {number(step)}" if schedule is None else f"schedule {schedule}"
+    show_vector(f"gradient descent: {net.spec}, {title}", {"x": np.asarray(res.x)}, full=full)
     console.print(f"status {res.status}; residual ||Ax-y||/||y|| = {res.residual:.2e}; {res.iterations} iterations")
+    finish(res.success)

@@ -28,6 +28,7 @@ from typing import Callable
 
 from ...errors import ExperimentError
 from ...files import atomic_write_csv, atomic_write_json
+from ...provenance import provenance, seeds_of
 
 #: Modules (in this package) whose import registers experiments. Append yours.
 MODULES = ("wind2023", "matt2025", "gha", "donoho_tanner", "wang2023_lp", "training_dynamics")
@@ -178,8 +179,9 @@ class RunResult:
 
 
 def run_experiment(name: str, out, *, quick: bool = False, advance=None, set_total=None) -> RunResult:
-    """Run one experiment into ``out/name``: its files, ``summary.json`` (the list of records)
-    and ``meta.json`` (title, mode, parameters, files, seconds)."""
+    """Run one experiment into ``out/name``: its files, ``summary.json`` (``{"records": [...],
+    "provenance": {...}}``) and ``meta.json`` (title, mode, parameters, files, seconds,
+    provenance; see `dlnlab.provenance`)."""
     exp = get(name)
     folder = Path(out) / name
     folder.mkdir(parents=True, exist_ok=True)
@@ -194,9 +196,12 @@ def run_experiment(name: str, out, *, quick: bool = False, advance=None, set_tot
     seconds = time.perf_counter() - t0
     for r in records:
         r.setdefault("experiment", name)
-    atomic_write_json(folder / "summary.json", records)
+    prov = provenance(seeds=seeds_of(params))
+    atomic_write_json(folder / "summary.json", {"dlnlab": prov["dlnlab"], "experiment": name, "records": records,
+                                                "provenance": prov})
     atomic_write_json(folder / "meta.json", {"experiment": name, "title": exp.title, "mode": "quick" if quick else "full",
                                              "params": params, "files": ctx.files, "seconds": seconds,
                                              "records": len(records),
-                                             "passed": all(r.get("pass") is not False for r in records)})
+                                             "passed": all(r.get("pass") is not False for r in records),
+                                             "provenance": prov})
     return RunResult(name, folder, records, seconds)
