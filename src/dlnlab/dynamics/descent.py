@@ -55,7 +55,7 @@ DIVERGENCE_FACTOR = 1e12
 #: ``sampling=`` values: random reshuffling (one pass per epoch) or independent draws with replacement.
 SAMPLINGS = ("shuffle", "replacement")
 #: ``record=`` values: per-iteration quantities kept in ``GDResult.history``.
-RECORDS = ("loss", "gains")
+RECORDS = ("loss", "gains", "sharpness")
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,12 @@ class GDResult(Result):
     (distance of the effective network's dual of ``x`` from range(A^T), relative; None
     without an effective initialization); ``step`` (None under a schedule); ``history``
     (the ``record=`` quantities, one entry per iterate from the start: ``"loss"`` of shape
-    ``(iterations + 1,)``, ``"gains"`` of shape ``(iterations + 1, J, N)``).
+    ``(iterations + 1,)``, ``"gains"`` of shape ``(iterations + 1, J, N)``, ``"sharpness"``
+    (`dlnlab.sharpness` of the weights) of shape ``(iterations + 1,)``); ``langevin`` (the
+    temperature); ``average_x``, ``average_weights``, ``averaged`` (the network output at the
+    mean weights over the last ``averaged`` iterates, with ``average=``; else None, None, 0);
+    ``converges_to`` (what the theory says the run tends to, in words: the effective network's
+    flow limit, or what a noise variant converges to instead, or that no prediction exists).
     """
 
     x: np.ndarray
@@ -96,6 +101,11 @@ class GDResult(Result):
     network: Network
     history: dict
     message: str = field(default="")
+    langevin: float = 0.0
+    average_x: np.ndarray | None = None
+    average_weights: tuple | None = None
+    averaged: int = 0
+    converges_to: str = ""
 
     @property
     def converged(self) -> bool:
@@ -181,8 +191,8 @@ def _record(record, tracked):
 
 def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: int = 100_000, schedule=None,
                      batch_size: int | None = None, sampling: str = "shuffle", seed: int = 0,
-                     weight_decay: float = 0.0, label_noise: float = 0.0, init_weights=None, record=(),
-                     tol: float = 1e-10) -> GDResult:
+                     weight_decay: float = 0.0, label_noise: float = 0.0, langevin: float = 0.0, average=False,
+                     init_weights=None, record=(), tol: float = 1e-10) -> GDResult:
     """GD (``batch_size=None``) or SGD on the weights of ``net``, from its initialization.
 
     Iteration ``k`` draws from one ``numpy.random.default_rng(seed)``, in this order: the
@@ -193,6 +203,12 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
     (HaoChen et al.) and step ``gamma_k``,
 
         g = (m / b) A_B^T (A_B x - y_k,B),        W <- W - gamma_k (net.pullback(W, g) + weight_decay W).
+
+    With ``langevin = T > 0`` (SGLD) the update adds ``sqrt(2 gamma_k T) zeta``, ``zeta =
+    rng.standard_normal(W.shape)`` drawn last: for small steps the weights sample the Gibbs
+    density ``exp(-(F(W) + weight_decay/2 ||W||^2) / T)``, so there is no limit point and no
+    effective initialization. ``average = k0`` (an int; ``True``: 0) keeps the mean of the
+    weights ``W_k`` for ``k0 < k <= K`` (tail averaging; ``average_x = x(mean W)``).
 
     ``gamma_k`` is ``step``, or ``schedule(k)`` (a callable), or from a list of
     ``(n_steps, step)`` pairs (n_1 iterations at step_1, then n_2 at step_2, ...; the run
@@ -235,12 +251,27 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
     if sampling not in SAMPLINGS:
         raise OptionError(f"sampling must be one of {SAMPLINGS}; got {sampling!r}.")
     lam, sigma = _non_negative("weight_decay", weight_decay), _non_negative("label_noise", label_noise)
+    temp = _non_negative("langevin", langevin)
+    if isinstance(average, bool):
+        k0 = 0 if average else None
+    elif isinstance(average, (int, np.integer)) and average >= 0:
+        k0 = int(average)
+    else:
+        raise OptionError(f"average must be False, True or a non-negative iteration count to skip; got {average!r}.")
     tol = float(tol)
     if not 0.0 <= tol < 1.0:
         raise OptionError(f"tol must be a relative residual in [0, 1) (0: run all steps); got {tol!r}.")
     W0, rates = _trainable(net, N)
     W, gains = _start(init_weights, net, W0, rates)
+    if temp > 0:
+        gains = None  # noise on the weights leaves the flow curve: no effective initialization
+        if "gains" in ((record,) if isinstance(record, str) else tuple(record)):
+            raise OptionError("record='gains' has no meaning with langevin > 0: noise on the weights leaves the "
+                              "flow curve, so there is no effective initialization whose gains to record.")
     names = _record(record, gains is not None)
+    if "sharpness" in names:
+        from .sharpness import sharpness as _sharp
+        Ad = A_.toarray() if hasattr(A_, "toarray") else A_
     rng = np.random.default_rng(seed)
     full = batch_size is None or (int(batch_size) == m and sampling == "shuffle")
     b = None if full else int(batch_size)
@@ -258,9 +289,12 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
             history["loss"].append(loss)
         if "gains" in history:
             history["gains"].append(gains.copy())
+        if "sharpness" in history:
+            history["sharpness"].append(_sharp(Ad, y_, net, W) if np.all(np.isfinite(W)) else math.nan)
 
     loss = losses[0]
     keep(loss)
+    W_sum, n_avg = (np.zeros_like(W), 0) if k0 is not None else (None, 0)
     order, pos = np.arange(m), m
     diverged, met, it = False, rnorm / ynorm <= tol, 0
     while not met and it < budget:
@@ -285,8 +319,13 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
                 gains += np.log(np.abs(1.0 - gamma_k * (lam + kg))) + gamma_k * kg
         move = net.pullback(W, g)
         W = W - gamma_k * (move + lam * W if lam else move)
+        if temp > 0:
+            W = W + math.sqrt(2.0 * gamma_k * temp) * rng.standard_normal(W.shape)
         x = net.weights_to_x(W)
         it += 1
+        if W_sum is not None and it > k0:
+            W_sum += W
+            n_avg += 1
         check = b is None or it % check_every == 0 or it == budget
         if check or "loss" in history:
             r = A_ @ x - y_
@@ -318,10 +357,40 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
             effective = net.effective_network(gains)
             with np.errstate(all="ignore"):
                 kkt = _bregman_kkt(problem, effective, x)
+    avg_W = W_sum / n_avg if n_avg else None
+    avg_x = net.weights_to_x(avg_W) if avg_W is not None else None
+    converges_to = _converges_to(effective is not None, rates.size > 0, lam, sigma, temp, b, avg_W is not None)
     return GDResult(x=x, weights=tuple(W), loss=np.array(losses), checked=np.array(checked), iterations=it,
                     residual=residual, status=status, effective_init=effective, log_gains=log_gains, kkt=kkt,
                     step=gamma, batch_size=b, sampling=sampling, seed=seed, weight_decay=lam, label_noise=sigma,
-                    tol=tol, network=net, history={k: np.array(v) for k, v in history.items()}, message=message)
+                    tol=tol, network=net, history={k: np.array(v) for k, v in history.items()}, message=message,
+                    langevin=temp, average_x=avg_x, average_weights=None if avg_W is None else tuple(avg_W),
+                    averaged=n_avg, converges_to=converges_to)
+
+
+def _converges_to(effective, has_rates, lam, sigma, temp, b, averaged) -> str:
+    """What the theory predicts for this variant, in words (`GDResult.converges_to`)."""
+    if temp > 0:
+        text = ("no point: with Langevin noise the weights sample the Gibbs density exp(-(F(W) + weight_decay/2 "
+                "||W||^2) / T) for small steps; no effective initialization")
+    elif not has_rates:
+        text = "no prediction: this network has no exact effective initialization (depth > 2)"
+    elif not effective:
+        text = "no prediction: the run did not keep an exact effective initialization (weight-array start or a zeroed weight)"
+    elif sigma > 0:
+        text = ("no fixed point: x stays on the flow of effective_init, whose scale keeps shrinking while the label "
+                "noise lasts (about -gamma^2 kappa^2 g^2 / 2 per step, g including the noise), toward the sparsest "
+                "(min-l1) interpolator (HaoChen et al. 2021); flow_limit(effective_init) is the limit were the noise "
+                "switched off now")
+    elif lam > 0:
+        text = ("a stationary point of 1/2 ||A x - y||^2 + weight_decay/2 ||W||^2 (not an interpolator); x stays on "
+                "the flow of effective_init")
+    else:
+        text = ("flow_limit(A, y, effective_init): the interpolator that minimizes the effective network's "
+                "potential (exact " + ("SGD" if b is not None else "GD") + " identity)")
+    if averaged:
+        text += "; average_x is a mean of flow points, not on any one network's flow (no effective initialization)"
+    return text
 
 
 def _positive(name, value) -> float:
