@@ -106,7 +106,7 @@ def stochastic_flow(A, y=None, net=None, *, step: float, batch_size: int = 1, dt
     >>> import numpy as np, dlnlab as dl
     >>> P = dl.random_problem()
     >>> net = dl.SymmetricDLN(depth=2, alpha=1e-2)
-    >>> run = dl.stochastic_flow(P, net, step=0.2, dt=0.02, tol=1e-9)
+    >>> run = dl.stochastic_flow(P, net, step=0.05, dt=0.005, tol=1e-9)
     >>> run.status, bool(np.all(run.predicted_log_gains <= 0))
     ('converged', True)
     """
