@@ -42,10 +42,12 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.linalg import orth
 
 from ..errors import NetworkError, OptionError
 from ..networks.base import EffectiveInit, Network, Trainable
-from ..problems import as_problem, scaled_norm
+from ..problems import Problem, as_problem, scaled_norm
+from .classification import check_labels, check_loss, log_loss, log_neg_derivative
 from ..results import Result
 
 #: A loss above this multiple of the initial loss (or non-finite) counts as divergence.
@@ -106,6 +108,8 @@ class GDResult(Result):
     average_weights: tuple | None = None
     averaged: int = 0
     converges_to: str = ""
+    loss_name: str = "square"
+    log_loss: np.ndarray | None = None
 
     @property
     def converged(self) -> bool:
@@ -192,7 +196,7 @@ def _record(record, tracked):
 def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: int = 100_000, schedule=None,
                      batch_size: int | None = None, sampling: str = "shuffle", seed: int = 0,
                      weight_decay: float = 0.0, label_noise: float = 0.0, langevin: float = 0.0, average=False,
-                     init_weights=None, record=(), tol: float = 1e-10) -> GDResult:
+                     init_weights=None, record=(), tol: float = 1e-10, loss: str = "square") -> GDResult:
     """GD (``batch_size=None``) or SGD on the weights of ``net``, from its initialization.
 
     Iteration ``k`` draws from one ``numpy.random.default_rng(seed)``, in this order: the
@@ -223,6 +227,14 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
     weight decay or label noise the iterate still lies on that network's flow, which need
     not interpolate). Bad option values raise `OptionError`.
 
+    Classification: with ``loss="exponential"`` or ``"logistic"``, ``y`` holds labels in
+    {-1, +1}, the loss is ``f(x) = sum_i l(y_i a_i^T x)``, ``g = grad f(x) = A^T (y * l'(y * A x))``
+    (on a batch: ``(m / b)`` times the batch's sum), ``GDResult.loss`` holds ``f`` and
+    ``log_loss`` its logarithm (exact below float64's range), ``residual`` is
+    ``f(x) / f(x_0)`` and the run stops once ``log f(x) <= log f(x_0) + log tol``. The
+    effective initialization is exact for every loss (it depends on the gradients only).
+    Label noise is a square-loss option.
+
     Example
     -------
     >>> import numpy as np, dlnlab as dl
@@ -238,8 +250,15 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
             raise NetworkError("gradient_descent(A, y, net, step=...) needs a network, e.g. "
                                "dl.SymmetricDLN(depth=2, scale=1e-6); none was given.")
         net, y = y, None
-    problem = as_problem(A, y)
-    A_, y_ = problem.A, problem.y
+    kind = check_loss(loss)
+    if kind == "square":
+        problem = as_problem(A, y)
+        A_, y_, Z = problem.A, problem.y, None
+    else:
+        if isinstance(A, Problem):
+            A, y = A.A, A.y
+        A_, y_, Z = check_labels(A, y)
+        problem = None
     m, N = A_.shape
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer, float)) or not (
             math.isfinite(steps) and int(steps) == steps and steps >= 0):
@@ -258,6 +277,8 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
         k0 = int(average)
     else:
         raise OptionError(f"average must be False, True or a non-negative iteration count to skip; got {average!r}.")
+    if Z is not None and sigma > 0:
+        raise OptionError(f"label_noise applies to the square loss; loss={kind!r} takes labels +-1 as they are.")
     tol = float(tol)
     if not 0.0 <= tol < 1.0:
         raise OptionError(f"tol must be a relative residual in [0, 1) (0: run all steps); got {tol!r}.")
@@ -276,12 +297,32 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
     full = batch_size is None or (int(batch_size) == m and sampling == "shuffle")
     b = None if full else int(batch_size)
     check_every = 1 if b is None else max(1, m // b)
-    ynorm = problem.y_norm if problem.y_norm > 0 else 1.0
+    if Z is None:
+        ynorm = problem.y_norm if problem.y_norm > 0 else 1.0
+
+        def residual_of(x, rows=None):
+            return A_ @ x - y_ if rows is None else A_[rows] @ x - y_[rows]
+
+        def measure(r):  # (loss, log of the stopping quantity): 0.5 rnorm^2, scaled for any data size
+            rn = scaled_norm(r)
+            return 0.5 * rn * rn, (math.log(rn / ynorm) if rn > 0 else -math.inf) if math.isfinite(rn) else math.inf
+    else:
+        def residual_of(x, rows=None):  # r with g = A^T r: r_i = y_i l'(y_i a_i^T x)
+            Zr, yr = (Z, y_) if rows is None else (Z[rows], y_[rows])
+            with np.errstate(over="ignore"):
+                return -yr * np.exp(log_neg_derivative(kind, Zr @ x))
+
+        def measure(_r):
+            with np.errstate(over="ignore", invalid="ignore"):
+                ll = log_loss(kind, Z @ x) if np.all(np.isfinite(x)) else math.inf
+            return (math.exp(ll) if ll < 709 else math.inf), ll
 
     x = net.weights_to_x(W)
-    r = A_ @ x - y_
-    rnorm0 = rnorm = scaled_norm(r)  # the loss is 0.5 rnorm^2; scaled, so it decides for any data size
-    losses, checked = [0.5 * rnorm * rnorm], [0]
+    r = residual_of(x)
+    loss0, score0 = measure(r)
+    score = score0
+    losses, checked, checked_logs = [loss0], [0], [score0]
+    log_tol = math.log(tol) if tol > 0 else -math.inf
     history = {name: [] for name in names}
 
     def keep(loss):
@@ -296,7 +337,7 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
     keep(loss)
     W_sum, n_avg = (np.zeros_like(W), 0) if k0 is not None else (None, 0)
     order, pos = np.arange(m), m
-    diverged, met, it = False, rnorm / ynorm <= tol, 0
+    diverged, met, it = False, (score <= log_tol if Z is None else False), 0
     while not met and it < budget:
         gamma_k = step_at(it)
         rows = None
@@ -311,8 +352,11 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
         if rows is None:
             g = A_.T @ (r if noise is None else r - noise)
         else:
-            target = y_[rows] if noise is None else y_[rows] + noise[rows]
-            g = (m / b) * (A_[rows].T @ (A_[rows] @ x - target))
+            if Z is None:
+                target = y_[rows] if noise is None else y_[rows] + noise[rows]
+                g = (m / b) * (A_[rows].T @ (A_[rows] @ x - target))
+            else:
+                g = (m / b) * (A_[rows].T @ residual_of(x, rows))
         if gains is not None:
             kg = rates[:, None] * g
             with np.errstate(divide="ignore"):
@@ -327,26 +371,35 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
             W_sum += W
             n_avg += 1
         check = b is None or it % check_every == 0 or it == budget
-        if check or "loss" in history:
-            r = A_ @ x - y_
-            rnorm = scaled_norm(r)
-            loss = 0.5 * rnorm * rnorm
+        if check or "loss" in history or (Z is not None and b is None):
+            r = residual_of(x)
+            loss, score = measure(r)
         keep(loss)
         if check:
             losses.append(loss)
             checked.append(it)
-            if not math.isfinite(rnorm) or rnorm > math.sqrt(DIVERGENCE_FACTOR) * (rnorm0 or 1e-300):
+            checked_logs.append(score)
+            growth = score - score0 if Z is not None else 2.0 * (score - score0)
+            if not math.isfinite(score) or growth > math.log(DIVERGENCE_FACTOR):
                 diverged = True
                 break
-            met = rnorm / ynorm <= tol
-    residual = problem.relative_residual(x) if np.all(np.isfinite(x)) else math.inf
+            met = score - (score0 if Z is not None else 0.0) <= log_tol
+    if Z is None:
+        residual = problem.relative_residual(x) if np.all(np.isfinite(x)) else math.inf
+        reached = residual <= tol
+    else:  # recomputed from the returned x
+        final = log_loss(kind, Z @ x) if np.all(np.isfinite(x)) else math.inf
+        residual = math.exp(final - score0) if final - score0 < 709 else math.inf
+        reached = final - score0 <= log_tol
     if diverged:
         status = "diverged"
         message = f"the loss grew to {losses[-1]:.3g} at iteration {it}: reduce the step (now {gamma_k:g})."
-    elif residual <= tol:
+    elif reached:
         status, message = "converged", ""
-    else:
+    elif Z is None:
         status, message = "max_iter", f"relative residual {residual:.3g} > tol = {tol:g} after {it} iterations"
+    else:
+        status, message = "max_iter", f"relative loss {residual:.3g} > tol = {tol:g} after {it} iterations"
     effective, kkt, log_gains = None, None, None
     if gains is not None and not diverged:
         if not np.all(np.isfinite(gains)):
@@ -356,7 +409,7 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
             log_gains = gains
             effective = net.effective_network(gains)
             with np.errstate(all="ignore"):
-                kkt = _bregman_kkt(problem, effective, x)
+                kkt = _bregman_kkt(problem, effective, x, A_)
     avg_W = W_sum / n_avg if n_avg else None
     avg_x = net.weights_to_x(avg_W) if avg_W is not None else None
     converges_to = _converges_to(effective is not None, rates.size > 0, lam, sigma, temp, b, avg_W is not None)
@@ -365,7 +418,8 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
                     step=gamma, batch_size=b, sampling=sampling, seed=seed, weight_decay=lam, label_noise=sigma,
                     tol=tol, network=net, history={k: np.array(v) for k, v in history.items()}, message=message,
                     langevin=temp, average_x=avg_x, average_weights=None if avg_W is None else tuple(avg_W),
-                    averaged=n_avg, converges_to=converges_to)
+                    averaged=n_avg, converges_to=converges_to,
+                    loss_name=kind, log_loss=None if Z is None else np.array(checked_logs))
 
 
 def _converges_to(effective, has_rates, lam, sigma, temp, b, averaged) -> str:
@@ -413,12 +467,12 @@ def _non_negative(name, value) -> float:
     return v
 
 
-def _bregman_kkt(problem, net, x):
+def _bregman_kkt(problem, net, x, A=None):
     """``||P_perp z||_inf / ||z||_inf`` for ``z = grad Q(x) - grad Q(x0)`` (the map's dual of x)."""
     sign, gap = net.mirror_map().dual(x)
     z = sign * (1.0 - gap)
     size = float(np.max(np.abs(z)))
     if size == 0:
         return 0.0
-    Q = problem.basis.Q
+    Q = problem.basis.Q if problem is not None else orth(A.T)
     return float(np.max(np.abs(z - Q @ (Q.T @ z)))) / size

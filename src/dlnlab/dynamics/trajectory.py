@@ -31,6 +31,7 @@ import numpy as np
 from scipy.integrate import LSODA, Radau
 
 from ..engine import solve_psd, weighted_gram
+from .classification import check_loss, classification_trajectory
 from ..engine.steps import scaled_norms
 from ..errors import ConvergenceError, NetworkError, OptionError, TimeGridError
 from ..networks.base import Network
@@ -109,8 +110,12 @@ def check_times(times) -> np.ndarray:
 
 
 def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, atol: float = 1e-13,
-                    method: str = "LSODA", max_steps: int = 100_000, throw: bool = True) -> Trajectory:
+                    method: str = "LSODA", max_steps: int = 100_000, throw: bool = True, loss: str = "square"):
     """``x(t)`` of gradient flow of ``net`` on ``1/2 ||A x - y||^2`` at ``times`` (docs/theory.md section 3).
+
+    With ``loss="exponential"`` or ``"logistic"``, ``y`` are labels in {-1, +1} and the loss is
+    ``sum_i l(y_i a_i^T x)``: the result is a `ClassificationTrajectory` (direction, margins,
+    log-loss; times up to 1e300, losses down to 1e-300; `dlnlab.dynamics.classification`).
 
     Parameters
     ----------
@@ -140,6 +145,13 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
                            f"scale=1e-3) and the output times; got {type(net).__name__} as the network.")
     if times is None:
         raise TimeGridError("flow_trajectory(A, y, net, times): the output times are missing.")
+    check_loss(loss)
+    if loss != "square":
+        if isinstance(A, Problem):
+            A, y = A.A, A.y
+        return classification_trajectory(A, y, net, check_times(times), loss=loss, rtol=rtol,
+                                         atol=atol, method=method,
+                                         max_steps=max_steps, throw=throw)
     problem = as_problem(A, y)
     t = check_times(times)
     if method not in METHODS:
