@@ -52,7 +52,7 @@ class MirrorMap(Protocol):
 def normalize(sign: np.ndarray, gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Re-express ``z = sign (1 - gap)`` with ``gap <= 1`` (flip to the nearer boundary)."""
     flip = gap > 1.0
-    if np.any(flip):
+    if flip.any():
         sign = np.where(flip, -sign, sign)
         gap = np.where(flip, 2.0 - gap, gap)
     return sign, gap
