@@ -136,15 +136,27 @@ class PowerBarrierMap:
             safe = np.isfinite(direct) & (direct > 1e-290) & (self._a > 1e-290)
             return np.where(safe, direct, np.exp(self.log_a - expo * np.log(base)))
 
+    def _pair(self, gap, expo):
+        """``a gap^{-expo}`` and ``a (2 - gap)^{-expo}``: one ``np.power`` call when every value is
+        representable (the same values as `_pow`), else `_pow` on each."""
+        with np.errstate(all="ignore"):
+            direct = self._a * np.power(np.stack((gap, 2.0 - gap)), -expo)
+        if self._a > 1e-290 and direct.min(initial=np.inf) > 1e-290 and direct.max(initial=0.0) < np.inf:
+            return direct[0], direct[1]
+        return self._pow(gap, expo), self._pow(2.0 - gap, expo)
+
     def primal(self, sign, gap):
-        return sign * (self._pow(gap, self.k) - self._pow(2.0 - gap, self.k))
+        near, far = self._pair(gap, self.k)
+        return sign * (near - far)
 
     def slope(self, sign, gap):
-        return self.k * (self._pow(gap, self.k + 1.0) + self._pow(2.0 - gap, self.k + 1.0))
+        near, far = self._pair(gap, self.k + 1.0)
+        return self.k * (near + far)
 
     def conjugate(self, sign, gap):
         km1 = self.k - 1.0
-        return (self._pow(gap, km1) + self._pow(2.0 - gap, km1)) / km1
+        near, far = self._pair(gap, km1)
+        return (near + far) / km1
 
     def terms(self, sign, gap, conjugate=True):
         """``(primal, slope, conjugate)`` with every power from one ``np.power`` call (the same
