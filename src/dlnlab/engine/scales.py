@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..networks.base import ScaleFamily, normalize
+from ..networks.base import ScaleFamily, conforms, normalize
 from .faces import snap_to_face
 from .steps import DualState, newton, step_to
 
@@ -45,7 +45,7 @@ def start_network(net, Q, z):
     At ``scale >= ||x_ls||_inf`` (``x_ls = Q z``, the minimum-norm interpolator) the map
     is nearly linear over the solution's range (the kernel regime).
     """
-    if not isinstance(net, ScaleFamily):
+    if not conforms(net, ScaleFamily):
         return net
     log_start = math.log(data_size(Q, z))
     if net.log_scale >= log_start:

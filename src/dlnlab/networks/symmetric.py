@@ -102,6 +102,15 @@ class HyperbolicMap:
         return x * to_z(sign, gap) - self.conjugate(sign, gap)
 
 
+def _with_reflection(gap):
+    """``[gap, 2 - gap]`` stacked on a new first axis."""
+    gap = np.asarray(gap, dtype=float)
+    out = np.empty((2,) + gap.shape)
+    out[0] = gap
+    np.subtract(2.0, gap, out=out[1])
+    return out
+
+
 @dataclass(frozen=True)
 class PowerBarrierMap:
     """Depth p > 2: ``X(tau) = a [(1 - tau)^{-k} - (1 + tau)^{-k}]``, ``k = p / (p - 2)``.
@@ -140,7 +149,7 @@ class PowerBarrierMap:
         """``a gap^{-expo}`` and ``a (2 - gap)^{-expo}``: one ``np.power`` call when every value is
         representable (the same values as `_pow`), else `_pow` on each."""
         with np.errstate(all="ignore"):
-            direct = self._a * np.power(np.stack((gap, 2.0 - gap)), -expo)
+            direct = self._a * np.power(_with_reflection(gap), -expo)
         if self._a > 1e-290 and direct.min(initial=np.inf) > 1e-290 and direct.max(initial=0.0) < np.inf:
             return direct[0], direct[1]
         return self._pow(gap, expo), self._pow(2.0 - gap, expo)
@@ -163,7 +172,7 @@ class PowerBarrierMap:
         values as the three methods; conjugate None if not asked)."""
         k = self.k
         expo = self._expo if conjugate else self._expo[:2]
-        base = np.stack((gap, 2.0 - gap))
+        base = _with_reflection(gap)
         with np.errstate(all="ignore"):
             direct = self._a * np.power(base, -expo)
         if not (self._a > 1e-290 and direct.min(initial=np.inf) > 1e-290 and direct.max(initial=0.0) < np.inf):
