@@ -310,12 +310,18 @@ def _integrate(rhs, jac, T, w0, method, rtol, atol, monitor, max_steps, curvatur
     f_checked = np.inf
     steps = 0
     used = method
+    solver = None
     for k, Tk in enumerate(T):
         while Tk > t_cur and not at_rest:
-            options = dict(rtol=rtol, atol=atol, jac=jac)
-            if h is not None:
-                options["first_step"] = min(h, Tk - t_cur)
-            solver = _SOLVERS[method](rhs, t_cur, w, Tk, **options)
+            continued = _continued(solver, method, t_cur, Tk)
+            if continued is None:
+                nlu += int(solver.nlu or 0) if solver is not None else 0  # the LUs of the run it replaces
+                options = dict(rtol=rtol, atol=atol, jac=jac)
+                if h is not None:
+                    options["first_step"] = min(h, Tk - t_cur)
+                solver = _SOLVERS[method](rhs, t_cur, w, Tk, **options)
+            else:
+                solver = continued
             message, seg_steps, handover = None, 0, False
             while solver.status == "running":
                 message = solver.step()
@@ -340,7 +346,6 @@ def _integrate(rhs, jac, T, w0, method, rtol, atol, monitor, max_steps, curvatur
                         if rest is not None:
                             at_rest, w = True, rest
                             break
-            nlu += int(solver.nlu or 0)
             good = solver.status != "failed" and np.all(np.isfinite(solver.y))
             if at_rest:
                 break
@@ -350,15 +355,40 @@ def _integrate(rhs, jac, T, w0, method, rtol, atol, monitor, max_steps, curvatur
                 method, used, h = "Radau", "LSODA+Radau", None
                 continue
             if not good:
-                return W, nlu, steps, used, "failed", (f"{method} stopped at rescaled time {solver.t:.6g} before "
-                                                f"{Tk:.6g}: {message or 'non-finite state'}")
+                return W, nlu + int(solver.nlu or 0), steps, used, "failed", (
+                    f"{method} stopped at rescaled time {solver.t:.6g} before {Tk:.6g}: "
+                    f"{message or 'non-finite state'}")
             t_cur, w = solver.t, solver.y
             h = float(getattr(solver, "h_abs", None) or solver.step_size or 0.0) or None
         if at_rest:
             W[k:] = w
             break
         W[k] = w
-    return W, nlu, steps, used, "converged", ""
+    return W, nlu + (int(solver.nlu or 0) if solver is not None else 0), steps, used, "converged", ""
+
+
+def _continued(solver, method, t_cur, Tk):
+    """The LSODA run that just ended at ``t_cur``, extended to the next output ``Tk`` (its step
+    size, order and history kept: a restart would begin again at order 1 with tiny steps), or
+    None for a fresh start (another method, a failed run, or a scipy whose LSODA wrapper keeps
+    its stopping time elsewhere).
+
+    scipy's `LSODA` steps with ODEPACK's ``itask = 5`` (one step, never past ``rwork[0]``); moving
+    that bound on is what ODEPACK documents for continuing a run to a new critical time.
+    """
+    if solver is None or method != "LSODA" or solver.status != "finished" or solver.t != t_cur:
+        return None
+    try:
+        integrator = solver._lsoda_solver._integrator
+        rwork = integrator.rwork
+        if integrator.call_args[4] is not rwork or rwork[0] != solver.t_bound:
+            return None
+    except (AttributeError, IndexError, TypeError):
+        return None
+    rwork[0] = Tk
+    solver.t_bound = Tk
+    solver.status = "running"
+    return solver
 
 
 def _rest_point(rhs, jac, w, f, rtol, atol, curvature):
