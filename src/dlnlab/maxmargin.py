@@ -57,7 +57,7 @@ class MaxMarginResult(Result):
     D > 2 in the quasi-norm ``(sum |x_i|^q)^{1/q}``, ``q = 2/D``); ``dual``: ``mu >= 0``;
     ``objective``: the primal value at ``x`` (``||x||_1``, ``1/2 ||x||^2`` or
     ``sum |x_i|^q``); ``dual_bound``: the dual value at the rescaled ``mu`` (a lower bound of
-    the optimum; None for D > 2); ``gap``: relative duality gap (None for D > 2);
+    the optimum; None for D > 2); ``duality_gap``: relative duality gap (None for D > 2);
     ``stationarity``: relative KKT residual; ``distance_bound``: for l2,
     ``sqrt(2 (objective - dual_bound))`` bounds ``||x - x*||``; ``support``: indices of the
     active constraints (the support vectors); ``norm``: "l1", "l2" or "l2/D".
@@ -69,7 +69,7 @@ class MaxMarginResult(Result):
     dual: np.ndarray
     objective: float
     dual_bound: float | None
-    gap: float | None
+    duality_gap: float | None
     stationarity: float
     distance_bound: float | None
     support: np.ndarray
@@ -173,7 +173,7 @@ def _l1(Z, tol):
     stat = float(np.max(np.abs((Z.T @ mu_hat)[supp] - np.sign(x[supp])))) if np.any(supp) else 0.0
     ok = abs(gap) <= tol
     return MaxMarginResult(x=x, direction=x / np.linalg.norm(x), margin=1.0 / P, dual=mu_hat, objective=P,
-                           dual_bound=Dv, gap=gap, stationarity=stat, distance_bound=None,
+                           dual_bound=Dv, duality_gap=gap, stationarity=stat, distance_bound=None,
                            support=_support(Z, x, tol), norm="l1", depth=None,
                            iterations=int(getattr(out, "nit", 0) or 0), status="converged" if ok else "imprecise",
                            message="" if ok else f"relative duality gap {gap:.2e} > tol = {tol:g}")
@@ -208,7 +208,7 @@ def _l2(Z, tol):
     stat = float(np.linalg.norm(x - Z.T @ mu_hat)) / float(np.linalg.norm(x))
     ok = abs(gap) <= tol
     return MaxMarginResult(x=x, direction=x / np.linalg.norm(x), margin=1.0 / math.sqrt(2.0 * P), dual=mu_hat,
-                           objective=P, dual_bound=Dv, gap=gap, stationarity=stat,
+                           objective=P, dual_bound=Dv, duality_gap=gap, stationarity=stat,
                            distance_bound=math.sqrt(2.0 * max(P - Dv, 0.0)), support=_support(Z, x, tol),
                            norm="l2", depth=None, iterations=1, status="converged" if ok else "imprecise",
                            message="" if ok else f"relative duality gap {gap:.2e} > tol = {tol:g}")
@@ -263,7 +263,7 @@ def _lq(Z, q, D, tol, max_iter):
     obj = float(np.sum(np.abs(x) ** q))
     ok = res <= max(tol, 1e-9) * 10 and np.all(np.sign(x[S]) != 0)
     return MaxMarginResult(x=x, direction=x / np.linalg.norm(x), margin=obj ** (-1.0 / q), dual=mu, objective=obj,
-                           dual_bound=None, gap=None, stationarity=res, distance_bound=None, support=act,
+                           dual_bound=None, duality_gap=None, stationarity=res, distance_bound=None, support=act,
                            norm="l2/D", depth=D, iterations=iterations, status="converged" if ok else "imprecise",
                            message="" if ok else f"KKT residual {res:.2e} on the support: not a certified "
                                                  "stationary point")
