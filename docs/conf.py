@@ -67,6 +67,7 @@ html_theme_options = {
 }
 html_sidebars = {"index": [], "getting-started": [], "conventions": [], "theory": []}
 html_static_path = []
+templates_path = ["_templates"]
 
 QUICK = os.environ.get("DLNLAB_DOCS_QUICK", "") not in ("", "0")
 
@@ -146,3 +147,16 @@ def _write_api_page():
 
 
 _write_api_page()
+
+
+def _skip_foreign(app, what, name, obj, skip, options):
+    """Leave out members that a class inherits from scikit-learn (their docstrings cite
+    scikit-learn's own pages) and scikit-learn's generated ``set_*_request`` methods."""
+    module = getattr(obj, "__module__", "") or ""
+    if module.startswith("sklearn") or (name.startswith("set_") and name.endswith("_request")):
+        return True
+    return skip
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_foreign)

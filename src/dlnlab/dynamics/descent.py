@@ -207,8 +207,8 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
     weight decay or label noise the iterate still lies on that network's flow, which need
     not interpolate). Bad option values raise `OptionError`.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np, dlnlab as dl
     >>> P = dl.random_problem()
     >>> net = dl.TwoLayerDLN(np.full(5, np.sqrt(2) * 1e-3), np.zeros(5))
