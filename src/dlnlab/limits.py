@@ -127,8 +127,8 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
     rtol : relative residual at which Newton stops.
     throw : raise `ConvergenceError` (default) if not converged; else return with ``status``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import dlnlab as dl
     >>> P = dl.line_problem()
     >>> res = dl.flow_limit(P, dl.SymmetricDLN(depth=2, scale=1e-12))
@@ -222,8 +222,8 @@ def flow_limit_path(A, y=None, net=None, scales=None, *, log_scales=None, rtol: 
     ``max_stages`` bounds the stages from one requested scale to the next; ``throw`` raises
     `ConvergenceError` if any limit did not converge.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np, dlnlab as dl
     >>> path = dl.flow_limit_path(dl.random_problem(), dl.SymmetricDLN(depth=3, scale=1.0), np.logspace(0, -300, 7))
     >>> one = dl.flow_limit(dl.random_problem(), dl.SymmetricDLN(depth=3, scale=1e-100))

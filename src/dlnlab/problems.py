@@ -136,8 +136,8 @@ class Problem:
     valid problem and noisy data ``y = A x_true + e`` are a legitimate case (`gaussian_problem`
     with ``noise > 0``); the mismatch is kept as ``P.truth_residual``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import dlnlab as dl
     >>> P = dl.Problem([[1, 1, 1], [3, 0, 1]], [3, 3])
     >>> P.m, P.N, P.rank

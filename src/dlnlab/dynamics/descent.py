@@ -235,8 +235,8 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
     effective initialization is exact for every loss (it depends on the gradients only).
     Label noise is a square-loss option.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np, dlnlab as dl
     >>> P = dl.random_problem()
     >>> net = dl.TwoLayerDLN(np.full(5, np.sqrt(2) * 1e-3), np.zeros(5))

@@ -96,8 +96,10 @@ def saddle_to_saddle(A, y=None, weights=None, *, max_iter: int | None = None, to
     max_iter : bound on the number of plateaus (default ``10 N``).
     tol : relative residual at which the path stops (the final plateau interpolates).
 
-    Example (Pesme-Flammarion's example; ends at ``(0, 0, 10/7, -10/49)``)
-    -------
+    Examples
+    --------
+    Pesme-Flammarion's example; the path ends at ``(0, 0, 10/7, -10/49)``:
+
     >>> import numpy as np
     >>> res = saddle_to_saddle([[1, .5, .7, 0], [.5, 1, .1, .7]], [1, 0])
     >>> np.allclose(res.x, [0, 0, 10 / 7, -10 / 49]), len(res.plateaus)

@@ -129,8 +129,8 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
     throw : raise `ConvergenceError` if the integration fails or is imprecise (default);
         else return with ``status`` saying so.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import dlnlab as dl
     >>> P = dl.line_problem()
     >>> tr = dl.flow_trajectory(P, dl.SymmetricDLN(depth=2, scale=1e-2), [0.0, 1.0, 1e6])
