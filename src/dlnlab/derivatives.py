@@ -240,7 +240,7 @@ def shifted_network(net, log_scale=None):
     (a two-layer or Azulay network), or ``u0 = 2 alpha e^{t/2}, v0 = 0`` for `SymmetricDLN(depth=2)`.
 
     >>> import numpy as np, dlnlab as dl
-    >>> net = shifted_network(dl.SymmetricDLN(depth=2, scale=1e-6), np.zeros(3))
+    >>> net = shifted_network(dl.SymmetricDLN(depth=2, scale=1e-6), np.zeros(5))
     >>> P = dl.random_problem()
     >>> bool(np.allclose(dl.flow_limit(P, net).x, dl.flow_limit(P, dl.SymmetricDLN(depth=2, scale=1e-6)).x))
     True

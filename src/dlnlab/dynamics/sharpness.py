@@ -86,8 +86,8 @@ def sharpness(A, y=None, net=None, weights=None, *, method: str = "auto", tol: f
     (``eigsh`` on Hessian-vector products, relative tolerance ``tol``) or ``"auto"``
     (dense up to `DENSE_LIMIT` weights). Non-convergence of Lanczos is a `ConvergenceError`.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np, dlnlab as dl
     >>> P = dl.random_problem()
     >>> net = dl.TwoLayerDLN(np.full(P.N, 1.0), np.full(P.N, 1.0))

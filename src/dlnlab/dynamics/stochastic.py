@@ -101,8 +101,8 @@ def stochastic_flow(A, y=None, net=None, *, step: float, batch_size: int = 1, dt
     ``sqrt(dt) numpy.random.default_rng(seed).standard_normal(m)`` per step. ``limit``:
     compute ``flow_limit`` of ``predicted_init``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np, dlnlab as dl
     >>> P = dl.random_problem()
     >>> net = dl.SymmetricDLN(depth=2, alpha=1e-2)
