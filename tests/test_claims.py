@@ -179,3 +179,37 @@ def test_saddle_to_saddle_far_from_size_one(c):
     assert res.success and len(res.plateaus) == len(ref.plateaus)
     assert np.max(np.abs(res.x / c - ref.x)) <= 1e-14 * np.max(np.abs(ref.x))
     np.testing.assert_allclose(res.jump_times * c, ref.jump_times, rtol=1e-12)
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.0, 10.0, -1e-3, math.nan, "x"])
+def test_saddle_to_saddle_refuses_tolerances_outside_the_unit_interval(bad):
+    # tol=1.0 or 10.0 called x = 0 (residual 1) "converged"
+    with pytest.raises(dl.OptionError):
+        dl.saddle_to_saddle(dl.random_problem(), tol=bad)
+
+
+COMPLEX = np.array([1.0, 2.0, 3.0]) + 0j
+
+
+@pytest.mark.parametrize("make", [
+    lambda: dl.TwoLayerDLN(COMPLEX, np.zeros(3)),
+    lambda: dl.TwoLayerDLN(np.ones(3), COMPLEX),
+    lambda: dl.TwoLayerDLN(np.array([1.0, None, 2.0], dtype=object), np.zeros(3)),
+    lambda: dl.LayeredDLN(np.vstack([COMPLEX, COMPLEX])),
+    lambda: dl.AzulayDLN(COMPLEX, 1.0, 1.0, 1.0),
+    lambda: dl.NonNegativeDLN(u0=COMPLEX, reg=1.0),
+    lambda: dl.NonNegativeDLN(cost=COMPLEX, reg=1.0),
+])
+def test_complex_or_object_weights_are_refused(make):
+    # they were cast to their real part (numpy's ComplexWarning only)
+    with pytest.raises(dl.NetworkError, match="complex|dtype object"):
+        make()
+
+
+def test_complex_times_and_start_weights_are_refused():
+    P = dl.random_problem()
+    with pytest.raises(dl.TimeGridError, match="complex"):
+        dl.flow_trajectory(P, dl.SymmetricDLN(depth=2, scale=1e-3), np.array([0.0, 1.0]) + 0j)
+    net = dl.TwoLayerDLN(np.ones(5), np.zeros(5))
+    with pytest.raises(dl.OptionError, match="complex"):
+        dl.gradient_descent(P, net, step=0.1, steps=3, init_weights=np.ones((2, 5)) + 0j)

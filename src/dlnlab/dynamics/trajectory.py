@@ -34,7 +34,7 @@ from ..engine import solve_psd, weighted_gram
 from ..engine.steps import scaled_norms
 from ..errors import ConvergenceError, NetworkError, OptionError, TimeGridError
 from ..networks.base import Network
-from ..problems import Problem, as_problem
+from ..problems import Problem, as_problem, real_array
 from ..results import Result, check_tolerance
 
 _EPS = float(np.finfo(float).eps)
@@ -90,10 +90,7 @@ class Trajectory(Result):
 
 def check_times(times) -> np.ndarray:
     """Validate output times: a non-empty 1-D array of finite, non-negative, sorted numbers."""
-    try:
-        t = np.asarray(times, dtype=float)
-    except (TypeError, ValueError):
-        raise TimeGridError(f"times must be real numbers; got {times!r}.") from None
+    t = real_array(times, "times", TimeGridError)
     if t.ndim == 0:
         t = t.reshape(1)
     if t.ndim != 1 or t.size == 0:
