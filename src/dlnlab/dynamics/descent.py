@@ -46,7 +46,7 @@ from scipy.linalg import orth
 
 from ..errors import NetworkError, OptionError
 from ..networks.base import EffectiveInit, Network, Trainable
-from ..problems import Problem, as_problem, scaled_norm
+from ..problems import Problem, as_problem, real_array, scaled_norm
 from .classification import check_labels, check_loss, log_loss, log_neg_derivative
 from ..results import Result
 
@@ -170,10 +170,7 @@ def _start(init_weights, net, W0, rates):
         W = np.array(init_weights.weights, dtype=float)
         gains = None if init_weights.log_gains is None or gains is None else np.array(init_weights.log_gains)
     else:
-        try:
-            W = np.array(init_weights, dtype=float)
-        except (TypeError, ValueError):
-            W = np.full(0, np.nan)
+        W = np.array(real_array(init_weights, "init_weights", OptionError))
         gains = None  # a start that is not the network's initialization: no effective network
     if W.shape != W0.shape or not np.all(np.isfinite(W)):
         raise OptionError(f"init_weights must be a previous GDResult or a finite {W0.shape[0]} x {W0.shape[1]} array "
