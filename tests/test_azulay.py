@@ -191,7 +191,7 @@ def test_spec_round_trip_is_exact(w):
     (([0.1, 0.2], [0.1, 0.2, 0.3], 0.0, 0.0), ["one entry per coordinate", "vp 3"]),
     ((0.0, 0.0, 0.0, 0.0), ["all four weights at 0", "nonzero"]),
     (([0.1, np.nan], 0.1, 0.1, 0.1), ["non-finite"]),
-    ((0.1, "a", 0.1, 0.1), ["real vector"]),
+    ((0.1, "a", 0.1, 0.1), ["vp", "real number"]),
     ((np.ones((2, 2)), 0.1, 0.1, 0.1), ["1-D"]),
 ])
 def test_bad_inits_are_network_errors(args, words):

@@ -179,3 +179,59 @@ def test_saddle_to_saddle_far_from_size_one(c):
     assert res.success and len(res.plateaus) == len(ref.plateaus)
     assert np.max(np.abs(res.x / c - ref.x)) <= 1e-14 * np.max(np.abs(ref.x))
     np.testing.assert_allclose(res.jump_times * c, ref.jump_times, rtol=1e-12)
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.0, 10.0, -1e-3, math.nan, "x"])
+def test_saddle_to_saddle_refuses_tolerances_outside_the_unit_interval(bad):
+    # tol=1.0 or 10.0 called x = 0 (residual 1) "converged"
+    with pytest.raises(dl.OptionError):
+        dl.saddle_to_saddle(dl.random_problem(), tol=bad)
+
+
+COMPLEX = np.array([1.0, 2.0, 3.0]) + 0j
+
+
+@pytest.mark.parametrize("make", [
+    lambda: dl.TwoLayerDLN(COMPLEX, np.zeros(3)),
+    lambda: dl.TwoLayerDLN(np.ones(3), COMPLEX),
+    lambda: dl.TwoLayerDLN(np.array([1.0, None, 2.0], dtype=object), np.zeros(3)),
+    lambda: dl.LayeredDLN(np.vstack([COMPLEX, COMPLEX])),
+    lambda: dl.AzulayDLN(COMPLEX, 1.0, 1.0, 1.0),
+    lambda: dl.NonNegativeDLN(u0=COMPLEX, reg=1.0),
+    lambda: dl.NonNegativeDLN(cost=COMPLEX, reg=1.0),
+])
+def test_complex_or_object_weights_are_refused(make):
+    # they were cast to their real part (numpy's ComplexWarning only)
+    with pytest.raises(dl.NetworkError, match="complex|dtype object"):
+        make()
+
+
+def test_complex_times_and_start_weights_are_refused():
+    P = dl.random_problem()
+    with pytest.raises(dl.TimeGridError, match="complex"):
+        dl.flow_trajectory(P, dl.SymmetricDLN(depth=2, scale=1e-3), np.array([0.0, 1.0]) + 0j)
+    net = dl.TwoLayerDLN(np.ones(5), np.zeros(5))
+    with pytest.raises(dl.OptionError, match="complex"):
+        dl.gradient_descent(P, net, step=0.1, steps=3, init_weights=np.ones((2, 5)) + 0j)
+
+
+@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**16), depth=st.sampled_from([2.0, 2.5, 3.0, 4.0]), log10_scale=st.floats(-12, -2),
+       rtol=st.sampled_from([1e-10, 1e-8, 1e-6]))
+@example(seed=0, depth=2.0, log10_scale=-12.0, rtol=1e-10)  # issue 12: depth 2 at 1e-12 was 2-29x optimistic
+@example(seed=0, depth=3.0, log10_scale=-6.0, rtol=1e-10)
+def test_trajectory_accuracy_is_never_optimistic(seed, depth, log10_scale, rtol):
+    # against a run at rtol 1e-13 (its own error is ~1e-3 of the one checked)
+    A, y = _problem(seed)
+    net = dl.SymmetricDLN(depth=depth, scale=10.0 ** log10_scale)
+    t = np.linspace(0.0, 6.0, 13) / net.dual_scale  # through the saddle jumps (rescaled time 0..6)
+    tr = dl.flow_trajectory(A, y, net, t, rtol=rtol, throw=False)
+    tight = dl.flow_trajectory(A, y, net, t, rtol=1e-13, atol=1e-16, throw=False)
+    if tr.status != "converged" or tight.status != "converged":
+        assert tr.accuracy == math.inf or tight.status != "converged"
+        return
+    size = np.max(np.abs(tight.x), axis=1)
+    error = np.max(np.max(np.abs(tr.x - tight.x), axis=1) / np.where(size > 0, size, 1.0))
+    assert error <= tr.accuracy
+    # an estimate, not a blanket bound: the a-priori (rtol + eps) * condition, or the measured distance
+    assert tr.accuracy <= max(3 * (rtol + 2.3e-16) * tr.condition, 1e3 * error)

@@ -112,7 +112,7 @@ def test_loss_never_increases(seed, depth, log_scale):
     ([np.nan], "NaN or inf"),
     ([], "non-empty"),
     ([[0.0, 1.0]], "1-D"),
-    ("abc", "real numbers"),
+    ("abc", "real number"),
 ])
 def test_bad_times(times, match):
     with pytest.raises(dl.TimeGridError, match=match):

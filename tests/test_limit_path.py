@@ -104,7 +104,9 @@ def test_refusals():
 
 def test_a_spent_stage_budget_is_max_iter():
     P = dl.random_problem()
-    path = dl.flow_limit_path(P, dl.SymmetricDLN(depth=3, scale=1.0), [1e-2, 1e-200], max_stages=1, throw=False)
+    # 1e-30 is far enough below the start that one stage cannot reach it (a near stop such as 1e-2
+    # is tried in one stage: scales.DIRECT_STEP)
+    path = dl.flow_limit_path(P, dl.SymmetricDLN(depth=3, scale=1.0), [1e-30, 1e-200], max_stages=1, throw=False)
     assert path.status == "max_iter" and not path.success and "more than 1 stages" in path.message
     assert [res.status for res in path.results] == ["max_iter", "max_iter"]
     with pytest.raises(ConvergenceError):

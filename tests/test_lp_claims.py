@@ -14,22 +14,42 @@ UNBOUNDED = (np.array([-1.0, 0.5, 1.0]), np.array([[1.0, -1.0, 0.0], [0.0, 0.0, 
 
 
 @pytest.mark.parametrize("method", ["gd", "eg"])
-def test_descend_on_an_unbounded_lp_claims_nothing(method):
+@pytest.mark.parametrize("call", ["descend", "solve_lp"])
+def test_descend_on_an_unbounded_lp_raises_as_flow_does(method, call):
+    # training reaches A x = b (the entropic problem is bounded at reg > 0), but no dual-feasible
+    # point exists; it was status "entropic"/"failed" with c^T x = -70 and an empty message.
+    # HiGHS confirms the ray, as for method="flow".
     c, A, b = UNBOUNDED
-    res = dl.descend(c, A, b, method)
-    # training does reach A x = b (the entropic problem is bounded at reg > 0) ...
-    assert res.primal_residual <= 1e-9
-    # ... but no dual-feasible point exists, so nothing is claimed about the LP
-    assert res.status == "failed" and not res.success
-    assert "unbounded" in res.message
-    with pytest.raises(dl.UnboundedLPError):  # the exact method classifies it
+    with pytest.raises(dl.UnboundedLPError):
+        getattr(dl, call)(c, A, b, method=method)
+    with pytest.raises(dl.UnboundedLPError):
         dl.solve_lp(c, A, b)
 
 
-def test_descend_on_an_infeasible_lp_stops_on_its_budget():
-    # x >= 0 and sum x = -1 is impossible: the loss stays >= 1/6
-    res = dl.descend([1.0, 1.0, 1.0], [[1.0, 1.0, 1.0]], [-1.0], "eg", max_iter=500)
-    assert res.status == "max_iter" and not res.success and res.primal_residual > 0.1
+@pytest.mark.parametrize("method", ["gd", "eg"])
+@pytest.mark.parametrize("c, A, b", [([1.0, 1.0, 1.0], [[1.0, 1.0, 1.0]], [-1.0]),  # sum x = -1 with x >= 0
+                                     ([1.0, 1.0], [[1.0, 1.0], [1.0, 1.0]], [1.0, 2.0])])  # b not in range(A)
+def test_descend_on_an_infeasible_lp_raises_as_flow_does(method, c, A, b):
+    # the loss stays >= 1/6: this was "max_iter" with an empty message
+    with pytest.raises(dl.InfeasibleLPError):
+        dl.descend(c, A, b, method, max_iter=500)
+    with pytest.raises(dl.InfeasibleLPError):
+        dl.solve_lp(c, A, b, method=method, max_iter=500)
+    with pytest.raises(dl.InfeasibleLPError):
+        dl.solve_lp(c, A, b)
+
+
+@pytest.mark.parametrize("method", ["gd", "eg"])
+def test_descend_says_which_certificates_it_misses(method):
+    # a feasible, bounded LP: the budget ends before feasibility (max_iter), or an entropic point
+    # (unverified) that is no LP optimum; either way the message names the violations
+    c, A, b = [1.0, 2.0, 3.0], [[1.0, 1.0, 1.0], [1.0, -1.0, 0.0]], [2.0, 0.5]
+    short = dl.solve_lp(c, A, b, method=method, max_iter=3)
+    assert short.status == "max_iter" and f"{short.primal_residual:.1e}" in short.message
+    assert short.primal_residual > 1e-10
+    done = dl.solve_lp(c, A, b, method=method, max_iter=20000)
+    assert done.status == "unverified" and not done.success
+    assert done.max_violation > 1e-9 and f"gap {done.duality_gap:.1e}" in done.message
 
 
 def test_an_entropic_point_of_a_bounded_lp_stays_unverified():

@@ -5,7 +5,8 @@ the l1 geometry, training dynamics, linear programs, studies, and sweeps.
 """
 
 from .errors import (ConvergenceError, DLNError, DLNWarning, ExperimentError, InconsistentTruthWarning,
-                     InfeasibleLPError, NetworkError, NotBPSolutionError, NotInRangeError, NotStrictlyFeasibleError,
+                     InfeasibleLPError, NetworkError, NotBPSolutionError, NotInRangeError, NotSeparableError,
+                     NotStrictlyFeasibleError,
                      OptionalDependencyError, OptionError, OutputError, ProblemError, SolverError, StoreMismatchError,
                      SweepConfigError, TimeGridError, UnboundedLPError)
 from .results import STATUSES, Result
@@ -17,8 +18,10 @@ from .limits import LimitPath, LimitResult, flow_limit, flow_limit_path
 from .derivatives import LimitCotangent
 from .l1 import (BPFace, BPResult, CertificateConstant, NSPConstant, Selection, basis_pursuit, bp_face,
                  certificate_constant, nsp_constant, selected_minimizer)
-from .dynamics import (GDResult, Plateau, SaddleResult, Trajectory, flow_trajectory, gradient_descent, rescaled_time,
-                       saddle_to_saddle)
+from .dynamics import (ClassificationTrajectory, GDResult, Plateau, SaddleResult, SGFResult, Trajectory,
+                       flow_trajectory, gradient_descent, rescaled_time, saddle_to_saddle, sharpness,
+                       stochastic_flow)
+from .maxmargin import MaxMarginResult, max_margin
 from .lp import LPResult, OTResult, basis_pursuit_lp, descend, entropic_lp, sinkhorn, solve_lp, solve_ot
 from .studies import Deviation, RateStudy, deviation_from_bp, rate_study
 from .sweep import BatchLimitResult, batch_flow_limit, load_config, run_sweep, weak_threshold
@@ -59,7 +62,8 @@ __all__ = [
     "certificate_constant", "NSPConstant", "nsp_constant",
     # dynamics
     "Trajectory", "flow_trajectory", "rescaled_time", "GDResult", "gradient_descent", "Plateau", "SaddleResult",
-    "saddle_to_saddle",
+    "saddle_to_saddle", "sharpness", "SGFResult", "stochastic_flow", "ClassificationTrajectory",
+    "MaxMarginResult", "max_margin", "NotSeparableError",
     # linear programs and optimal transport
     "LPResult", "solve_lp", "entropic_lp", "descend", "basis_pursuit_lp", "OTResult", "solve_ot", "sinkhorn",
     # studies and sweeps

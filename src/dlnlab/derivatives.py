@@ -57,6 +57,12 @@ import scipy.linalg as sla
 
 from .errors import ConvergenceError, NetworkError, ProblemError
 from .networks.base import ScaleFamily
+from .networks.symmetric import HyperbolicMap
+from .networks.twolayer import TwoLayerDLN, TwoLayerMap
+
+#: Maps whose ``log_scale_rate`` is exact coordinate by coordinate (no multiple of ``z`` dropped):
+#: there ``X_i(s) = a_i F(s_i)`` with the dual scaling independent of ``a_i``, so ``dX_i/dlog a_i = X_i``.
+_COORDINATEWISE = (HyperbolicMap, TwoLayerMap)
 
 
 class LimitCotangent(NamedTuple):
@@ -150,6 +156,21 @@ class Linearization:
                 "at fixed s. Differentiate in A and y only, or add log_scale_rate to the map.")
         return np.asarray(rate(self.sign, self.gap), dtype=float)
 
+    @cached_property
+    def coordinate_rate(self) -> np.ndarray:
+        """``r_i = (dX_i/dlog a_i) / X_i'`` for a change of coordinate ``i``'s own scale ``a_i`` (z units).
+
+        Exact where ``X_i = a_i F(s_i)`` (the depth-2 and two-layer maps: ``r = X / X'``). For the
+        other maps the rate is known only up to a multiple of ``z``, which a per-coordinate change
+        does not cancel, so they raise `NetworkError`.
+        """
+        if not isinstance(self.mapping, _COORDINATEWISE):
+            raise NetworkError(
+                f"{type(self.network).__name__} has no per-coordinate scale derivative: it is exact only for "
+                "depth-2 maps (SymmetricDLN(depth=2), TwoLayerDLN, AzulayDLN), whose coordinates scale "
+                "independently. Pass one log scale (a number) instead.")
+        return self.rate
+
     def _full_rank(self, what: str):
         problem = self.problem
         if problem.rank < problem.m:
@@ -159,7 +180,8 @@ class Linearization:
 
     # ------------------------------------------------------------------ products
     def jvp(self, dA=None, dy=None, dlog_scale=None) -> np.ndarray:
-        """``dx`` for perturbations ``dA`` (m x N), ``dy`` (m,) and ``dlog_scale`` (a number)."""
+        """``dx`` for perturbations ``dA`` (m x N), ``dy`` (m,) and ``dlog_scale`` (a number, or an
+        (N,) vector of per-coordinate log-scale changes where `coordinate_rate` exists)."""
         problem = self.problem
         m, N = problem.m, problem.N
         v = np.zeros(N)
@@ -173,7 +195,10 @@ class Linearization:
         if dy is not None:
             rhs += _array(dy, (m,), "dy")
         if dlog_scale is not None:
-            v += _number(dlog_scale, "dlog_scale") * self.rate
+            if np.ndim(dlog_scale) == 1:
+                v += self.coordinate_rate * _array(dlog_scale, (N,), "dlog_scale")
+            else:
+                v += _number(dlog_scale, "dlog_scale") * self.rate
         dx = self.sandwich(v)
         if dA is not None or dy is not None:
             dx += self._response(self._to_orthonormal(rhs))
@@ -195,10 +220,62 @@ class Linearization:
             g_scale = float(self.rate @ p)
         return LimitCotangent(gA, g, g_scale)
 
+    def vjp_log_scales(self, cotangent) -> np.ndarray:
+        """The cotangent of the per-coordinate log scales: ``r * S_D c`` (``S_D`` is symmetric), so that
+        ``<c, jvp(dlog_scale=t)> = <vjp_log_scales(c), t>`` for every (N,) vector ``t``."""
+        c = _array(cotangent, (self.problem.N,), "cotangent")
+        return self.coordinate_rate * self.sandwich(c)
+
     @property
     def dx_dlog_scale(self) -> np.ndarray:
         """``dx / dlog(scale)`` along the network's `ScaleFamily.at_log_scale`."""
         return self.sandwich(self.rate)
+
+
+def shifted_network(net, log_scale=None):
+    """``net`` with its log scale moved by ``log_scale``: a number (along `ScaleFamily.at_log_scale`) or
+    an (N,) vector (coordinate ``i`` at scale ``a_i = a e^{t_i}``; depth-2 and two-layer networks).
+
+    The per-coordinate network is a `TwoLayerDLN` with the same limit: ``u0, v0`` times ``e^{t/2}``
+    (a two-layer or Azulay network), or ``u0 = 2 alpha e^{t/2}, v0 = 0`` for `SymmetricDLN(depth=2)`.
+
+    >>> import numpy as np, dlnlab as dl
+    >>> net = shifted_network(dl.SymmetricDLN(depth=2, scale=1e-6), np.zeros(5))
+    >>> P = dl.random_problem()
+    >>> bool(np.allclose(dl.flow_limit(P, net).x, dl.flow_limit(P, dl.SymmetricDLN(depth=2, scale=1e-6)).x))
+    True
+    """
+    if log_scale is None:
+        return net
+    if np.ndim(log_scale) == 0:
+        if not isinstance(net, ScaleFamily):
+            raise NetworkError(f"{type(net).__name__} is not a scale family (log_scale, at_log_scale); "
+                               "it cannot move its scale.")
+        return net.at_log_scale(net.log_scale + _number(log_scale, "log_scale"))
+    t = np.asarray(log_scale, dtype=float)
+    if t.ndim != 1 or not np.all(np.isfinite(t)):
+        raise NetworkError(f"a per-coordinate log scale must be a finite 1-D vector; got shape {t.shape}.")
+    from .networks.azulay import AzulayDLN
+    from .networks.symmetric import SymmetricDLN
+    if isinstance(net, AzulayDLN):
+        net = net.two_layer
+    if isinstance(net, SymmetricDLN) and net.depth == 2:
+        return TwoLayerDLN.from_rotated(np.full(t.size, 0.5 * net.log_scale) + 0.5 * t,
+                                        np.full(t.size, 0.5 * net.log_scale) + 0.5 * t,
+                                        np.ones(t.size), np.ones(t.size))
+    if isinstance(net, TwoLayerDLN):
+        if t.size != net.size:
+            raise NetworkError(f"the per-coordinate log scale has {t.size} entries; the network has {net.size}.")
+        if net._log_rotated is not None:
+            lp, lm, sp, sm = net._log_rotated
+        else:
+            w_p, w_m = 0.5 * (net.u0 + net.v0), 0.5 * (net.u0 - net.v0)
+            with np.errstate(divide="ignore"):
+                lp, lm = np.log(np.abs(w_p)), np.log(np.abs(w_m))
+            sp, sm = np.where(w_p < 0, -1.0, 1.0), np.where(w_m < 0, -1.0, 1.0)
+        return TwoLayerDLN.from_rotated(lp + 0.5 * t, lm + 0.5 * t, sp, sm)
+    raise NetworkError(f"{type(net).__name__} has no per-coordinate scale: it is defined for SymmetricDLN(depth=2), "
+                       "TwoLayerDLN and AzulayDLN, whose coordinates scale independently. Pass a number instead.")
 
 
 def _array(value, shape, name) -> np.ndarray:

@@ -28,6 +28,10 @@ class ConvergenceError(DLNError, RuntimeError):
         self.result = result
 
 
+class NotSeparableError(ProblemError):
+    """Classification data that no linear predictor through the origin separates strictly."""
+
+
 class SolverError(DLNError, RuntimeError):
     """An external solver (HiGHS, an ODE integrator) failed or returned an unverifiable answer."""
 

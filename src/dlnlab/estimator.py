@@ -59,8 +59,8 @@ class DLNRegressor(RegressorMixin, BaseEstimator):
     network used. ``result_`` : the `LimitResult` (residual, KKT error, status) of the flow limit,
     or None when the least-squares solution is unique. ``n_features_in_`` : N.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import dlnlab as dl
     >>> R = dl.random_problem()
     >>> reg = dl.DLNRegressor(depth=3, scale=1e-12).fit(R.A, R.y)

@@ -25,7 +25,7 @@ from functools import cached_property
 import numpy as np
 
 from .errors import ConvergenceError, NetworkError, OptionError
-from .networks.base import Network, ScaleFamily
+from .networks.base import Network, ScaleFamily, conforms
 from .networks.symmetric import SymmetricDLN
 from .engine import (INTERMEDIATE_TOL, KKT_TOL, DualState, blas_threads, continuation, continuation_path,
                      data_size, kkt_error, newton, polish, residual_check, rounding_floor, start_network)
@@ -127,8 +127,8 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
     rtol : relative residual at which Newton stops.
     throw : raise `ConvergenceError` (default) if not converged; else return with ``status``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import dlnlab as dl
     >>> P = dl.line_problem()
     >>> res = dl.flow_limit(P, dl.SymmetricDLN(depth=2, scale=1e-12))
@@ -137,7 +137,7 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
     """
     if net is None and isinstance(A, Problem):
         net, y = y, None
-    problem = as_problem(A, y) if isinstance(net, Network) else None
+    problem = as_problem(A, y) if conforms(net, Network) else None
     _check_network(net, "flow_limit(A, y, net)")
     rtol = _check_options(rtol, max_iter, max_stages, "flow_limit")
     basis = problem.basis
@@ -222,22 +222,22 @@ def flow_limit_path(A, y=None, net=None, scales=None, *, log_scales=None, rtol: 
     ``max_stages`` bounds the stages from one requested scale to the next; ``throw`` raises
     `ConvergenceError` if any limit did not converge.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import numpy as np, dlnlab as dl
     >>> path = dl.flow_limit_path(dl.random_problem(), dl.SymmetricDLN(depth=3, scale=1.0), np.logspace(0, -300, 7))
     >>> one = dl.flow_limit(dl.random_problem(), dl.SymmetricDLN(depth=3, scale=1e-100))
     >>> path.status, bool(np.allclose(path.results[2].x, one.x, rtol=1e-10, atol=0))
     ('converged', True)
     """
-    if isinstance(A, Problem) and isinstance(y, Network):
+    if isinstance(A, Problem) and conforms(y, Network):
         if scales is not None:
             raise OptionError("flow_limit_path(problem, net, scales) takes the problem, the network and the scales; "
                               "got a fourth argument.")
         net, scales, y = y, net, None
-    problem = as_problem(A, y) if isinstance(net, Network) else None
+    problem = as_problem(A, y) if conforms(net, Network) else None
     _check_network(net, "flow_limit_path(A, y, net, scales)")
-    if not isinstance(net, ScaleFamily):
+    if not conforms(net, ScaleFamily):
         raise NetworkError(f"flow_limit_path needs a scale family (log_scale, small_parameter, at_log_scale); "
                            f"{type(net).__name__} has none: call flow_limit at its own scale.")
     rtol = _check_options(rtol, max_iter, max_stages, "flow_limit_path")
@@ -313,10 +313,10 @@ def _requested_log_scales(scales, log_scales) -> tuple[np.ndarray, np.ndarray]:
 
 def _check_network(net, call: str) -> None:
     """`NetworkError` unless ``net`` is a network whose scale float64 dual coordinates can represent."""
-    if not isinstance(net, Network):
+    if not conforms(net, Network):
         raise NetworkError(f"{call} needs a network such as dl.SymmetricDLN(depth=3, scale=1e-6); "
                            f"got {type(net).__name__}.")
-    if isinstance(net, ScaleFamily) and net.small_parameter <= 1e-300:
+    if conforms(net, ScaleFamily) and net.small_parameter <= 1e-300:
         raise NetworkError(
             f"scale exp({net.log_scale:.6g}) is below what float64 dual coordinates can represent for {net}: the gaps ~ alpha^(p-2) = {net.small_parameter:.1e} underflow. At such scales the limit "
             "equals the small-scale limit to every float64 digit: use dl.selected_minimizer, or "

@@ -60,11 +60,12 @@ class RowBasis:
         return lam
 
 
-def real_array(v, name: str) -> np.ndarray:
+def real_array(v, name: str, error: type = ProblemError) -> np.ndarray:
     """``v`` (array-like or `scipy.sparse`) as a float64 array, or `ProblemError` saying why not.
 
     Booleans and integers are converted; complex, object (mixed or ragged lists, Python objects),
-    string and date/time dtypes are refused rather than cast. A sparse matrix is densified.
+    string and date/time dtypes are refused rather than cast (raising ``error``, default
+    `ProblemError`). A sparse matrix is densified.
 
     >>> real_array([[1, 0], [0, 2]], "A").dtype.name
     'float64'
@@ -73,7 +74,7 @@ def real_array(v, name: str) -> np.ndarray:
         try:
             dense = v.toarray()
         except MemoryError:
-            raise ProblemError(f"{name} is a sparse {v.shape[0]} x {v.shape[1]} matrix whose dense form "
+            raise error(f"{name} is a sparse {v.shape[0]} x {v.shape[1]} matrix whose dense form "
                                f"({v.shape[0] * v.shape[1] * 8 / 2**30:.1f} GiB) does not fit in memory; the "
                                "dual engine works on a dense orthonormal basis of the rows of the same size. "
                                "Reduce N or select columns first.") from None
@@ -82,13 +83,13 @@ def real_array(v, name: str) -> np.ndarray:
         try:
             v = np.asarray(v)
         except (TypeError, ValueError) as exc:
-            raise ProblemError(f"{name} must be a real numeric array; got {type(v).__name__} ({exc}).") from None
+            raise error(f"{name} must be a real numeric array; got {type(v).__name__} ({exc}).") from None
     kind = v.dtype.kind
     if kind == "c":
-        raise ProblemError(f"{name} has complex dtype {v.dtype}; dlnlab needs real data. Split a complex system "
+        raise error(f"{name} has complex dtype {v.dtype}; dlnlab needs real data. Split a complex system "
                            "into its real and imaginary parts first (e.g. [[Re A, -Im A], [Im A, Re A]]).")
     if kind not in "biuf":
-        raise ProblemError(f"{name} has dtype {v.dtype} (not a real number type); pass a float array, e.g. "
+        raise error(f"{name} has dtype {v.dtype} (not a real number type); pass a float array, e.g. "
                            f"np.asarray({name}, dtype=float) once every entry is a number.")
     return v.astype(float, copy=False)
 
@@ -136,8 +137,8 @@ class Problem:
     valid problem and noisy data ``y = A x_true + e`` are a legitimate case (`gaussian_problem`
     with ``noise > 0``); the mismatch is kept as ``P.truth_residual``.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import dlnlab as dl
     >>> P = dl.Problem([[1, 1, 1], [3, 0, 1]], [3, 3])
     >>> P.m, P.N, P.rank

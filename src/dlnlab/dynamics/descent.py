@@ -42,10 +42,12 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.linalg import orth
 
 from ..errors import NetworkError, OptionError
 from ..networks.base import EffectiveInit, Network, Trainable
-from ..problems import as_problem, scaled_norm
+from ..problems import Problem, as_problem, real_array, scaled_norm
+from .classification import check_labels, check_loss, log_loss, log_neg_derivative
 from ..results import Result
 
 #: A loss above this multiple of the initial loss (or non-finite) counts as divergence.
@@ -55,7 +57,7 @@ DIVERGENCE_FACTOR = 1e12
 #: ``sampling=`` values: random reshuffling (one pass per epoch) or independent draws with replacement.
 SAMPLINGS = ("shuffle", "replacement")
 #: ``record=`` values: per-iteration quantities kept in ``GDResult.history``.
-RECORDS = ("loss", "gains")
+RECORDS = ("loss", "gains", "sharpness")
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,12 @@ class GDResult(Result):
     (distance of the effective network's dual of ``x`` from range(A^T), relative; None
     without an effective initialization); ``step`` (None under a schedule); ``history``
     (the ``record=`` quantities, one entry per iterate from the start: ``"loss"`` of shape
-    ``(iterations + 1,)``, ``"gains"`` of shape ``(iterations + 1, J, N)``).
+    ``(iterations + 1,)``, ``"gains"`` of shape ``(iterations + 1, J, N)``, ``"sharpness"``
+    (`dlnlab.sharpness` of the weights) of shape ``(iterations + 1,)``); ``langevin`` (the
+    temperature); ``average_x``, ``average_weights``, ``averaged`` (the network output at the
+    mean weights over the last ``averaged`` iterates, with ``average=``; else None, None, 0);
+    ``converges_to`` (what the theory says the run tends to, in words: the effective network's
+    flow limit, or what a noise variant converges to instead, or that no prediction exists).
     """
 
     x: np.ndarray
@@ -96,6 +103,13 @@ class GDResult(Result):
     network: Network
     history: dict
     message: str = field(default="")
+    langevin: float = 0.0
+    average_x: np.ndarray | None = None
+    average_weights: tuple | None = None
+    averaged: int = 0
+    converges_to: str = ""
+    loss_name: str = "square"
+    log_loss: np.ndarray | None = None
 
     @property
     def converged(self) -> bool:
@@ -156,10 +170,7 @@ def _start(init_weights, net, W0, rates):
         W = np.array(init_weights.weights, dtype=float)
         gains = None if init_weights.log_gains is None or gains is None else np.array(init_weights.log_gains)
     else:
-        try:
-            W = np.array(init_weights, dtype=float)
-        except (TypeError, ValueError):
-            W = np.full(0, np.nan)
+        W = np.array(real_array(init_weights, "init_weights", OptionError))
         gains = None  # a start that is not the network's initialization: no effective network
     if W.shape != W0.shape or not np.all(np.isfinite(W)):
         raise OptionError(f"init_weights must be a previous GDResult or a finite {W0.shape[0]} x {W0.shape[1]} array "
@@ -181,8 +192,8 @@ def _record(record, tracked):
 
 def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: int = 100_000, schedule=None,
                      batch_size: int | None = None, sampling: str = "shuffle", seed: int = 0,
-                     weight_decay: float = 0.0, label_noise: float = 0.0, init_weights=None, record=(),
-                     tol: float = 1e-10) -> GDResult:
+                     weight_decay: float = 0.0, label_noise: float = 0.0, langevin: float = 0.0, average=False,
+                     init_weights=None, record=(), tol: float = 1e-10, loss: str = "square") -> GDResult:
     """GD (``batch_size=None``) or SGD on the weights of ``net``, from its initialization.
 
     Iteration ``k`` draws from one ``numpy.random.default_rng(seed)``, in this order: the
@@ -193,6 +204,12 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
     (HaoChen et al.) and step ``gamma_k``,
 
         g = (m / b) A_B^T (A_B x - y_k,B),        W <- W - gamma_k (net.pullback(W, g) + weight_decay W).
+
+    With ``langevin = T > 0`` (SGLD) the update adds ``sqrt(2 gamma_k T) zeta``, ``zeta =
+    rng.standard_normal(W.shape)`` drawn last: for small steps the weights sample the Gibbs
+    density ``exp(-(F(W) + weight_decay/2 ||W||^2) / T)``, so there is no limit point and no
+    effective initialization. ``average = k0`` (an int; ``True``: 0) keeps the mean of the
+    weights ``W_k`` for ``k0 < k <= K`` (tail averaging; ``average_x = x(mean W)``).
 
     ``gamma_k`` is ``step``, or ``schedule(k)`` (a callable), or from a list of
     ``(n_steps, step)`` pairs (n_1 iterations at step_1, then n_2 at step_2, ...; the run
@@ -207,8 +224,16 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
     weight decay or label noise the iterate still lies on that network's flow, which need
     not interpolate). Bad option values raise `OptionError`.
 
-    Example
-    -------
+    Classification: with ``loss="exponential"`` or ``"logistic"``, ``y`` holds labels in
+    {-1, +1}, the loss is ``f(x) = sum_i l(y_i a_i^T x)``, ``g = grad f(x) = A^T (y * l'(y * A x))``
+    (on a batch: ``(m / b)`` times the batch's sum), ``GDResult.loss`` holds ``f`` and
+    ``log_loss`` its logarithm (exact below float64's range), ``residual`` is
+    ``f(x) / f(x_0)`` and the run stops once ``log f(x) <= log f(x_0) + log tol``. The
+    effective initialization is exact for every loss (it depends on the gradients only).
+    Label noise is a square-loss option.
+
+    Examples
+    --------
     >>> import numpy as np, dlnlab as dl
     >>> P = dl.random_problem()
     >>> net = dl.TwoLayerDLN(np.full(5, np.sqrt(2) * 1e-3), np.zeros(5))
@@ -222,8 +247,15 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
             raise NetworkError("gradient_descent(A, y, net, step=...) needs a network, e.g. "
                                "dl.SymmetricDLN(depth=2, scale=1e-6); none was given.")
         net, y = y, None
-    problem = as_problem(A, y)
-    A_, y_ = problem.A, problem.y
+    kind = check_loss(loss)
+    if kind == "square":
+        problem = as_problem(A, y)
+        A_, y_, Z = problem.A, problem.y, None
+    else:
+        if isinstance(A, Problem):
+            A, y = A.A, A.y
+        A_, y_, Z = check_labels(A, y)
+        problem = None
     m, N = A_.shape
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer, float)) or not (
             math.isfinite(steps) and int(steps) == steps and steps >= 0):
@@ -235,22 +267,59 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
     if sampling not in SAMPLINGS:
         raise OptionError(f"sampling must be one of {SAMPLINGS}; got {sampling!r}.")
     lam, sigma = _non_negative("weight_decay", weight_decay), _non_negative("label_noise", label_noise)
+    temp = _non_negative("langevin", langevin)
+    if isinstance(average, bool):
+        k0 = 0 if average else None
+    elif isinstance(average, (int, np.integer)) and average >= 0:
+        k0 = int(average)
+    else:
+        raise OptionError(f"average must be False, True or a non-negative iteration count to skip; got {average!r}.")
+    if Z is not None and sigma > 0:
+        raise OptionError(f"label_noise applies to the square loss; loss={kind!r} takes labels +-1 as they are.")
     tol = float(tol)
     if not 0.0 <= tol < 1.0:
         raise OptionError(f"tol must be a relative residual in [0, 1) (0: run all steps); got {tol!r}.")
     W0, rates = _trainable(net, N)
     W, gains = _start(init_weights, net, W0, rates)
+    if temp > 0:
+        gains = None  # noise on the weights leaves the flow curve: no effective initialization
+        if "gains" in ((record,) if isinstance(record, str) else tuple(record)):
+            raise OptionError("record='gains' has no meaning with langevin > 0: noise on the weights leaves the "
+                              "flow curve, so there is no effective initialization whose gains to record.")
     names = _record(record, gains is not None)
+    if "sharpness" in names:
+        from .sharpness import sharpness as _sharp
+        Ad = A_.toarray() if hasattr(A_, "toarray") else A_
     rng = np.random.default_rng(seed)
     full = batch_size is None or (int(batch_size) == m and sampling == "shuffle")
     b = None if full else int(batch_size)
     check_every = 1 if b is None else max(1, m // b)
-    ynorm = problem.y_norm if problem.y_norm > 0 else 1.0
+    if Z is None:
+        ynorm = problem.y_norm if problem.y_norm > 0 else 1.0
+
+        def residual_of(x, rows=None):
+            return A_ @ x - y_ if rows is None else A_[rows] @ x - y_[rows]
+
+        def measure(r):  # (loss, log of the stopping quantity): 0.5 rnorm^2, scaled for any data size
+            rn = scaled_norm(r)
+            return 0.5 * rn * rn, (math.log(rn / ynorm) if rn > 0 else -math.inf) if math.isfinite(rn) else math.inf
+    else:
+        def residual_of(x, rows=None):  # r with g = A^T r: r_i = y_i l'(y_i a_i^T x)
+            Zr, yr = (Z, y_) if rows is None else (Z[rows], y_[rows])
+            with np.errstate(over="ignore"):
+                return -yr * np.exp(log_neg_derivative(kind, Zr @ x))
+
+        def measure(_r):
+            with np.errstate(over="ignore", invalid="ignore"):
+                ll = log_loss(kind, Z @ x) if np.all(np.isfinite(x)) else math.inf
+            return (math.exp(ll) if ll < 709 else math.inf), ll
 
     x = net.weights_to_x(W)
-    r = A_ @ x - y_
-    rnorm0 = rnorm = scaled_norm(r)  # the loss is 0.5 rnorm^2; scaled, so it decides for any data size
-    losses, checked = [0.5 * rnorm * rnorm], [0]
+    r = residual_of(x)
+    loss0, score0 = measure(r)
+    score = score0
+    losses, checked, checked_logs = [loss0], [0], [score0]
+    log_tol = math.log(tol) if tol > 0 else -math.inf
     history = {name: [] for name in names}
 
     def keep(loss):
@@ -258,11 +327,14 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
             history["loss"].append(loss)
         if "gains" in history:
             history["gains"].append(gains.copy())
+        if "sharpness" in history:
+            history["sharpness"].append(_sharp(Ad, y_, net, W) if np.all(np.isfinite(W)) else math.nan)
 
     loss = losses[0]
     keep(loss)
+    W_sum, n_avg = (np.zeros_like(W), 0) if k0 is not None else (None, 0)
     order, pos = np.arange(m), m
-    diverged, met, it = False, rnorm / ynorm <= tol, 0
+    diverged, met, it = False, (score <= log_tol if Z is None else False), 0
     while not met and it < budget:
         gamma_k = step_at(it)
         rows = None
@@ -277,37 +349,54 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
         if rows is None:
             g = A_.T @ (r if noise is None else r - noise)
         else:
-            target = y_[rows] if noise is None else y_[rows] + noise[rows]
-            g = (m / b) * (A_[rows].T @ (A_[rows] @ x - target))
+            if Z is None:
+                target = y_[rows] if noise is None else y_[rows] + noise[rows]
+                g = (m / b) * (A_[rows].T @ (A_[rows] @ x - target))
+            else:
+                g = (m / b) * (A_[rows].T @ residual_of(x, rows))
         if gains is not None:
             kg = rates[:, None] * g
             with np.errstate(divide="ignore"):
                 gains += np.log(np.abs(1.0 - gamma_k * (lam + kg))) + gamma_k * kg
         move = net.pullback(W, g)
         W = W - gamma_k * (move + lam * W if lam else move)
+        if temp > 0:
+            W = W + math.sqrt(2.0 * gamma_k * temp) * rng.standard_normal(W.shape)
         x = net.weights_to_x(W)
         it += 1
+        if W_sum is not None and it > k0:
+            W_sum += W
+            n_avg += 1
         check = b is None or it % check_every == 0 or it == budget
-        if check or "loss" in history:
-            r = A_ @ x - y_
-            rnorm = scaled_norm(r)
-            loss = 0.5 * rnorm * rnorm
+        if check or "loss" in history or (Z is not None and b is None):
+            r = residual_of(x)
+            loss, score = measure(r)
         keep(loss)
         if check:
             losses.append(loss)
             checked.append(it)
-            if not math.isfinite(rnorm) or rnorm > math.sqrt(DIVERGENCE_FACTOR) * (rnorm0 or 1e-300):
+            checked_logs.append(score)
+            growth = score - score0 if Z is not None else 2.0 * (score - score0)
+            if not math.isfinite(score) or growth > math.log(DIVERGENCE_FACTOR):
                 diverged = True
                 break
-            met = rnorm / ynorm <= tol
-    residual = problem.relative_residual(x) if np.all(np.isfinite(x)) else math.inf
+            met = score - (score0 if Z is not None else 0.0) <= log_tol
+    if Z is None:
+        residual = problem.relative_residual(x) if np.all(np.isfinite(x)) else math.inf
+        reached = residual <= tol
+    else:  # recomputed from the returned x
+        final = log_loss(kind, Z @ x) if np.all(np.isfinite(x)) else math.inf
+        residual = math.exp(final - score0) if final - score0 < 709 else math.inf
+        reached = final - score0 <= log_tol
     if diverged:
         status = "diverged"
         message = f"the loss grew to {losses[-1]:.3g} at iteration {it}: reduce the step (now {gamma_k:g})."
-    elif residual <= tol:
+    elif reached:
         status, message = "converged", ""
-    else:
+    elif Z is None:
         status, message = "max_iter", f"relative residual {residual:.3g} > tol = {tol:g} after {it} iterations"
+    else:
+        status, message = "max_iter", f"relative loss {residual:.3g} > tol = {tol:g} after {it} iterations"
     effective, kkt, log_gains = None, None, None
     if gains is not None and not diverged:
         if not np.all(np.isfinite(gains)):
@@ -317,11 +406,42 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
             log_gains = gains
             effective = net.effective_network(gains)
             with np.errstate(all="ignore"):
-                kkt = _bregman_kkt(problem, effective, x)
+                kkt = _bregman_kkt(problem, effective, x, A_)
+    avg_W = W_sum / n_avg if n_avg else None
+    avg_x = net.weights_to_x(avg_W) if avg_W is not None else None
+    converges_to = _converges_to(effective is not None, rates.size > 0, lam, sigma, temp, b, avg_W is not None)
     return GDResult(x=x, weights=tuple(W), loss=np.array(losses), checked=np.array(checked), iterations=it,
                     residual=residual, status=status, effective_init=effective, log_gains=log_gains, kkt=kkt,
                     step=gamma, batch_size=b, sampling=sampling, seed=seed, weight_decay=lam, label_noise=sigma,
-                    tol=tol, network=net, history={k: np.array(v) for k, v in history.items()}, message=message)
+                    tol=tol, network=net, history={k: np.array(v) for k, v in history.items()}, message=message,
+                    langevin=temp, average_x=avg_x, average_weights=None if avg_W is None else tuple(avg_W),
+                    averaged=n_avg, converges_to=converges_to,
+                    loss_name=kind, log_loss=None if Z is None else np.array(checked_logs))
+
+
+def _converges_to(effective, has_rates, lam, sigma, temp, b, averaged) -> str:
+    """What the theory predicts for this variant, in words (`GDResult.converges_to`)."""
+    if temp > 0:
+        text = ("no point: with Langevin noise the weights sample the Gibbs density exp(-(F(W) + weight_decay/2 "
+                "||W||^2) / T) for small steps; no effective initialization")
+    elif not has_rates:
+        text = "no prediction: this network has no exact effective initialization (depth > 2)"
+    elif not effective:
+        text = "no prediction: the run did not keep an exact effective initialization (weight-array start or a zeroed weight)"
+    elif sigma > 0:
+        text = ("no fixed point: x stays on the flow of effective_init, whose scale keeps shrinking while the label "
+                "noise lasts (about -gamma^2 kappa^2 g^2 / 2 per step, g including the noise), toward the sparsest "
+                "(min-l1) interpolator (HaoChen et al. 2021); flow_limit(effective_init) is the limit were the noise "
+                "switched off now")
+    elif lam > 0:
+        text = ("a stationary point of 1/2 ||A x - y||^2 + weight_decay/2 ||W||^2 (not an interpolator); x stays on "
+                "the flow of effective_init")
+    else:
+        text = ("flow_limit(A, y, effective_init): the interpolator that minimizes the effective network's "
+                "potential (exact " + ("SGD" if b is not None else "GD") + " identity)")
+    if averaged:
+        text += "; average_x is a mean of flow points, not on any one network's flow (no effective initialization)"
+    return text
 
 
 def _positive(name, value) -> float:
@@ -344,12 +464,12 @@ def _non_negative(name, value) -> float:
     return v
 
 
-def _bregman_kkt(problem, net, x):
+def _bregman_kkt(problem, net, x, A=None):
     """``||P_perp z||_inf / ||z||_inf`` for ``z = grad Q(x) - grad Q(x0)`` (the map's dual of x)."""
     sign, gap = net.mirror_map().dual(x)
     z = sign * (1.0 - gap)
     size = float(np.max(np.abs(z)))
     if size == 0:
         return 0.0
-    Q = problem.basis.Q
+    Q = problem.basis.Q if problem is not None else orth(A.T)
     return float(np.max(np.abs(z - Q @ (Q.T @ z)))) / size

@@ -35,7 +35,7 @@ from scipy.optimize import lsq_linear
 
 from ..errors import ConvergenceError, NetworkError
 from ..problems import as_problem, scaled_norm
-from ..results import Result
+from ..results import Result, check_tolerance
 
 
 @dataclass(frozen=True)
@@ -94,15 +94,18 @@ def saddle_to_saddle(A, y=None, weights=None, *, max_iter: int | None = None, to
     weights : None (thresholds 1), an array ``t`` (symmetric thresholds), or a pair
         ``(t_plus, t_minus)``.
     max_iter : bound on the number of plateaus (default ``10 N``).
-    tol : relative residual at which the path stops (the final plateau interpolates).
+    tol : relative residual at which the path stops (the final plateau interpolates), ``0 < tol < 1``.
 
-    Example (Pesme-Flammarion's example; ends at ``(0, 0, 10/7, -10/49)``)
-    -------
+    Examples
+    --------
+    Pesme-Flammarion's example; the path ends at ``(0, 0, 10/7, -10/49)``:
+
     >>> import numpy as np
     >>> res = saddle_to_saddle([[1, .5, .7, 0], [.5, 1, .1, .7]], [1, 0])
     >>> np.allclose(res.x, [0, 0, 10 / 7, -10 / 49]), len(res.plateaus)
     (True, 4)
     """
+    tol = check_tolerance(tol, "tol", "saddle_to_saddle")
     problem = as_problem(A, y)
     A_, y_ = problem.A, problem.y
     m, N = A_.shape

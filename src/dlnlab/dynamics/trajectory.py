@@ -17,7 +17,12 @@ Accuracy. The integrator controls the error of ``w`` (``rtol``, ``atol`` in z un
 error ``dz`` moves ``x_i`` by ``X'(z_i) dz``. `Trajectory.condition` is the largest
 ``X'(z_i) (|A|^T |w|)_i / ||x||_inf`` met at the output times: ``x`` is accurate to about
 ``rtol * condition`` relative, and float64 rounding of the dual alone costs
-``eps * condition``. For depth 2 the condition is ``~log(1/scale)`` (harmless); for
+``eps * condition``. That is only the order of magnitude (it was 2-29x optimistic), so
+`Trajectory.accuracy` is measured a posteriori: ``x`` comes from a run at ``rtol / 100``, the
+same grid is integrated again at ``rtol``, and twice the largest relative distance of the two,
+at least ``rtol * condition``, plus ``eps * condition`` is reported. The run at ``rtol`` is the
+less accurate one, so this bounds the error of ``x`` from above (about 3x the cost of one run
+at ``rtol``). For depth 2 the condition is ``~log(1/scale)`` (harmless); for
 p > 2 it grows like ``k / gap`` near the barrier ``|z| < 1``, so tiny scales at p > 2 are
 out of float64 reach for trajectories (the limit itself, `flow_limit`, is not affected):
 the result then says ``status = "imprecise"``.
@@ -31,10 +36,11 @@ import numpy as np
 from scipy.integrate import LSODA, Radau
 
 from ..engine import solve_psd, weighted_gram
+from .classification import check_loss, classification_trajectory
 from ..engine.steps import scaled_norms
 from ..errors import ConvergenceError, NetworkError, OptionError, TimeGridError
 from ..networks.base import Network
-from ..problems import Problem, as_problem
+from ..problems import Problem, as_problem, real_array
 from ..results import Result, check_tolerance
 
 _EPS = float(np.finfo(float).eps)
@@ -44,6 +50,9 @@ _HUGE = 1e150
 #: Largest relative error of x that float64 rounding of the dual may cause before a
 #: trajectory is flagged "imprecise" (half of float64's digits).
 MAX_ROUNDING = 1e-8
+
+#: Tightest rtol the integration is run at (scipy's floor is 100 eps ~ 2.2e-14).
+_TIGHTEST = 1e-13
 
 #: Integrators of scipy that accept an analytic Jacobian and suit this stiff ODE.
 METHODS = ("LSODA", "Radau")
@@ -57,8 +66,9 @@ class Trajectory(Result):
     (``1/2 ||A x(t) - y||^2``), ``dual`` (``lam(t)``, shape ``(len(t), m)``, the units of docs/theory.md
     ``s = A^T lam``), ``residual`` (``||A x - y|| / ||y||`` at each time), ``iterations`` (integrator steps), ``nfev``, ``njev``,
     ``nlu`` (right-hand sides, Jacobians, LU factorizations), ``condition`` (see the module
-    docstring), ``accuracy`` (``(rtol + eps) * condition``: the expected relative accuracy
-    of ``x``), ``status`` (``"converged"``: integrated to the tolerance at every output time; ``"imprecise"``
+    docstring), ``accuracy`` (an a-posteriori bound of ``max_k ||x(t_k) - x_true(t_k)||_inf /
+    ||x(t_k)||_inf``: twice the distance of ``x`` (a run at rtol/100) to a run at rtol, at least rtol * condition; see the module docstring; ``inf`` unless
+    converged), ``status`` (``"converged"``: integrated to the tolerance at every output time; ``"imprecise"``
     or ``"failed"``), ``method`` (the
     integrator(s) used: ``"LSODA"``, ``"Radau"`` or ``"LSODA+Radau"``) and ``message``.
     """
@@ -90,10 +100,7 @@ class Trajectory(Result):
 
 def check_times(times) -> np.ndarray:
     """Validate output times: a non-empty 1-D array of finite, non-negative, sorted numbers."""
-    try:
-        t = np.asarray(times, dtype=float)
-    except (TypeError, ValueError):
-        raise TimeGridError(f"times must be real numbers; got {times!r}.") from None
+    t = real_array(times, "times", TimeGridError)
     if t.ndim == 0:
         t = t.reshape(1)
     if t.ndim != 1 or t.size == 0:
@@ -109,23 +116,28 @@ def check_times(times) -> np.ndarray:
 
 
 def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, atol: float = 1e-13,
-                    method: str = "LSODA", max_steps: int = 100_000, throw: bool = True) -> Trajectory:
+                    method: str = "LSODA", max_steps: int = 100_000, throw: bool = True, loss: str = "square"):
     """``x(t)`` of gradient flow of ``net`` on ``1/2 ||A x - y||^2`` at ``times`` (docs/theory.md section 3).
+
+    With ``loss="exponential"`` or ``"logistic"``, ``y`` are labels in {-1, +1} and the loss is
+    ``sum_i l(y_i a_i^T x)``: the result is a `ClassificationTrajectory` (direction, margins,
+    log-loss; times up to 1e300, losses down to 1e-300; `dlnlab.dynamics.classification`).
 
     Parameters
     ----------
     A, y : the data, or a `Problem` as ``A`` (then ``y`` is omitted and ``net`` follows it).
     net : a network with ``mirror_map()`` (`SymmetricDLN`, `TwoLayerDLN`, `LayeredDLN`, ...).
     times : sorted non-negative output times (the flow's own clock ``t``).
-    rtol, atol : tolerances of the integrator on the scaled dual ``w = dual_scale * lam``.
+    rtol, atol : tolerances of the integrator on the scaled dual ``w = dual_scale * lam``; ``x`` is
+        integrated at ``rtol / 100`` and checked against a run at ``rtol`` (``accuracy``), ``0 < rtol < 1``.
     method : ``"LSODA"`` (default: Adams while the flow is non-stiff, BDF once it is),
         or ``"Radau"``; both use the analytic Jacobian.
     max_steps : step budget of the integrator over all outputs (status "max_iter" beyond it).
     throw : raise `ConvergenceError` if the integration fails or is imprecise (default);
         else return with ``status`` saying so.
 
-    Example
-    -------
+    Examples
+    --------
     >>> import dlnlab as dl
     >>> P = dl.line_problem()
     >>> tr = dl.flow_trajectory(P, dl.SymmetricDLN(depth=2, scale=1e-2), [0.0, 1.0, 1e6])
@@ -140,6 +152,13 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
                            f"scale=1e-3) and the output times; got {type(net).__name__} as the network.")
     if times is None:
         raise TimeGridError("flow_trajectory(A, y, net, times): the output times are missing.")
+    check_loss(loss)
+    if loss != "square":
+        if isinstance(A, Problem):
+            A, y = A.A, A.y
+        return classification_trajectory(A, y, net, check_times(times), loss=loss, rtol=rtol,
+                                         atol=atol, method=method,
+                                         max_steps=max_steps, throw=throw)
     problem = as_problem(A, y)
     t = check_times(times)
     if method not in METHODS:
@@ -216,28 +235,48 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
         return None
 
     T = d * t
-    with np.errstate(over="ignore", invalid="ignore"):  # trial stages beyond the domain (see rhs)
-        try:
-            W, nlu, steps, used, status, message = _integrate(rhs, jac, T, np.zeros(problem.m), method, rtol,
-                                                              atol, monitor, max_steps, curvature)
-        except ValueError as err:  # scipy's finiteness checks: the flow left float64 range
-            W, nlu, steps, used = np.full((T.size, problem.m), np.nan), 0, 0, method
-            status, message = "failed", (
-                f"the integrator met non-finite values ({err}); the data (||y||_inf = "
-                f"{float(np.max(np.abs(y_))):.1e}) or the scale are too far from size 1 for a float64 "
-                "trajectory: rescale y and the scale together (x scales with them; dl.flow_limit takes any size).")
-    nfev, njev = calls
 
-    X = np.full((T.size, problem.N), np.nan)
-    condition = seen[0]
-    for k, w in enumerate(W):
-        if not np.all(np.isfinite(w)):
-            continue
-        x, sign, gap = primal(w)
-        if x is None:
-            continue
-        X[k] = x
-        condition = max(condition, condition_at(w, x, sign, gap))
+    def solve(rtol, atol):
+        """States, primal points and the integrator's report at tolerances (rtol, atol)."""
+        with np.errstate(over="ignore", invalid="ignore"):  # trial stages beyond the domain (see rhs)
+            try:
+                W, nlu, steps, used, status, message = _integrate(rhs, jac, T, np.zeros(problem.m), method, rtol,
+                                                                  atol, monitor, max_steps, curvature)
+            except ValueError as err:  # scipy's finiteness checks: the flow left float64 range
+                W, nlu, steps, used = np.full((T.size, problem.m), np.nan), 0, 0, method
+                status, message = "failed", (
+                    f"the integrator met non-finite values ({err}); the data (||y||_inf = "
+                    f"{float(np.max(np.abs(y_))):.1e}) or the scale are too far from size 1 for a float64 "
+                    "trajectory: rescale y and the scale together (x scales with them; dl.flow_limit takes any size).")
+        X = np.full((T.size, problem.N), np.nan)
+        cond = 0.0
+        for k, w in enumerate(W):
+            if not np.all(np.isfinite(w)):
+                continue
+            x, sign, gap = primal(w)
+            if x is None:
+                continue
+            X[k] = x
+            cond = max(cond, condition_at(w, x, sign, gap))
+        return W, X, nlu, steps, used, status, message, cond
+
+    # x from a run 100x tighter than rtol; its a-posteriori error bound from the distance to the run
+    # at rtol (whose error is the larger one), with a 2x margin (see the module docstring)
+    inner = max(0.01 * rtol, _TIGHTEST)
+    W, X, nlu, steps, used, status, message, cond = solve(inner, inner / rtol * atol)
+    nfev, njev = calls
+    condition = max(seen[0], cond)
+    accuracy = np.inf
+    if status == "converged":
+        outer = rtol if inner < rtol else min(10.0 * rtol, 0.5)
+        other = solve(outer, atol if inner < rtol else 10.0 * atol)
+        if other[5] == "converged":
+            with np.errstate(over="ignore", invalid="ignore"):
+                size = np.max(np.abs(X), axis=1)
+                diff = np.max(np.abs(X - other[1]), axis=1) / np.where(size > 0, size, 1.0)
+            # and never below the a-priori rtol * condition of the run at rtol (tolerance
+            # proportionality of LSODA is loose: a 100x tighter run can be only ~10x better)
+            accuracy = max(2.0 * float(np.max(diff)), rtol * condition) + _EPS * condition
     with np.errstate(over="ignore", invalid="ignore"):
         r = X @ A_.T - y_
         rnorm = scaled_norms(r)
@@ -250,7 +289,7 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
     if status == "converged" and _EPS * condition > MAX_ROUNDING:
         status, message = "imprecise", _imprecise_message(condition)
     traj = Trajectory(t=t, x=X, loss=loss, dual=W / d, residual=residual, iterations=steps, nfev=nfev, njev=njev,
-                      nlu=nlu, condition=condition, accuracy=(rtol + _EPS) * condition, status=status, method=used,
+                      nlu=nlu, condition=condition, accuracy=accuracy, status=status, method=used,
                       rtol=rtol, atol=atol, network=net, message=message)
     if throw and status != "converged":
         raise ConvergenceError(f"flow_trajectory: {message} Pass throw=False to inspect the result.", traj)
@@ -298,12 +337,18 @@ def _integrate(rhs, jac, T, w0, method, rtol, atol, monitor, max_steps, curvatur
     f_checked = np.inf
     steps = 0
     used = method
+    solver = None
     for k, Tk in enumerate(T):
         while Tk > t_cur and not at_rest:
-            options = dict(rtol=rtol, atol=atol, jac=jac)
-            if h is not None:
-                options["first_step"] = min(h, Tk - t_cur)
-            solver = _SOLVERS[method](rhs, t_cur, w, Tk, **options)
+            continued = _continued(solver, method, t_cur, Tk)
+            if continued is None:
+                nlu += int(solver.nlu or 0) if solver is not None else 0  # the LUs of the run it replaces
+                options = dict(rtol=rtol, atol=atol, jac=jac)
+                if h is not None:
+                    options["first_step"] = min(h, Tk - t_cur)
+                solver = _SOLVERS[method](rhs, t_cur, w, Tk, **options)
+            else:
+                solver = continued
             message, seg_steps, handover = None, 0, False
             while solver.status == "running":
                 message = solver.step()
@@ -328,7 +373,6 @@ def _integrate(rhs, jac, T, w0, method, rtol, atol, monitor, max_steps, curvatur
                         if rest is not None:
                             at_rest, w = True, rest
                             break
-            nlu += int(solver.nlu or 0)
             good = solver.status != "failed" and np.all(np.isfinite(solver.y))
             if at_rest:
                 break
@@ -338,15 +382,40 @@ def _integrate(rhs, jac, T, w0, method, rtol, atol, monitor, max_steps, curvatur
                 method, used, h = "Radau", "LSODA+Radau", None
                 continue
             if not good:
-                return W, nlu, steps, used, "failed", (f"{method} stopped at rescaled time {solver.t:.6g} before "
-                                                f"{Tk:.6g}: {message or 'non-finite state'}")
+                return W, nlu + int(solver.nlu or 0), steps, used, "failed", (
+                    f"{method} stopped at rescaled time {solver.t:.6g} before {Tk:.6g}: "
+                    f"{message or 'non-finite state'}")
             t_cur, w = solver.t, solver.y
             h = float(getattr(solver, "h_abs", None) or solver.step_size or 0.0) or None
         if at_rest:
             W[k:] = w
             break
         W[k] = w
-    return W, nlu, steps, used, "converged", ""
+    return W, nlu + (int(solver.nlu or 0) if solver is not None else 0), steps, used, "converged", ""
+
+
+def _continued(solver, method, t_cur, Tk):
+    """The LSODA run that just ended at ``t_cur``, extended to the next output ``Tk`` (its step
+    size, order and history kept: a restart would begin again at order 1 with tiny steps), or
+    None for a fresh start (another method, a failed run, or a scipy whose LSODA wrapper keeps
+    its stopping time elsewhere).
+
+    scipy's `LSODA` steps with ODEPACK's ``itask = 5`` (one step, never past ``rwork[0]``); moving
+    that bound on is what ODEPACK documents for continuing a run to a new critical time.
+    """
+    if solver is None or method != "LSODA" or solver.status != "finished" or solver.t != t_cur:
+        return None
+    try:
+        integrator = solver._lsoda_solver._integrator
+        rwork = integrator.rwork
+        if integrator.call_args[4] is not rwork or rwork[0] != solver.t_bound:
+            return None
+    except (AttributeError, IndexError, TypeError):
+        return None
+    rwork[0] = Tk
+    solver.t_bound = Tk
+    solver.status = "running"
+    return solver
 
 
 def _rest_point(rhs, jac, w, f, rtol, atol, curvature):

@@ -18,6 +18,8 @@ import math
 
 import numpy as np
 
+from .steps import Local, damped_newton
+
 #: A normalized target scale (data of size 1) at or above this is solved in primal units: the
 #: boundary-relative coordinates would leave only ``1e-16 * KERNEL_SCALE`` relative precision.
 KERNEL_SCALE = 1e3
@@ -61,22 +63,35 @@ def kernel_dual(x: np.ndarray, log_a: float, k: float) -> np.ndarray:
 
 
 def kernel_limit(Q: np.ndarray, z: np.ndarray, log_a: float, k: float, *, tol: float, max_iter: int):
-    """Newton on ``Q^T X(Q nu) = z`` in primal units: ``(nu, x, iterations, converged)``.
+    """Newton on ``F(nu) = Q^T X(Q nu) - z = 0`` in primal units: ``(nu, x, iterations, converged)``.
 
-    Starts at the minimum-norm interpolator (``nu = z``, exact in the limit ``a -> inf``) and
-    stops when ``||Q^T x - z|| <= tol * max(||z||, ||x||)``.
+    `damped_newton` on the merit ``||F||^2 / 2``: its gradient is ``H F`` with the symmetric
+    Jacobian ``H = Q^T diag(X') Q``, so the Newton direction ``-H^{-1} F`` has decrement
+    ``||F||^2``. Starts at the minimum-norm interpolator (``nu = z``, exact as ``a -> inf``)
+    and stops when ``||F|| <= tol * max(||z||, ||x||)``.
     """
-    nu = np.array(z, dtype=float)
-    for it in range(max_iter + 1):
+    def evaluate(nu):
         x, slope = kernel_primal(Q @ nu, log_a, k)
-        grad = Q.T @ x - z
-        if not np.all(np.isfinite(x)):
-            return nu, x, it, False
-        if np.linalg.norm(grad) <= tol * max(np.linalg.norm(z), np.linalg.norm(x)) or it == max_iter:
-            return nu, x, it, bool(np.linalg.norm(grad) <= tol * max(np.linalg.norm(z), np.linalg.norm(x)))
+        return (nu, x, slope, Q.T @ x - z) if np.all(np.isfinite(x)) else None
+
+    def done(point):
+        _, x, _, F = point
+        return bool(np.linalg.norm(F) <= tol * max(np.linalg.norm(z), np.linalg.norm(x)))
+
+    def local(point):
+        _, _, slope, F = point
         H = (Q * slope[:, None]).T @ Q
-        nu = nu - np.linalg.solve(H, grad)
-    return nu, x, max_iter, False
+        return Local(H @ F, -np.linalg.solve(H, F), done(point))
+
+    def merit_decrease(point, new, t, direction):
+        return 0.5 * (float(new[3] @ new[3]) - float(point[3] @ point[3]))
+
+    start = evaluate(np.array(z, dtype=float))
+    if start is None:
+        return np.array(z, dtype=float), np.full(Q.shape[0], np.nan), 0, False
+    (nu, x, _, _), its, ok = damped_newton(start, local, lambda p, t, d: evaluate(p[0] + t * d), merit_decrease,
+                                           max_iter=max_iter)
+    return nu, x, its, ok
 
 
 def kernel_kkt(Q: np.ndarray, x: np.ndarray, log_a: float, k: float) -> float:

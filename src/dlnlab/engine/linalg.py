@@ -3,6 +3,7 @@ and the BLAS threading the engine chooses for them (`blas_threads`)."""
 
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 
 import numpy as np
@@ -30,16 +31,20 @@ def solve_psd(H: np.ndarray, b: np.ndarray) -> np.ndarray:
     (which appear at tiny scales when the support has fewer than m coordinates); it
     changes well-resolved directions by 1e-14 relative, far below the tolerance.
     """
-    scale = float(np.max(np.diag(H))) if H.size else 1.0
-    if not np.isfinite(scale) or scale <= 0:
+    diag = H.diagonal()
+    scale = float(diag.max()) if H.size else 1.0
+    if not math.isfinite(scale) or scale <= 0:
         scale = 1.0
     jitter = JITTER * scale
     for _ in range(8):
-        # LAPACK's Cholesky directly (what cho_factor / cho_solve call, without their per-call checks)
-        c, info = _potrf(H + jitter * np.eye(H.shape[0]), lower=True, clean=False)
+        # LAPACK's Cholesky directly (what cho_factor / cho_solve call, without their per-call checks),
+        # of H + jitter I (the jitter added to the diagonal of a copy)
+        Hj = H.copy()
+        Hj.flat[::H.shape[0] + 1] = diag + jitter
+        c, info = _potrf(Hj, lower=True, clean=False, overwrite_a=True)
         if info == 0:
             v, info = _potrs(c, b, lower=True)
-            if info == 0 and np.all(np.isfinite(v)):
+            if info == 0 and np.isfinite(v).all():
                 return v
         jitter *= 100.0
     return np.linalg.lstsq(H, b, rcond=None)[0]

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..networks.base import ScaleFamily, normalize
+from ..networks.base import ScaleFamily, conforms, normalize
 from .faces import snap_to_face
 from .steps import DualState, newton, step_to
 
@@ -31,6 +31,10 @@ STAGE_ITERATIONS = 12
 EASY_STAGE = 4
 #: The first continuation step, in log-scale units.
 FIRST_STEP = 2.0
+#: A target at most this far below the start (in log-scale units) is first tried in one stage, with
+#: at most `DIRECT_ITERATIONS` Newton iterations; if that fails the run takes the usual first step.
+DIRECT_STEP = 5.0
+DIRECT_ITERATIONS = 8
 
 
 def data_size(Q: np.ndarray, z: np.ndarray) -> float:
@@ -45,7 +49,7 @@ def start_network(net, Q, z):
     At ``scale >= ||x_ls||_inf`` (``x_ls = Q z``, the minimum-norm interpolator) the map
     is nearly linear over the solution's range (the kernel regime).
     """
-    if not isinstance(net, ScaleFamily):
+    if not conforms(net, ScaleFamily):
         return net
     log_start = math.log(data_size(Q, z))
     if net.log_scale >= log_start:
@@ -85,8 +89,10 @@ def continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_s
     targets = list(targets)
     for k, target in enumerate(targets):
         theta_end = target.log_scale
+        direct = False  # the first stage tries the whole way to a near target, on a small budget
         if step is None and theta > theta_end:
-            step = max(min(FIRST_STEP, theta - theta_end), 1e-3)
+            direct = theta - theta_end <= DIRECT_STEP
+            step = theta - theta_end if direct else max(min(FIRST_STEP, theta - theta_end), 1e-3)
         # a target solved as the start itself is in its own units (its c, see SymmetricDLN.normalized)
         segment, r_end = 0, (stage_rescaling(target, target.mirror_map()) if target is start else 1.0)
         failure = None
@@ -114,10 +120,11 @@ def continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_s
                 # the prediction shrinks tiny gaps by cancellation: restore the face exactly
                 guess = snap_to_face(Q, guess, faces)
             tol = rtol if net is target else intermediate_tol
-            new_state, its, ok = newton(Q, z, mapping, guess, tol=tol, max_iter=STAGE_ITERATIONS)
+            budget = DIRECT_ITERATIONS if direct else STAGE_ITERATIONS
+            new_state, its, ok = newton(Q, z, mapping, guess, tol=tol, max_iter=budget)
             total += its
             if not ok and guess is not base:
-                new_state, its, ok = newton(Q, z, mapping, base, tol=tol, max_iter=STAGE_ITERATIONS)
+                new_state, its, ok = newton(Q, z, mapping, base, tol=tol, max_iter=budget)
                 total += its
             if ok and mapping.barrier:
                 # Newton's own moves shrink the gaps by up to 1/MIN_EPS_RATIO: snap and polish
@@ -125,12 +132,16 @@ def continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_s
                 if snapped is not new_state:
                     new_state, its, ok = newton(Q, z, mapping, snapped, tol=tol, max_iter=STAGE_ITERATIONS)
                     total += its
+            if not ok and direct:  # the direct try failed: the usual first step
+                direct, step = False, max(min(FIRST_STEP, theta - theta_end), 1e-3)
+                continue
             if not ok:
                 step *= 0.25
                 if step < 1e-8:
                     failure = "failed", f"continuation stalled at scale exp({theta:.4g})"
                     break
                 continue
+            direct = False
             stages += 1
             segment += 1
             last = (eps, net.small_parameter, new_state.travel)

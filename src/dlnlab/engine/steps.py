@@ -49,7 +49,7 @@ class DualState:
 def step_to(state: DualState, dmu: np.ndarray, dz: np.ndarray, barrier: bool) -> DualState | None:
     """The point ``mu + dmu`` (with ``dz = Q dmu``), or None if it leaves the domain."""
     gap = state.gap - state.sign * dz
-    if barrier and not np.all((gap > 0.0) & (gap < 2.0)):
+    if barrier and not ((gap > 0.0) & (gap < 2.0)).all():
         return None
     sign, gap = normalize(state.sign, gap)
     return DualState(state.mu + dmu, sign, gap, state.travel + dmu)
@@ -137,21 +137,33 @@ def newton(Q: np.ndarray, z: np.ndarray, mapping: MirrorMap, state: DualState, *
     `residual_check` was met.
     """
     here = {}  # quantities of the current point that the line search reuses
+    terms = getattr(mapping, "terms", None)  # primal, slope and conjugate from one evaluation
+    znorm = float(scaled_norms(z))
 
     def local(state):
-        x = mapping.primal(state.sign, state.gap)
-        d = mapping.slope(state.sign, state.gap)
-        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(d))):
+        reuse = here.get("new") is state
+        if terms is not None:
+            x, d, F0 = terms(state.sign, state.gap, conjugate=not reuse)
+        else:
+            x, d, F0 = mapping.primal(state.sign, state.gap), mapping.slope(state.sign, state.gap), None
+        if not (np.isfinite(x).all() and np.isfinite(d).all()):
             return None
-        grad, done = residual_check(Q, z, x, tol, rounding_floor(d, state.gap))
-        if done or not d.max() > 0:  # every slope underflowed: no curvature to step with
+        # the test of `residual_check`, with ||z|| computed once per call
+        grad = Q.T @ x - z
+        gnorm = float(scaled_norms(grad))
+        done = gnorm <= max(tol * max(znorm, float(scaled_norms(x))), float(rounding_floor(d, state.gap)))
+        dmax = d.max()
+        if done or not dmax > 0:  # every slope underflowed: no curvature to step with
             return Local(grad, None, done)
-        keep = d > SLOPE_CUTOFF * d.max()
+        keep = d > SLOPE_CUTOFF * dmax
         H = weighted_gram(Q, d) if keep.all() else weighted_gram(Q[keep], d[keep])
         dmu = solve_psd(H, -grad)
         # the conjugate at an accepted trial point is the one its line search computed
-        F0 = here["F1"] if here.get("new") is state else mapping.conjugate(state.sign, state.gap)
-        here.update(dmu=dmu, dz=Q @ dmu, F0=F0, F0_size=float(np.sum(np.abs(F0))), gnorm=float(scaled_norms(grad)))
+        if reuse:
+            F0 = here["F1"]
+        elif F0 is None:
+            F0 = mapping.conjugate(state.sign, state.gap)
+        here.update(dmu=dmu, dz=Q @ dmu, F0=F0, F0_size=float(np.abs(F0).sum()), gnorm=gnorm)
         return Local(grad, dmu, False)
 
     def max_step(state, dmu):
@@ -162,12 +174,12 @@ def newton(Q: np.ndarray, z: np.ndarray, mapping: MirrorMap, state: DualState, *
 
     def decrease(state, new, t, dmu):
         F1 = mapping.conjugate(new.sign, new.gap)
-        if not np.all(np.isfinite(F1)):
+        if not np.isfinite(F1).all():
             return math.inf
         here.update(new=new, F1=F1)
         # Phi(new) - Phi(old), summed term by term so that it keeps its relative precision
         # when both values are dominated by <mu, z> (tiny scales).
-        return float(np.sum(F1 - here["F0"])) - t * float(dmu @ z)
+        return float((F1 - here["F0"]).sum()) - t * float(dmu @ z)
 
     def tie(state, new, t, dphi):
         # Phi cannot tell the points apart: accept if the residual improves
@@ -249,6 +261,12 @@ def scaled_norms(v: np.ndarray) -> np.ndarray:
     >>> bool(np.allclose(scaled_norms(np.array([[3e200, 4e200], [0.0, 0.0]])), [5e200, 0.0]))
     True
     """
+    if v.ndim == 1 and v.dtype == np.float64:
+        # np.linalg.norm's own formula for a vector, sqrt(v . v), without its per-call overhead
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            plain = np.sqrt(v @ v)
+        if 1e-140 < plain < 1e140:
+            return plain
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         plain = np.linalg.norm(v, axis=-1)
     if np.all((plain > 1e-140) & (plain < 1e140)):  # no square under- or overflowed: the plain norm is exact

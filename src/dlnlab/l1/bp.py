@@ -179,7 +179,7 @@ def _second_minimizer(P: Problem, x: np.ndarray, S: np.ndarray, w: np.ndarray) -
 
 
 def basis_pursuit(A, y=None, *, throw: bool = True) -> BPResult:
-    """The l1 minimizer ``argmin ||x||_1 s.t. A x = y``, verified (see module docstring).
+    """The l1 minimizer ``argmin ||x||_1`` subject to ``A x = y``, verified (see module docstring).
 
     A `scipy.sparse` ``A`` reaches HiGHS sparse (the LPs on ``[A, -A]``); the cleaning and
     certificate checks use its dense copy (`Problem`).

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
 import numpy as np
 
-from ..errors import ProblemError
+from scipy.optimize import linprog
+
+from ..errors import InfeasibleLPError, ProblemError, UnboundedLPError
 from .certificate import LPResult, _check_tol, _result
 from .data import _as_lp
 
@@ -45,6 +48,9 @@ def descend(c, A, b, method: str = "gd", *, reg: float | None = None, step: floa
     became non-finite, or if the returned point does not bear the claim out: the residual is
     recomputed from the returned ``x``, and an LP with some ``c_i < 0`` needs a dual-feasible ``y``
     (without one the LP may be unbounded below, and the point says nothing about it).
+    A run that ends without such a point asks HiGHS about the LP (scaled to size 1), as
+    ``solve_lp(method="flow")`` does: `InfeasibleLPError` or `UnboundedLPError` when it is one;
+    otherwise the result's ``message`` names every certificate the point does not meet.
 
     >>> import numpy as np, dlnlab as dl
     >>> res = dl.descend([1.0, 2.0], [[1.0, 1.0]], [1.0], "eg", reg=1.0, max_iter=2000)
@@ -115,5 +121,40 @@ def descend(c, A, b, method: str = "gd", *, reg: float | None = None, step: floa
         if not rel <= rtol:
             status, message = "failed", f"the returned x has relative residual {rel:.1e} > rtol = {rtol:g}."
     # ||r||_inf / (1 + ||b||_inf) <= rtol ||b||_2 / (1 + ||b||_inf) <= sqrt(m) rtol: in the certificate's units
-    return _result(c, A, b, x, y, status=status, method=method, iterations=k, reg=reg, reference=reference,
-                   message=message, trace=trace, primal_tol=math.sqrt(A.shape[0]) * rtol)
+    primal_tol = math.sqrt(A.shape[0]) * rtol
+    res = _result(c, A, b, x, y, status=status, method=method, iterations=k, reg=reg, reference=reference,
+                  message=message, trace=trace, primal_tol=primal_tol)
+    if res.status != "unverified":
+        # no feasible, bounded point: the LP itself may be infeasible or unbounded (HiGHS decides, as for "flow")
+        kind = _classify(c, A, b)
+        if kind == "infeasible":
+            raise InfeasibleLPError(f"descend(method={method!r}): the LP is infeasible (HiGHS finds no x >= 0 with "
+                                    f"A x = b); after {k} steps the primal residual is {res.primal_residual:.1e}.")
+        if kind == "unbounded":
+            raise UnboundedLPError(f"descend(method={method!r}): the LP is unbounded below (HiGHS confirms a "
+                                   f"feasible ray of decreasing cost); after {k} steps c^T x = {res.objective:.3g}.")
+    return _explained(res, primal_tol)
+
+
+def _classify(c, A, b) -> str:
+    """HiGHS on the LP scaled to size 1: ``"infeasible"``, ``"unbounded"``, ``"optimal"`` or ``"unknown"``."""
+    sA = float(np.max(np.abs(A))) or 1.0
+    sb = float(np.max(np.abs(b))) or 1.0
+    sc = float(np.max(np.abs(c))) or 1.0
+    h = linprog(c / sc, A_eq=A / sA, b_eq=b / sb, bounds=(0, None), method="highs")
+    return {0: "optimal", 2: "infeasible", 3: "unbounded"}.get(h.status, "unknown")
+
+
+def _explained(res: LPResult, primal_tol: float) -> LPResult:
+    """``res`` with a message naming the certificates it does not meet (none is claimed "converged")."""
+    why = (f"primal residual {res.primal_residual:.1e} (feasibility needs <= {primal_tol:.1e}), dual infeasibility "
+           f"{res.dual_infeasibility:.1e}, complementarity {res.complementarity:.1e}, gap {res.duality_gap:.1e}")
+    if res.status == "unverified":
+        text = (f"an entropic point at reg = {res.reg:.3g}, feasible and on a bounded LP but not certified "
+                f"optimal: {why}.")
+    elif res.status == "max_iter":
+        text = f"stopped after {res.iterations} steps without a feasible point: {why}."
+    else:
+        text = f"{why}."
+    message = f"{res.message} {text}" if res.message else text
+    return dataclasses.replace(res, message=message)

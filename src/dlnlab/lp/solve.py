@@ -30,8 +30,8 @@ Every result carries its certificate: primal residual, dual infeasibility, compl
 and the duality gap of ``(x, dual)``, all relative (see `LPResult`), recomputed from the returned
 point before any status is claimed.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np, dlnlab as dl
 >>> A = np.array([[1.0, 1.0, 1.0, 0.0], [1.0, -1.0, 0.0, 1.0]]); b = np.array([2.0, 0.5])
 >>> res = dl.solve_lp([1.0, 2.0, 3.0, 1.0], A, b)
@@ -63,7 +63,7 @@ def solve_lp(c, A, b, method: str = "flow", *, reg: float | None = None, tol: fl
              step: float | None = None, max_iter: int | None = None, time_limit: float | None = None,
              bound: float | None = None, reference: float | None = None, record_every: int = 10,
              throw: bool = True) -> LPResult:
-    """Solve ``min c^T x s.t. A x = b, x >= 0`` with a non-negative DLN (docs/theory.md section 7).
+    """Solve ``min c^T x`` subject to ``A x = b, x >= 0`` with a non-negative DLN (docs/theory.md section 7).
 
     Parameters
     ----------

@@ -27,6 +27,7 @@ for derivatives in the scale.
 
 from __future__ import annotations
 
+from dataclasses import is_dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -49,10 +50,32 @@ class MirrorMap(Protocol):
     def potential(self, x: np.ndarray) -> np.ndarray: ...
 
 
+_CONFORMING: set = set()  # (type, protocol) pairs known to conform: dataclasses, whose fields every instance has
+
+
+def conforms(obj, protocol) -> bool:
+    """``isinstance(obj, protocol)`` for a runtime-checkable protocol, remembered per dataclass type.
+
+    A protocol ``isinstance`` inspects every member (tens of microseconds); solvers ask it on
+    each call. An instance of a dataclass has every field its type declares, so a type that
+    conformed once conforms always.
+
+    >>> conforms(object(), Network)
+    False
+    """
+    key = (type(obj), protocol)
+    if key in _CONFORMING:
+        return True
+    result = isinstance(obj, protocol)
+    if result and is_dataclass(type(obj)):
+        _CONFORMING.add(key)
+    return result
+
+
 def normalize(sign: np.ndarray, gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Re-express ``z = sign (1 - gap)`` with ``gap <= 1`` (flip to the nearer boundary)."""
     flip = gap > 1.0
-    if np.any(flip):
+    if flip.any():
         sign = np.where(flip, -sign, sign)
         gap = np.where(flip, 2.0 - gap, gap)
     return sign, gap

@@ -37,6 +37,7 @@ from functools import cached_property
 import numpy as np
 
 from ..errors import NetworkError
+from ..problems import real_array
 from .base import check_size
 from .twolayer import TwoLayerDLN, TwoLayerMap
 
@@ -295,10 +296,7 @@ class LayeredDLN:
     log_scale: float = field(init=False, repr=False)
 
     def __post_init__(self):
-        try:
-            U = np.array(self.inits, dtype=float)
-        except (TypeError, ValueError):
-            raise NetworkError(f"inits must be a real L x N array of initial layers; got {self.inits!r}.") from None
+        U = np.array(real_array(self.inits, "inits", NetworkError))
         if U.ndim != 2 or U.shape[0] < 2 or U.shape[1] < 1:
             raise NetworkError(f"inits must be an L x N array with L >= 2 layers; got shape {U.shape}.")
         if not np.all(np.isfinite(U)):

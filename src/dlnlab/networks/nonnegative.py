@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import NetworkError
+from ..problems import real_array
 from .base import check_size
 
 #: ``log`` of the smallest positive float64 (subnormal): the dual image of an underflowed ``x = 0``.
@@ -90,10 +91,7 @@ class EntropicMap:
 
 
 def _vector(name, value) -> np.ndarray:
-    try:
-        v = np.array(value, dtype=float)
-    except (TypeError, ValueError):
-        raise NetworkError(f"{name} must be a real vector; got {type(value).__name__}.") from None
+    v = np.array(real_array(value, name, NetworkError))
     if v.ndim > 1:
         raise NetworkError(f"{name} must be a scalar or a 1-D vector; got shape {v.shape}.")
     if not np.all(np.isfinite(v)):

@@ -64,6 +64,13 @@ class HyperbolicMap:
         big, ratio, _ = self._parts(gap)
         return big * (1.0 + ratio) / self.c
 
+    def terms(self, sign, gap, conjugate=True):
+        """``(primal, slope, conjugate)`` from one evaluation of ``_parts`` (conjugate None if not asked)."""
+        big, ratio, absz = self._parts(gap)
+        one_plus = 1.0 + ratio
+        return (sign * big * -np.expm1(-2.0 * self.c * absz), self.c * big * one_plus,
+                (big * one_plus / self.c if conjugate else None))
+
     def log_scale_rate(self, sign, gap):
         """``(dX/dlog a) / (dX/dz)`` at fixed ``s``: ``X / X' = tanh(c z) / c`` (``X = 2 a sinh(4 s)``)."""
         ratio = np.exp(-2.0 * self.c * (1.0 - gap))
@@ -95,6 +102,15 @@ class HyperbolicMap:
         return x * to_z(sign, gap) - self.conjugate(sign, gap)
 
 
+def _with_reflection(gap):
+    """``[gap, 2 - gap]`` stacked on a new first axis."""
+    gap = np.asarray(gap, dtype=float)
+    out = np.empty((2,) + gap.shape)
+    out[0] = gap
+    np.subtract(2.0, gap, out=out[1])
+    return out
+
+
 @dataclass(frozen=True)
 class PowerBarrierMap:
     """Depth p > 2: ``X(tau) = a [(1 - tau)^{-k} - (1 + tau)^{-k}]``, ``k = p / (p - 2)``.
@@ -112,9 +128,11 @@ class PowerBarrierMap:
     k: float
     barrier: bool = True
     _a: float = field(init=False, repr=False, compare=False)
+    _expo: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "_a", math.exp(self.log_a))
+        object.__setattr__(self, "_expo", np.array([self.k, self.k + 1.0, self.k - 1.0])[:, None, None])
 
     def _pow(self, base, expo):
         """``a * base^{-expo}``: a product of two floats where both are representable (to
@@ -127,15 +145,42 @@ class PowerBarrierMap:
             safe = np.isfinite(direct) & (direct > 1e-290) & (self._a > 1e-290)
             return np.where(safe, direct, np.exp(self.log_a - expo * np.log(base)))
 
+    def _pair(self, gap, expo):
+        """``a gap^{-expo}`` and ``a (2 - gap)^{-expo}``: one ``np.power`` call when every value is
+        representable (the same values as `_pow`), else `_pow` on each."""
+        with np.errstate(all="ignore"):
+            direct = self._a * np.power(_with_reflection(gap), -expo)
+        if self._a > 1e-290 and direct.min(initial=np.inf) > 1e-290 and direct.max(initial=0.0) < np.inf:
+            return direct[0], direct[1]
+        return self._pow(gap, expo), self._pow(2.0 - gap, expo)
+
     def primal(self, sign, gap):
-        return sign * (self._pow(gap, self.k) - self._pow(2.0 - gap, self.k))
+        near, far = self._pair(gap, self.k)
+        return sign * (near - far)
 
     def slope(self, sign, gap):
-        return self.k * (self._pow(gap, self.k + 1.0) + self._pow(2.0 - gap, self.k + 1.0))
+        near, far = self._pair(gap, self.k + 1.0)
+        return self.k * (near + far)
 
     def conjugate(self, sign, gap):
         km1 = self.k - 1.0
-        return (self._pow(gap, km1) + self._pow(2.0 - gap, km1)) / km1
+        near, far = self._pair(gap, km1)
+        return (near + far) / km1
+
+    def terms(self, sign, gap, conjugate=True):
+        """``(primal, slope, conjugate)`` with every power from one ``np.power`` call (the same
+        values as the three methods; conjugate None if not asked)."""
+        k = self.k
+        expo = self._expo if conjugate else self._expo[:2]
+        base = _with_reflection(gap)
+        with np.errstate(all="ignore"):
+            direct = self._a * np.power(base, -expo)
+        if not (self._a > 1e-290 and direct.min(initial=np.inf) > 1e-290 and direct.max(initial=0.0) < np.inf):
+            return (self.primal(sign, gap), self.slope(sign, gap),
+                    self.conjugate(sign, gap) if conjugate else None)
+        x = sign * (direct[0, 0] - direct[0, 1])
+        d = k * (direct[1, 0] + direct[1, 1])
+        return x, d, ((direct[2, 0] + direct[2, 1]) / (k - 1.0) if conjugate else None)
 
     def log_scale_rate(self, sign, gap):
         """``(dX/dlog a) / (dX/dz)`` at fixed ``s``, up to a multiple of ``z``: ``X / X'``.

@@ -29,16 +29,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import NetworkError
+from ..problems import real_array
 from .base import check_size
 
 _LOG2 = math.log(2.0)
 
 
 def _weights(name: str, value) -> np.ndarray:
-    try:
-        arr = np.array(value, dtype=float)
-    except (TypeError, ValueError):
-        raise NetworkError(f"{name} must be a real vector of initial weights; got {value!r}.") from None
+    arr = np.array(real_array(value, name, NetworkError))
     if arr.ndim == 0:
         arr = arr.reshape(1)
     if arr.ndim != 1 or arr.size == 0:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import random
 import sqlite3
 import time
 from pathlib import Path
@@ -84,9 +85,7 @@ class ResultStore:
         directory.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, isolation_level=None, timeout=60.0)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.executescript(_SCHEMA)
+            _set_up(conn)
             # read and create in one write transaction: of two sweeps started on the same
             # directory at once, one creates the store and the other finds it
             with _transaction(conn):
@@ -200,6 +199,22 @@ class ResultStore:
             pq.write_table(pa.Table.from_pylist(rows), buf)
             return atomic_write_bytes(path, buf.getvalue())
         raise SweepConfigError(f"unknown export format {fmt!r}; use csv or parquet.")
+
+
+def _set_up(conn, wait: float = 60.0) -> None:
+    """WAL mode and the schema. Switching a new file to WAL takes a lock that SQLite does not
+    wait for (``database is locked`` at once when sweeps start together): retry until ``wait``."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.executescript(_SCHEMA)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01 + 0.04 * random.random())
 
 
 class _transaction:
