@@ -13,7 +13,7 @@ def test_limit_json_matches_library(tmp_path):
     path = dl.random_problem().save(tmp_path / "random.npz")
     out = runner.invoke(app, ["limit", str(path), "--depth", "3", "--scale", "1e-9", "--json"])
     assert out.exit_code == 0, out.output
-    payload = json.loads(out.output)
+    payload = json.loads(out.output)["result"]
     ref = dl.flow_limit(dl.random_problem(), dl.SymmetricDLN(depth=3, scale=1e-9))
     assert payload["status"] == "converged"
     assert np.allclose(payload["x"], ref.x, rtol=0, atol=1e-15)

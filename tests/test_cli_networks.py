@@ -31,7 +31,7 @@ def problem(tmp_path):
 def test_limit_json_is_the_library_result(problem, spec):
     out = runner.invoke(app, ["limit", str(problem), "--network", spec, "--json"])
     assert out.exit_code == 0, out.output
-    payload = json.loads(out.output)
+    payload = json.loads(out.output)["result"]
     P = _problem()
     ref = dl.flow_limit(P, dl.network_from_spec(spec, size=P.N)).to_dict()
     assert set(payload) == set(ref)
@@ -62,7 +62,7 @@ def test_networks_lists_every_family():
 def test_flow_takes_a_spec(problem):
     out = runner.invoke(app, ["flow", str(problem), "--network", SPECS[1], "--times", "0,1,10", "--json"])
     assert out.exit_code == 0, out.output
-    payload = json.loads(out.output)
+    payload = json.loads(out.output)["result"]
     assert payload["network"] == dl.network_from_spec(SPECS[1], size=5).spec
     assert len(payload["t"]) == 3
 
@@ -72,7 +72,7 @@ def test_gd_json_is_the_result(problem):
     out = runner.invoke(app, ["gd", str(problem), "--network", spec, "--step", "0.5", "--steps", "20000",
                               "--json"])
     assert out.exit_code == 0, out.output
-    payload = json.loads(out.output)
+    payload = json.loads(out.output)["result"]
     P = _problem()
     ref = dl.gradient_descent(P, dl.network_from_spec(spec, size=P.N), step=0.5, steps=20000)
     assert payload["status"] == ref.status == "converged" and payload["success"] is True
@@ -100,8 +100,8 @@ def test_gd_training_options_are_the_library_call(problem, tmp_path):
             "--sampling", "replacement", "--seed", "5", "--weight-decay", "0.01", "--label-noise", "0.1",
             "--record", "loss,gains", "--tol", "0", "--json"]
     out = runner.invoke(app, args)
-    assert out.exit_code == 0, out.output
-    payload = json.loads(out.output)
+    assert out.exit_code == 1, out.output  # tol 0 runs every step: status max_iter, not a success
+    payload = json.loads(out.output)["result"]
     P = _problem()
     net = dl.network_from_spec(spec, size=P.N)
     ref = dl.gradient_descent(P, net, schedule=[(30, 0.1), (20, 0.05)], batch_size=2, sampling="replacement",
@@ -113,9 +113,9 @@ def test_gd_training_options_are_the_library_call(problem, tmp_path):
     saved.write_text(out.output)
     more = runner.invoke(app, ["gd", str(problem), "--network", spec, "--step", "0.05", "--steps", "10",
                                "--init-weights", str(saved), "--tol", "0", "--json"])
-    assert more.exit_code == 0, more.output
+    assert more.exit_code == 1, more.output  # tol 0 again: max_iter
     cont = dl.gradient_descent(P, net, step=0.05, steps=10, init_weights=np.array(ref.weights), tol=0.0)
-    assert json.loads(more.output)["x"] == cont.x.tolist() and cont.effective_init is None
+    assert json.loads(more.output)["result"]["x"] == cont.x.tolist() and cont.effective_init is None
 
 
 @pytest.mark.parametrize("extra, match", [

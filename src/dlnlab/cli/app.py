@@ -8,11 +8,15 @@ import os
 import sys
 from pathlib import Path
 
-import click
 import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
+
+try:  # typer >= 0.2x runs on its own copy of click: the context lives there
+    from typer._click.globals import get_current_context
+except ImportError:  # older typer, on click itself
+    from click import get_current_context
 
 from ..errors import DLNError, NetworkError, OutputError
 from ..files import plain
@@ -47,7 +51,7 @@ def _options(version: bool = typer.Option(False, "--version", callback=_print_ve
 
 def _context():
     try:
-        return click.get_current_context()
+        return get_current_context()
     except RuntimeError:
         return None
 

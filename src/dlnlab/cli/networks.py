@@ -50,8 +50,9 @@ def _pieces(text: str) -> list:
 def _saved_weights(path: Path) -> np.ndarray:
     """The ``weights`` of a result saved by ``dlnlab gd --json``."""
     try:
-        return np.array(json.loads(path.read_text())["weights"], dtype=float)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        saved = json.loads(path.read_text())
+        return np.array(saved.get("result", saved)["weights"], dtype=float)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise OptionError(f"--init-weights needs the JSON of a previous `dlnlab gd --json` run (with its weights); "
                           f"could not read {path}: {exc}.") from None
 

@@ -151,12 +151,16 @@ def rates(
     plots.rate_axes(ax, f"{P.name}: error to the {'BP solution' if kind == 'bp' else 'selected minimizer'}")
     ax.legend(fontsize=8)
     files = [p.name for p in plots.save_figure(fig, out / "rates")] + ["rates.csv"]
-    atomic_write_json(out / "summary.json", records)
+    from ..provenance import provenance
+
+    prov = provenance()
+    atomic_write_json(out / "summary.json", {"dlnlab": prov["dlnlab"], "experiment": "rates", "records": records,
+                                             "provenance": prov})
     atomic_write_json(out / "meta.json", {"experiment": "rates", "title": f"rate study of {problem.name}",
                                           "mode": "rates", "params": {"problem": str(problem), "depths": ps,
                                                                       "networks": list(networks or []),
                                                                       "per_decade": per_decade},
-                                          "files": files, "seconds": None})
+                                          "files": files, "seconds": None, "provenance": prov})
     table = Table(title=f"rate study: {P.name} ({P.m} x {P.N}), target: {kind}")
     for col in ("depth", "rho", "slope (fit)", "slope (theory)", "fit range log10 a", "constant", "constant (theory)",
                 "pass"):
