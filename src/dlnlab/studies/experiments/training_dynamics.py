@@ -11,7 +11,8 @@
   slows it for alpha < 1 (docs/theory.md section 6).
 - ``even2023-stepsize``: GD and SGD step sizes on ``x = u * v`` (Even et al. 2023): the limit
   is the flow limit of the effective initialization; GD shrinks the scale unevenly, SGD
-  near-uniformly.
+  near-uniformly; the test loss and gain norm against the step up to divergence, GD's
+  threshold against ``2 / sharpness`` of the flattest interpolator.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ...networks.symmetric import SymmetricDLN
 from ...problems import Problem, gaussian_problem, random_problem
 from ...dynamics.saddle import saddle_to_saddle
 from ...networks.twolayer import TwoLayerDLN
+from ...errors import ExperimentError
 from . import check, experiment, record
 
 
@@ -225,18 +227,36 @@ def depth_speed(ctx, *, alphas, depths, t_end, points, rtol):
 # ---------------------------------------------------------------- Even et al. 2023
 
 
-@experiment("even2023-stepsize", title="GD/SGD step sizes and the effective initialization (Even et al. 2023)",
-            quick=dict(steps=(0.4, 0.6), alpha=1e-2, batch=10),
-            full=dict(steps=(0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6), alpha=1e-2, batch=5))
-def stepsize(ctx, *, steps, alpha, batch):
+@experiment("even2023-stepsize", title="Test loss and gain vs step size up to divergence, GD and SGD "
+            "(Even et al. 2023)",
+            quick=dict(steps=(0.4, 0.6), alpha=1e-2, batch=10, sweep_alpha=0.1, gd_sweep=(0.3, 1.56, 7),
+                       sgd_sweep=(0.5, 4.5, 5), sgd_batch=1, budget=50_000),
+            full=dict(steps=(0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6), alpha=1e-2, batch=5, sweep_alpha=0.1,
+                      gd_sweep=(0.05, 1.5, 30), sgd_sweep=(0.15, 4.5, 30), sgd_batch=1, budget=400_000))
+def stepsize(ctx, *, steps, alpha, batch, sweep_alpha, gd_sweep, sgd_sweep, sgd_batch, budget):
     """``x = u * v`` from ``u0 = sqrt(2) alpha``, ``v0 = 0`` on a 20 x 60 Gaussian problem
     (3-sparse truth). GD with step gamma; SGD with batches of ``batch`` rows and step
     ``gamma batch / m`` (the same movement per epoch). Gains: ``log(alpha_inf / alpha)``
-    per coordinate; spread: their coefficient of variation."""
+    per coordinate; spread: their coefficient of variation.
+
+    The sweep (``sweep_alpha``; steps ``linspace(*gd_sweep)`` for GD and ``linspace(*sgd_sweep)``
+    in GD units for SGD with batch ``sgd_batch`` drawn with replacement, as Even et al.'s
+    SGD samples; at most ``budget`` iterations) runs to divergence: the threshold is the
+    first step above the last converged one (from there runs diverge or keep oscillating). Measured: the test loss ``||x - x_true||^2`` (isotropic
+    features), the gain norm ``||log(alpha / alpha_inf)||_1`` and, for GD, ``step *
+    sharpness`` of the final weights (`training_sgd.two_layer_sharpness`). Predicted: each
+    limit is the flow limit of its effective initialization; a converged GD limit is linearly
+    stable (``step * sharpness <= 2``); so GD diverges at the latest at ``2 / s_flat``, with
+    ``s_flat`` the sharpness of the flattest interpolator (`training_sgd.flattest_interpolator`);
+    large steps hurt GD's recovery and help SGD's (the paper's abstract). Only the abstract of
+    Even et al. could be retrieved here: their problem sizes, scales and figure layout are not
+    reproduced, this setup is ours, and the ``2 / s_flat`` bound is the linear-stability
+    argument, not a formula quoted from the paper.
+    """
     P = gaussian_problem(20, 60, 3, seed=1)
     net = TwoLayerDLN(np.full(P.N, math.sqrt(2) * alpha), np.zeros(P.N))
     plain = flow_limit(P, net).x
-    ctx.expect(2 * len(steps))
+    ctx.expect(2 * len(steps) + int(gd_sweep[2]) + int(sgd_sweep[2]))
     rows, records, stats = [], [], {}
     for gamma in steps:
         for kind in ("GD", "SGD"):
@@ -281,4 +301,103 @@ def stepsize(ctx, *, steps, alpha, batch):
     ctx.save_figure(fig, "stepsize")
     ctx.save_csv("stepsize", ["kind", "step", "iterations", "test_error", "distance_to_plain_limit",
                               "distance_to_effective_limit", "kkt", "mean_gain", "gain_spread"], rows)
+    records.extend(_stepsize_sweep(ctx, P, sweep_alpha, gd_sweep, sgd_sweep, sgd_batch, budget))
+    return records
+
+
+def _stepsize_sweep(ctx, P, alpha, gd_sweep, sgd_sweep, sgd_batch, budget):
+    """The step-size sweep of ``even2023-stepsize`` (its docstring): records, CSV and figure."""
+    from .training_sgd import flattest_interpolator, two_layer_sharpness
+    net = TwoLayerDLN(np.full(P.N, math.sqrt(2) * alpha), np.zeros(P.N))
+    _, s_flat = flattest_interpolator(P.A, P.y, basis_pursuit(P).x)
+    bound = 2.0 / s_flat
+    runs = {"GD": [], "SGD": []}
+    rows = []
+    for kind, (lo, hi, count) in (("GD", gd_sweep), ("SGD", sgd_sweep)):
+        for gamma in np.linspace(lo, hi, int(count)):
+            with np.errstate(over="ignore", invalid="ignore"):
+                run = gradient_descent(P, net, step=gamma if kind == "GD" else gamma * sgd_batch / P.m,
+                                       steps=budget, batch_size=None if kind == "GD" else sgd_batch,
+                                       sampling="replacement", seed=0, tol=1e-8)
+            entry = dict(step=float(gamma), status=run.status, test=math.nan, gain=math.nan, edge=math.nan,
+                         dist=math.nan)
+            if run.status == "converged":
+                lim = flow_limit(P, run.effective_init)
+                entry.update(test=float(np.sum((run.x - P.x_true) ** 2)),
+                             gain=float(-0.5 * np.sum(run.log_gains[0] + run.log_gains[1])),
+                             dist=float(np.max(np.abs(run.x - lim.x))))
+                if kind == "GD":
+                    entry["edge"] = gamma * two_layer_sharpness(P.A, P.y, *run.weights)
+            runs[kind].append(entry)
+            rows.append((kind, gamma, run.status, run.iterations, entry["test"], entry["gain"], entry["edge"],
+                         entry["dist"], bound))
+            ctx.step()
+    records, thresholds = [], {}
+    for kind, entries in runs.items():
+        ok = [e for e in entries if e["status"] == "converged"]
+        # beyond the last converged step no run converges (diverged, or still oscillating
+        # after the budget: max_iter); below it a few steps may diverge (the window is ragged)
+        fail = [e["step"] for e in entries if ok and e["status"] != "converged" and e["step"] > ok[-1]["step"]]
+        thresholds[kind] = min(fail) if fail else math.nan
+        if len(ok) < 2 or not fail:
+            raise ExperimentError(f"even2023-stepsize: the {kind} sweep needs two converged steps and a failing one "
+                                  f"above them; widen its range (got {len(ok)} converged, {len(fail)} above).")
+        spacing = float(entries[1]["step"] - entries[0]["step"])
+        checks = [
+            # the identity x_K = flow curve of the effective network is exact; runs stop at a
+            # relative residual 1e-8, times the projection's conditioning (~1e2): 1e-6
+            check("distance_to_effective_limit", max(e["dist"] for e in ok), 0.0, 1e-6, "max"),
+            check("gain_norm_growth", ok[-1]["gain"] - ok[0]["gain"], 0.0, 0.0, "min"),
+        ]
+        if kind == "GD":
+            checks += [
+                # linear stability of a converged limit; the final weights carry a residual
+                # 1e-8, so their sharpness is that of the limit to ~1e-6: 2e-3 is generous
+                check("max_step_times_sharpness", max(e["edge"] for e in ok), 2.0, 2e-3, "max"),
+                # just below divergence GD converges at the edge of stability (measured 1.99)
+                check("edge_of_stability", ok[-1]["edge"], 2.0, 0.05, "min"),
+                # no convergence above 2 / s_flat (linear stability, rigorous) ...
+                check("last_converged_step", ok[-1]["step"], bound, 0.0, "max"),
+                # ... and the bound is where GD stops converging, to one grid spacing
+                # (measured: converged at 1.45 against the bound 1.456, not at 1.5)
+                check("no_convergence_from", thresholds[kind], bound, spacing, "abs"),
+                check("large_steps_hurt_gd", ok[-1]["test"] - ok[0]["test"], 0.0, 0.0, "min"),
+            ]
+        else:
+            checks.append(check("large_steps_help_sgd", ok[-1]["test"] - ok[0]["test"], 0.0, 0.0, "max"))
+        records.append(record(
+            f"{kind} sweep", params={"kind": kind, "alpha": alpha, "batch": None if kind == "GD" else sgd_batch},
+            steps=[e["step"] for e in entries], status=[e["status"] for e in entries],
+            test_loss=[e["test"] for e in entries], gain_norm=[e["gain"] for e in entries],
+            last_converged_step=ok[-1]["step"], first_failing_step=thresholds[kind],
+            divergence_bound=bound if kind == "GD" else None, checks=checks,
+            note="step sizes in GD units up to divergence; GD bound 2 / sharpness of the flattest interpolator"))
+    fig, axes = plots.new_figure(1, 3, size=(4.0, 3.4))
+    axes = axes.ravel()
+    colors = {"GD": plots.CYCLE[0], "SGD": plots.CYCLE[1]}
+    for kind, entries in runs.items():
+        ok = [e for e in entries if e["status"] == "converged"]
+        label = "GD" if kind == "GD" else f"SGD (batch {sgd_batch})"
+        axes[0].plot([e["step"] for e in ok], [e["test"] for e in ok], "o-", ms=3, color=colors[kind], label=label)
+        axes[1].semilogy([e["step"] for e in ok], [e["gain"] for e in ok], "o-", ms=3, color=colors[kind],
+                         label=label)
+        for ax in axes[:2]:
+            ax.axvline(thresholds[kind], color=colors[kind], ls="--", lw=0.9,
+                       label=f"{kind}: no convergence from" if ax is axes[0] else None)
+        if kind == "GD":
+            axes[2].plot([e["step"] for e in ok], [e["edge"] for e in ok], "o-", ms=3, color=colors[kind], label=label)
+    for ax in axes:
+        ax.axvline(bound, color="k", ls=":", lw=1.0, label=r"$2 / s_{flat}$ (GD bound)" if ax is axes[0] else None)
+        ax.set_xlabel(r"step size $\gamma$ (GD units)")
+        ax.grid(True, alpha=0.3)
+    axes[2].axhline(2.0, color="k", lw=0.8)
+    axes[0].set(ylabel=r"test loss $\|x_\infty - x_{true}\|^2$", title=rf"test loss ($\alpha$ = {alpha:g})")
+    axes[1].set(ylabel=r"$\|\log(\alpha / \alpha_\infty)\|_1$", title="gain norm")
+    axes[2].set(ylabel=r"$\gamma \lambda_{max}(\nabla^2 L)$ at the limit", title="GD: step x sharpness (2: edge)")
+    for ax in axes:
+        ax.legend(fontsize=7)
+    ctx.save_figure(fig, "stepsize_sweep")
+    ctx.save_csv("stepsize_sweep", ["kind", "step", "status", "iterations", "test_loss", "gain_norm",
+                                    "step_times_sharpness", "distance_to_effective_limit", "gd_divergence_bound"],
+                 rows)
     return records
