@@ -24,6 +24,7 @@ import numpy as np
 from ... import plots
 from ...dynamics.trajectory import flow_trajectory
 from ...dynamics.descent import gradient_descent
+from ...dynamics.sharpness import sharpness
 from ...l1 import basis_pursuit, certificate_constant
 from ...networks.layered import LayeredDLN
 from ...limits import flow_limit
@@ -244,7 +245,7 @@ def stepsize(ctx, *, steps, alpha, batch, sweep_alpha, gd_sweep, sgd_sweep, sgd_
     SGD samples; at most ``budget`` iterations) runs to divergence: the threshold is the
     first step above the last converged one (from there runs diverge or keep oscillating). Measured: the test loss ``||x - x_true||^2`` (isotropic
     features), the gain norm ``||log(alpha / alpha_inf)||_1`` and, for GD, ``step *
-    sharpness`` of the final weights (`training_sgd.two_layer_sharpness`). Predicted: each
+    sharpness`` of the final weights (`dlnlab.sharpness`). Predicted: each
     limit is the flow limit of its effective initialization; a converged GD limit is linearly
     stable (``step * sharpness <= 2``); so GD diverges at the latest at ``2 / s_flat``, with
     ``s_flat`` the sharpness of the flattest interpolator (`training_sgd.flattest_interpolator`);
@@ -307,7 +308,7 @@ def stepsize(ctx, *, steps, alpha, batch, sweep_alpha, gd_sweep, sgd_sweep, sgd_
 
 def _stepsize_sweep(ctx, P, alpha, gd_sweep, sgd_sweep, sgd_batch, budget):
     """The step-size sweep of ``even2023-stepsize`` (its docstring): records, CSV and figure."""
-    from .training_sgd import flattest_interpolator, two_layer_sharpness
+    from .training_sgd import flattest_interpolator
     net = TwoLayerDLN(np.full(P.N, math.sqrt(2) * alpha), np.zeros(P.N))
     _, s_flat = flattest_interpolator(P.A, P.y, basis_pursuit(P).x)
     bound = 2.0 / s_flat
@@ -327,7 +328,7 @@ def _stepsize_sweep(ctx, P, alpha, gd_sweep, sgd_sweep, sgd_batch, budget):
                              gain=float(-0.5 * np.sum(run.log_gains[0] + run.log_gains[1])),
                              dist=float(np.max(np.abs(run.x - lim.x))))
                 if kind == "GD":
-                    entry["edge"] = gamma * two_layer_sharpness(P.A, P.y, *run.weights)
+                    entry["edge"] = gamma * sharpness(P, net, np.array(run.weights))
             runs[kind].append(entry)
             rows.append((kind, gamma, run.status, run.iterations, entry["test"], entry["gain"], entry["edge"],
                          entry["dist"], bound))

@@ -1,19 +1,9 @@
-"""SGD, early stopping and label noise on ``x = u * v``: gain shapes, noisy recovery, noise shape.
+"""The flattest interpolator of ``x = u * v``: the step-size bound of ``even2023-stepsize``.
 
-- ``even2023-gains``: the per-coordinate gains ``log(alpha / alpha_inf)`` of GD (concentrated
-  on few coordinates) and SGD (near uniform) over many random datasets (Even, Pesme,
-  Gunasekar, Flammarion 2023).
-- ``vaskevicius2019-early-stopping``: noisy measurements, the early-stopped GD iterate
-  (Vaskevicius, Kanade, Rebeschini 2019): the initialization's effect, constant vs doubling
-  steps, GD's path against the Lasso path (scikit-learn's ``lasso_path``) and an n-vs-k
-  recovery diagram.
-- ``haochen2021-label-noise``: label-noise GD from a large initialization recovers the sparse
-  solution where plain GD stays near the min-l2 interpolator (HaoChen, Wei, Lee, Ma 2021,
-  "Shape matters").
-
-Helpers: `two_layer_sharpness` (the exact top Hessian eigenvalue of ``1/2 ||A (u*v) - y||^2``
-in the weights) and `flattest_interpolator` (the interpolator whose balanced weights have the
-smallest sharpness: GD cannot converge with a step above ``2 / its sharpness``).
+GD with step ``gamma`` can converge only to a minimum whose sharpness (`dlnlab.sharpness`) is at
+most ``2 / gamma``; among interpolators with balanced weights (``|u| = |v| = sqrt|x|``) the
+sharpness is ``lambda_max(A diag(2|x|) A^T)``, so GD cannot converge with a step above
+``2 / min_x lambda_max(...)`` (`flattest_interpolator`).
 """
 
 from __future__ import annotations
@@ -23,37 +13,6 @@ import math
 import numpy as np
 from scipy.linalg import eigh, null_space
 from scipy.optimize import minimize
-
-from ... import plots
-from ...dynamics.descent import gradient_descent
-from ...errors import ExperimentError
-from ...l1 import basis_pursuit
-from ...limits import flow_limit
-from ...networks.twolayer import TwoLayerDLN
-from ...problems import Problem, gaussian_problem
-from . import check, experiment, record
-
-
-def two_layer_sharpness(A, y, u, v) -> float:
-    """Top eigenvalue of the Hessian of ``L(u, v) = 1/2 ||A (u * v) - y||^2`` in ``(u, v)``.
-
-    With ``r = A (u v) - y``, ``g = A^T r`` and ``J = [A diag(v), A diag(u)]``:
-    ``H = J^T J + [[0, diag(g)], [diag(g), 0]]`` (dense, exact; 2N x 2N).
-
-    >>> import numpy as np
-    >>> A = np.array([[1.0, 0.0], [0.0, 2.0]])
-    >>> round(two_layer_sharpness(A, A @ np.ones(2), np.ones(2), np.ones(2)), 12)  # 2 * max_i (A^T A)_ii
-    8.0
-    """
-    A = np.asarray(A, dtype=float)
-    u, v = np.asarray(u, dtype=float), np.asarray(v, dtype=float)
-    g = A.T @ (A @ (u * v) - np.asarray(y, dtype=float))
-    J = np.hstack([A * v, A * u])
-    H = J.T @ J
-    N = u.size
-    H[np.arange(N), N + np.arange(N)] += g
-    H[N + np.arange(N), np.arange(N)] += g
-    return float(np.linalg.eigvalsh(H)[-1])
 
 
 def balanced_sharpness(A, x) -> float:
