@@ -219,7 +219,7 @@ def test_cli_limit_json_is_the_library_result(tmp_path):
     spec = "azulay:up=0.1;0.2;-0.1;0.05;0.3,vp=0.1,um=0.2,vm=-0.05"
     out = CliRunner().invoke(app, ["limit", str(path), "--network", spec, "--json"])
     assert out.exit_code == 0, out.output
-    payload = json.loads(out.output)
+    payload = json.loads(out.output)["result"]
     ref = dl.flow_limit(P, dl.network_from_spec(spec, size=P.N)).to_dict()
     assert set(payload) == set(ref)
     # the same deterministic computation: the JSON text of floats round-trips exactly

@@ -156,7 +156,7 @@ def test_cli_flow_and_saddle(tmp_path):
     out = runner.invoke(app, ["flow", str(path), "--depth", "3", "--scale", "1e-6", "--times", "0,0.5,3",
                               "--rescaled", "--json"])
     assert out.exit_code == 0, out.output
-    payload = json.loads(out.output)
+    payload = json.loads(out.output)["result"]
     net = dl.SymmetricDLN(depth=3, scale=1e-6)
     ref = dl.flow_trajectory(dl.line_problem(), net, np.array([0, 0.5, 3]) / net.dual_scale)
     assert np.allclose(payload["x"], ref.x, rtol=0, atol=1e-14) and payload["status"] == "converged"

@@ -386,15 +386,15 @@ def test_cli_bp_select_rho(tmp_path):
     dl.line_problem().save(path)
     out = runner.invoke(app, ["bp", str(path), "--json"])
     assert out.exit_code == 0, out.output
-    data = json.loads(out.output)
-    assert data["unique"] is False and data["face"]["dimension"] == 1 and abs(data["value"] - 3) < 1e-12
+    data = json.loads(out.output)["result"]
+    assert data["unique"] is False and data["face"]["dimension"] == 1 and abs(data["objective"] - 3) < 1e-12
     out = runner.invoke(app, ["select", str(path), "--depth", "3", "--json"])
     assert out.exit_code == 0, out.output
-    np.testing.assert_allclose(json.loads(out.output)["x"], line_point(3.0), atol=1e-9)
+    np.testing.assert_allclose(json.loads(out.output)["result"]["x"], line_point(3.0), atol=1e-9)
     rpath = tmp_path / "random.npz"
     dl.random_problem().save(rpath)
     out = runner.invoke(app, ["rho", str(rpath), "--json"])
-    assert out.exit_code == 0 and round(json.loads(out.output)["rho"], 4) == 0.2551
+    assert out.exit_code == 0 and round(json.loads(out.output)["result"]["rho"], 4) == 0.2551
     out = runner.invoke(app, ["bp", str(rpath)])
     assert out.exit_code == 0 and "converged" in out.output
     out = runner.invoke(app, ["select", str(path), "--depth", "1"])

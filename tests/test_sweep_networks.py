@@ -347,7 +347,7 @@ def test_cli_runs_a_grid_of_networks_retries_failed_points_and_labels_the_phase_
     runner = CliRunner()
     first = runner.invoke(app, ["sweep", str(grid), "--out", str(tmp_path / "s"), "--workers", "0", "--json"])
     assert first.exit_code == 0, first.output
-    summary = json.loads(first.output)
+    summary = json.loads(first.output)["result"]
     assert summary["complete"] and summary["counts"]["failed"] >= 1
     rows = {r["point_id"]: r for r in read_rows(tmp_path / "s")}
     assert rows[target.id]["status"] == "failed" and rows[target.id]["error"].startswith("ZeroDivisionError")
@@ -356,12 +356,12 @@ def test_cli_runs_a_grid_of_networks_retries_failed_points_and_labels_the_phase_
     monkeypatch.setattr(tasks, "make_problem", real)
     again = runner.invoke(app, ["sweep", str(tmp_path / "s"), "--workers", "0", "--retry-failed", "--json"])
     assert again.exit_code == 0, again.output
-    assert json.loads(again.output)["computed"] == len(failed)  # every failed point, nothing else
+    assert json.loads(again.output)["result"]["computed"] == len(failed)  # every failed point, nothing else
     assert read_rows(tmp_path / "s")[cfg.points().index(target)]["status"] == "converged"
 
     phase = runner.invoke(app, ["sweep", str(tmp_path / "s"), "--phase", "--json"])
     assert phase.exit_code == 0, phase.output
-    labels = set(json.loads(phase.output)["transitions"])
+    labels = set(json.loads(phase.output)["result"]["transitions"])
     assert {"BP N=20", "flow symmetric:depth=3,scale=1e-06 N=20", "flow twolayer:u0=0.001,v0=0 N=20"} <= labels
 
 

@@ -26,7 +26,7 @@ from .lp import LPResult, OTResult, basis_pursuit_lp, descend, entropic_lp, sink
 from .studies import Deviation, RateStudy, deviation_from_bp, rate_study
 from .sweep import BatchLimitResult, batch_flow_limit, load_config, run_sweep, weak_threshold
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def __getattr__(name):
