@@ -31,6 +31,7 @@ from ..engine.linalg import weighted_gram
 from ..errors import ConvergenceError, NetworkError, OptionError, ProblemError
 from ..networks.base import Network
 from ..results import Result, check_tolerance
+from .dual import dual_primal
 
 #: Losses of a margin ``u = y_i a_i^T x`` that `flow_trajectory` and `gradient_descent` take besides "square".
 LOSSES = ("exponential", "logistic")
@@ -178,16 +179,8 @@ def classification_trajectory(A, labels, net, t, *, loss: str, rtol: float = 1e-
     taus = np.log1p(np.asarray(t, dtype=float))
 
     def primal(w):
-        z = Z.T @ w
-        sign = np.where(z < 0, -1.0, 1.0)
-        gap = 1.0 - np.abs(z)
-        if mapping.barrier and np.any(gap <= 0.0):
-            return None, sign, gap
-        with np.errstate(over="ignore", invalid="ignore"):
-            x = mapping.primal(sign, gap)
-        if not np.all(np.isfinite(x)):
-            return None, sign, gap
-        return x, sign, gap
+        x, sign, gap = dual_primal(mapping, Z, w)
+        return (x if x is not None and np.all(np.isfinite(x)) else None), sign, gap
 
     calls = [0, 0]
 

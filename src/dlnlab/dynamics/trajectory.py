@@ -37,6 +37,7 @@ from scipy.integrate import LSODA, Radau
 
 from ..engine import solve_psd, weighted_gram
 from .classification import check_loss, classification_trajectory
+from .dual import dual_primal
 from ..engine.steps import scaled_norms
 from ..errors import ConvergenceError, NetworkError, OptionError, TimeGridError
 from ..networks.base import Network
@@ -172,14 +173,7 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
     absA = np.abs(A_)
 
     def primal(w):
-        z = A_.T @ w
-        sign = np.where(z < 0, -1.0, 1.0)
-        gap = 1.0 - np.abs(z)
-        if mapping.barrier and np.any(gap <= 0.0):
-            return None, sign, gap
-        with np.errstate(over="ignore", invalid="ignore"):
-            x = mapping.primal(sign, gap)
-        return x, sign, gap
+        return dual_primal(mapping, A_, w)
 
     calls = [0, 0]
 
