@@ -45,12 +45,16 @@ class DLNRegressor(RegressorMixin, BaseEstimator):
 
     Parameters
     ----------
-    network : a network spec ``"FAMILY:KEY=VALUE,..."`` (`dl.network_from_spec`, scalars broadcast
+    network
+        a network spec ``"FAMILY:KEY=VALUE,..."`` (`dl.network_from_spec`, scalars broadcast
         over the features) or a `Network`; None (default) means ``SymmetricDLN(depth, scale)``.
-    depth : the depth ``p >= 2`` of ``x = u^p - v^p`` (default 2), only with ``network=None``.
-    scale : the effective scale ``a = alpha^p`` of the initialization (default 1e-6), only with
+    depth
+        the depth ``p >= 2`` of ``x = u^p - v^p`` (default 2), only with ``network=None``.
+    scale
+        the effective scale ``a = alpha^p`` of the initialization (default 1e-6), only with
         ``network=None``. Small scales approach the l1 minimizer (the Lasso's limit at 0 penalty).
-    fit_intercept : center ``A``'s columns and ``y`` first, as scikit-learn's linear models do; the
+    fit_intercept
+        center ``A``'s columns and ``y`` first, as scikit-learn's linear models do; the
         intercept ``mean(y) - mean(A) @ coef_`` is then a free parameter, outside the network.
 
     Attributes

@@ -122,10 +122,14 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
 
     Parameters
     ----------
-    A, y : the data, or a `Problem` as ``A`` (then ``y`` is omitted or the network).
-    net : a network with ``mirror_map()`` (e.g. `SymmetricDLN`).
-    rtol : relative residual at which Newton stops.
-    throw : raise `ConvergenceError` (default) if not converged; else return with ``status``.
+    A, y
+        the data, or a `Problem` as ``A`` (then ``y`` is omitted or the network).
+    net
+        a network with ``mirror_map()`` (e.g. `SymmetricDLN`).
+    rtol
+        relative residual at which Newton stops.
+    throw
+        raise `ConvergenceError` (default) if not converged; else return with ``status``.
 
     Examples
     --------

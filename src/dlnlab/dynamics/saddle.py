@@ -90,11 +90,15 @@ def saddle_to_saddle(A, y=None, weights=None, *, max_iter: int | None = None, to
 
     Parameters
     ----------
-    A, y : the data or a `Problem`.
-    weights : None (thresholds 1), an array ``t`` (symmetric thresholds), or a pair
+    A, y
+        the data or a `Problem`.
+    weights
+        None (thresholds 1), an array ``t`` (symmetric thresholds), or a pair
         ``(t_plus, t_minus)``.
-    max_iter : bound on the number of plateaus (default ``10 N``).
-    tol : relative residual at which the path stops (the final plateau interpolates), ``0 < tol < 1``.
+    max_iter
+        bound on the number of plateaus (default ``10 N``).
+    tol
+        relative residual at which the path stops (the final plateau interpolates), ``0 < tol < 1``.
 
     Examples
     --------

@@ -126,15 +126,22 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
 
     Parameters
     ----------
-    A, y : the data, or a `Problem` as ``A`` (then ``y`` is omitted and ``net`` follows it).
-    net : a network with ``mirror_map()`` (`SymmetricDLN`, `TwoLayerDLN`, `LayeredDLN`, ...).
-    times : sorted non-negative output times (the flow's own clock ``t``).
-    rtol, atol : tolerances of the integrator on the scaled dual ``w = dual_scale * lam``; ``x`` is
+    A, y
+        the data, or a `Problem` as ``A`` (then ``y`` is omitted and ``net`` follows it).
+    net
+        a network with ``mirror_map()`` (`SymmetricDLN`, `TwoLayerDLN`, `LayeredDLN`, ...).
+    times
+        sorted non-negative output times (the flow's own clock ``t``).
+    rtol, atol
+        tolerances of the integrator on the scaled dual ``w = dual_scale * lam``; ``x`` is
         integrated at ``rtol / 100`` and checked against a run at ``rtol`` (``accuracy``), ``0 < rtol < 1``.
-    method : ``"LSODA"`` (default: Adams while the flow is non-stiff, BDF once it is),
+    method
+        ``"LSODA"`` (default: Adams while the flow is non-stiff, BDF once it is),
         or ``"Radau"``; both use the analytic Jacobian.
-    max_steps : step budget of the integrator over all outputs (status "max_iter" beyond it).
-    throw : raise `ConvergenceError` if the integration fails or is imprecise (default);
+    max_steps
+        step budget of the integrator over all outputs (status "max_iter" beyond it).
+    throw
+        raise `ConvergenceError` if the integration fails or is imprecise (default);
         else return with ``status`` saying so.
 
     Examples

@@ -275,11 +275,16 @@ def solve_ot(a, b, C, reg: float, method: str = "flow", *, tol: float = 1e-12, m
 
     Parameters
     ----------
-    reg : entropic regularization ``lambda`` > 0 (the DLN starts at ``U0 = exp(-C / (2 reg))``).
-    method : ``"flow"`` (dual Newton with continuation in reg) or ``"sinkhorn"``.
-    tol : marginal error ``||P1 - a||_1 + ||P^T 1 - b||_1`` relative to the mass, in (0, 1).
-    max_iter : Newton steps (flow, default 500) or Sinkhorn sweeps (default 100000).
-    throw : raise `ConvergenceError` if not converged (flow); else return with ``status``.
+    reg
+        entropic regularization ``lambda`` > 0 (the DLN starts at ``U0 = exp(-C / (2 reg))``).
+    method
+        ``"flow"`` (dual Newton with continuation in reg) or ``"sinkhorn"``.
+    tol
+        marginal error ``||P1 - a||_1 + ||P^T 1 - b||_1`` relative to the mass, in (0, 1).
+    max_iter
+        Newton steps (flow, default 500) or Sinkhorn sweeps (default 100000).
+    throw
+        raise `ConvergenceError` if not converged (flow); else return with ``status``.
 
     Zero-mass entries of ``a`` or ``b`` carry no transport: their rows/columns of the plan are 0.
     """

@@ -67,17 +67,25 @@ def solve_lp(c, A, b, method: str = "flow", *, reg: float | None = None, tol: fl
 
     Parameters
     ----------
-    method : ``"flow"`` (gradient-flow limit, continuation in reg, exact crossover), ``"gd"``
+    method
+        ``"flow"`` (gradient-flow limit, continuation in reg, exact crossover), ``"gd"``
         (multiplicative GD on u) or ``"eg"`` (exponentiated gradient).
-    reg : the entropic regularization (lambda) of gd/eg's initialization ``u0 = exp(-c/(2 reg))``
+    reg
+        the entropic regularization (lambda) of gd/eg's initialization ``u0 = exp(-c/(2 reg))``
         (default ``0.1 max|c|``); for "flow" the start of the continuation, in units of
         ``max_j c_j / ||a_j||`` (the path runs on unit-norm columns; default 1).
-    tol : certificate tolerance of a "converged" result (relative, see `LPResult`), in (0, 1).
-    step : gd/eg step ``eta`` (fixed); default: the adaptive rule of `descend`.
-    max_iter, time_limit : budgets (gd/eg: iterations, default 10000; flow: stages, default 200).
-    bound : big-M bound ``M`` on ``1^T x`` used when some ``c_i <= 0`` (default ``100 (1 + ||x_ls||_1)``).
-    reference : a known optimal value; sets ``reference_gap``.
-    throw : raise `ConvergenceError` (flow) when no certified solution was found.
+    tol
+        certificate tolerance of a "converged" result (relative, see `LPResult`), in (0, 1).
+    step
+        gd/eg step ``eta`` (fixed); default: the adaptive rule of `descend`.
+    max_iter, time_limit
+        budgets (gd/eg: iterations, default 10000; flow: stages, default 200).
+    bound
+        big-M bound ``M`` on ``1^T x`` used when some ``c_i <= 0`` (default ``100 (1 + ||x_ls||_1)``).
+    reference
+        a known optimal value; sets ``reference_gap``.
+    throw
+        raise `ConvergenceError` (flow) when no certified solution was found.
 
     Raises `InfeasibleLPError`, `UnboundedLPError`, `NotStrictlyFeasibleError` (the DLN needs a
     point ``x > 0`` with ``A x = b``), `ProblemError` for malformed input.
