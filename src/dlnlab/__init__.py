@@ -16,6 +16,7 @@ from .networks import (AzulayDLN, EntropicMap, HyperbolicMap, LayeredDLN, Mirror
                        PowerBarrierMap, ScaleFamily, SymmetricDLN, TwoLayerDLN, network_from_spec)
 from .limits import LimitPath, LimitResult, flow_limit, flow_limit_path
 from .derivatives import LimitCotangent
+from .condition import LimitConditionResult, limit_condition
 from .l1 import (BPFace, BPResult, CertificateConstant, NSPConstant, Selection, basis_pursuit, bp_face,
                  certificate_constant, nsp_constant, selected_minimizer)
 from .dynamics import (ClassificationTrajectory, GDResult, Plateau, SaddleResult, SGFResult, Trajectory,
@@ -56,7 +57,7 @@ __all__ = [
     "AzulayDLN", "LayeredDLN", "NonNegativeDLN", "EntropicMap", "network_from_spec",
     # limits
     "LimitResult", "LimitCotangent", "flow_limit", "LimitPath", "flow_limit_path", "BatchLimitResult",
-    "batch_flow_limit",
+    "batch_flow_limit", "LimitConditionResult", "limit_condition",
     # l1 geometry
     "BPResult", "basis_pursuit", "BPFace", "bp_face", "Selection", "selected_minimizer", "CertificateConstant",
     "certificate_constant", "NSPConstant", "nsp_constant",
