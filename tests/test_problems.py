@@ -59,3 +59,23 @@ def test_fixtures():
     assert np.allclose(P.A, [[1.0, 0.9]])
     with pytest.raises(dl.ProblemError):
         dl.kink_problem(0.0)
+
+
+def test_large_basis_without_pivoting_is_orthonormal_and_keeps_rank_tests():
+    # m^2 N = 1.08e8 >= FAST_BASIS_WORK: the unpivoted QR, checked against its definition
+    from dlnlab.problems import FAST_BASIS_WORK
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((300, 1200))
+    assert 300 * 300 * 1200 >= FAST_BASIS_WORK
+    y = A @ rng.standard_normal(1200)
+    B = dl.Problem(A, y).basis
+    assert B.rank == 300 and np.array_equal(B.perm, np.arange(300))
+    assert np.max(np.abs(B.Q.T @ B.Q - np.eye(300))) < 1e-13
+    assert np.max(np.abs(B.Q @ B.R11 - A.T)) < 1e-12 * np.max(np.abs(A))  # A^T = Q R
+    assert np.max(np.abs(B.R11.T @ B.z - y)) < 1e-12 * np.max(np.abs(y))   # A x = y  <=>  Q^T x = z
+    # a repeated row: rank 299, found by the pivoted QR (the unpivoted R is singular)
+    A2 = np.vstack([A[:299], A[:1]])
+    y2 = A2 @ rng.standard_normal(1200)
+    B2 = dl.Problem(A2, y2).basis
+    assert B2.rank == 299
+    assert np.max(np.abs(B2.Q.T @ B2.Q - np.eye(299))) < 1e-13

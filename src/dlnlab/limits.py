@@ -27,7 +27,7 @@ import numpy as np
 from .errors import ConvergenceError, NetworkError, OptionError
 from .networks.base import Network, ScaleFamily, conforms
 from .networks.symmetric import SymmetricDLN
-from .engine import (INTERMEDIATE_TOL, KKT_TOL, DualState, blas_threads, continuation, continuation_path,
+from .engine import (INTERMEDIATE_TOL, KKT_TOL, DualState, HessianCache, blas_threads, continuation, continuation_path,
                      data_size, kkt_error, newton, polish, residual_check, rounding_floor, start_network)
 from .engine.kernel import KERNEL_SCALE, kernel_kkt, kernel_limit
 from .problems import Problem, as_problem
@@ -164,18 +164,19 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
     intermediate_tol = max(rtol, INTERMEDIATE_TOL)
 
     tol0 = rtol if start is target else intermediate_tol
-    state, its, ok = newton(Q, z, start.mirror_map(), state, tol=tol0, max_iter=max_iter)
+    hessian = HessianCache()  # factorizations the Newton steps of every stage may reuse
+    state, its, ok = newton(Q, z, start.mirror_map(), state, tol=tol0, max_iter=max_iter, hessian=hessian)
     total += its
     if not ok:
         status = "max_iter" if its >= max_iter else "failed"
         message = f"Newton did not converge at the starting scale after {its} iterations."
     else:
         state, its, stages, status, message = continuation(Q, z, start, target, state, rtol, intermediate_tol,
-                                                        max_iter, max_stages)
+                                                        max_iter, max_stages, hessian)
         total += its
 
     result = finish(problem, net, target, beta, state, status=status, message=message, iterations=total,
-                    stages=stages, rtol=rtol)
+                    stages=stages, rtol=rtol, hessian=hessian)
     return _checked(result, throw)
 
 
@@ -267,9 +268,10 @@ def flow_limit_path(A, y=None, net=None, scales=None, *, log_scales=None, rtol: 
         state = DualState(np.zeros(basis.rank), np.ones(problem.N), np.ones(problem.N), np.zeros(basis.rank))
         intermediate_tol = max(rtol, INTERMEDIATE_TOL)
         tol0 = rtol if start is targets[0] else intermediate_tol
-        state, its0, ok = newton(Q, z, start.mirror_map(), state, tol=tol0, max_iter=max_iter)
+        hessian = HessianCache()
+        state, its0, ok = newton(Q, z, start.mirror_map(), state, tol=tol0, max_iter=max_iter, hessian=hessian)
         if ok:
-            stops = continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_stages)
+            stops = continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_stages, hessian)
         else:
             bad = "max_iter" if its0 >= max_iter else "failed"
             why = f"Newton did not converge at the starting scale after {its0} iterations."
@@ -278,7 +280,7 @@ def flow_limit_path(A, y=None, net=None, scales=None, *, log_scales=None, rtol: 
         for t, target, (point, its, stages, status, message) in zip(order, targets, stops):
             run = its0 + its
             solved[t] = finish(problem, nets[t], target, beta, point, status=status, message=message, iterations=run,
-                               stages=stages, rtol=rtol)
+                               stages=stages, rtol=rtol, hessian=hessian)
             polishing += solved[t].iterations - run
         for t in order:
             if not solved[t].success:  # a scale the run did not reach: flow_limit alone, from its own start
@@ -365,7 +367,7 @@ def kernel_result(problem: Problem, net: SymmetricDLN, target: SymmetricDLN, bet
 
 
 def finish(problem: Problem, net, target, beta: float, state: DualState, *, status: str, message: str,
-           iterations: int, stages: int, rtol: float) -> LimitResult:
+           iterations: int, stages: int, rtol: float, hessian=None) -> LimitResult:
     """The `LimitResult` of a solved dual point, with its evidence recomputed from ``x``.
 
     ``target`` is ``net`` in the solver's units (data divided by ``beta``). A converged point
@@ -378,7 +380,7 @@ def finish(problem: Problem, net, target, beta: float, state: DualState, *, stat
     total = iterations
     mapping = target.mirror_map()
     if status == "converged":
-        state, its = polish(Q, z, mapping, state)
+        state, its = polish(Q, z, mapping, state, hessian=hessian)
         total += its
     x = beta * mapping.primal(state.sign, state.gap)
     lam = problem.basis.to_dual(state.mu / net.dual_scale)

@@ -30,10 +30,12 @@ the result then says ``status = "imprecise"``.
 
 from __future__ import annotations
 
+import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.integrate import LSODA, Radau
+from scipy.integrate import LSODA, Radau, ode
 
 from ..engine import solve_psd, weighted_gram
 from .classification import check_loss, classification_trajectory
@@ -183,9 +185,14 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
         return dual_primal(mapping, A_, w)
 
     calls = [0, 0]
+    fast = _fast_primal(mapping)
 
     def rhs(_, w):
         calls[0] += 1
+        if fast is not None:
+            x = fast(A_.T @ w)
+            if x is not None and math.isfinite(float(np.add.reduce(x))):
+                return y_ - A_ @ x
         x, sign, _ = primal(w)
         if x is None:
             x = sign * _HUGE
@@ -297,6 +304,41 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
     return traj
 
 
+def _fast_primal(mapping):
+    """``z -> X(z)`` for the symmetric networks' maps, the same operations as their ``primal``
+    without its per-call checks (None where that path does not apply: another map, a scale whose
+    powers leave the float range, ``z`` outside a barrier's domain); None for other maps.
+
+    The right-hand side runs it thousands of times on small problems, where the checks cost
+    more than the arithmetic.
+    """
+    from ..networks.symmetric import HyperbolicMap, PowerBarrierMap
+
+    if type(mapping) is HyperbolicMap:
+        c, shift = float(mapping.c), float(mapping.log_a + mapping.c)
+
+        def hyperbolic(z):
+            gap = 1.0 - np.abs(z)
+            x = np.exp(shift - c * gap) * -np.expm1(-2.0 * c * (1.0 - gap))
+            return np.copysign(x, np.where(z < 0, -1.0, 1.0))
+
+        return hyperbolic
+    if type(mapping) is PowerBarrierMap and mapping._a > 1e-290:
+        a, k = float(mapping._a), float(mapping.k)
+
+        def power(z):
+            gap = 1.0 - np.abs(z)
+            if not gap.min(initial=1.0) > 0.0:
+                return None
+            near, far = a * np.power(gap, -k), a * np.power(2.0 - gap, -k)
+            if not (near.max(initial=0.0) < np.inf and far.min(initial=np.inf) > 1e-290):
+                return None  # the map's own log-domain powers
+            return np.where(z < 0, -1.0, 1.0) * (near - far)
+
+        return power
+    return None
+
+
 def _imprecise_message(condition):
     return (f"float64 rounding of the dual alone moves x by ~{_EPS * condition:.1e} relative "
             f"(condition {condition:.2e}) > {MAX_ROUNDING:g}: the scale is too small for a "
@@ -309,7 +351,99 @@ _SOLVERS = {"Radau": Radau, "LSODA": LSODA}
 LSODA_SEGMENT_STEPS = 5000
 
 
+#: LSODA steps of one call into ODEPACK between two checks of the monitor and the rest test.
+LSODA_CHUNK = 16
+
+
 def _integrate(rhs, jac, T, w0, method, rtol, atol, monitor, max_steps, curvature):
+    """`_integrate_steps`, with LSODA run by `_lsoda_chunks` (ODEPACK's own loop, chunks of
+    `LSODA_CHUNK` steps) where this scipy's wrapper exposes its work arrays."""
+    if method == "LSODA" and T.size and T[-1] > 0.0:
+        done = _lsoda_chunks(rhs, jac, T, w0, rtol, atol, monitor, max_steps, curvature)
+        if done is not None:
+            return done
+    return _integrate_steps(rhs, jac, T, w0, method, rtol, atol, monitor, max_steps, curvature)
+
+
+def _lsoda_chunks(rhs, jac, T, w0, rtol, atol, monitor, max_steps, curvature):
+    """LSODA from 0 to each ``T[k]`` in turn, each output a step end, in calls of at most
+    `LSODA_CHUNK` steps into ODEPACK; the same rules as `_integrate_steps` (monitor and rest
+    test between calls, `LSODA_SEGMENT_STEPS`, ``max_steps``, Radau from the last state when
+    LSODA fails or thrashes) without a Python call per step.
+
+    ODEPACK's ``itask = 4`` integrates to ``tout`` without passing ``tcrit = rwork[0]``; with
+    ``tcrit = tout = T[k]`` every output is the end of a step, and moving ``tcrit`` on continues
+    the run with its step size and order (as `_continued`). Returns None (the caller steps
+    instead) when the wrapper keeps its arrays elsewhere.
+    """
+    # scipy's stepping LSODA refuses a start whose scaled rate overflows (data far from size 1,
+    # see flow_trajectory); ODEPACK's own loop would return garbage there: the caller steps instead
+    with np.errstate(over="ignore", invalid="ignore"):
+        rate = rhs(0.0, w0) / (atol + rtol * np.abs(w0))
+        if not math.isfinite(float(np.sqrt(np.mean(rate * rate)))):
+            return None
+    try:
+        solver = ode(rhs, jac).set_integrator("lsoda", rtol=rtol, atol=atol, nsteps=LSODA_CHUNK)
+        solver.set_initial_value(np.array(w0, dtype=float), 0.0)
+        integrator = solver._integrator
+        rwork, iwork, args = integrator.rwork, integrator.iwork, integrator.call_args
+        if args[4] is not rwork or args[5] is not iwork or args[2] != 1 or iwork.size < 13:
+            return None
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return None
+    W = np.full((T.size, np.size(w0)), np.nan)
+    args[2] = 4
+    at_rest, f_checked = False, np.inf
+
+    def report():
+        return int(iwork[12]), int(iwork[10])  # LU factorizations (= Jacobians), steps
+
+    for k, Tk in enumerate(T):
+        first = int(iwork[10])
+        while Tk > solver.t and not at_rest:
+            rwork[0] = Tk
+            iwork[5] = max(1, min(LSODA_CHUNK, max_steps - int(iwork[10])))  # ODEPACK's mxstep of this call
+            t_before, w_before = solver.t, solver.y.copy()
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*Excess work done", category=UserWarning)
+                solver.integrate(Tk)
+            nlu, steps = report()
+            istate = integrator.istate
+            if istate == -1:  # the chunk's steps are done: continue the same run
+                args[3] = 2
+            good = istate in (-1, 2) and np.all(np.isfinite(solver.y))
+            if not good:
+                t_cur, w = (solver.t, solver.y) if np.all(np.isfinite(solver.y)) else (t_before, w_before)
+                return _integrate_steps(rhs, jac, T, w, "Radau", rtol, atol, monitor, max_steps, curvature,
+                                        start=(k, t_cur, W, steps, nlu, "LSODA+Radau"))
+            if steps >= max_steps:
+                return W, nlu, steps, "LSODA", "max_iter", (
+                    f"LSODA needed more than max_steps = {max_steps} steps (reached rescaled time "
+                    f"{solver.t:.6g} of {T[-1]:.6g}); loosen rtol or raise max_steps.")
+            if steps - first >= LSODA_SEGMENT_STEPS:
+                return _integrate_steps(rhs, jac, T, solver.y.copy(), "Radau", rtol, atol, monitor, max_steps,
+                                        curvature, start=(k, solver.t, W, steps, nlu, "LSODA+Radau"))
+            if solver.t < Tk:
+                stop = monitor(solver.y)
+                if stop is not None:
+                    return W, nlu, steps, "LSODA", stop[0], stop[1]
+                f = rhs(solver.t, solver.y)
+                fnorm = float(np.linalg.norm(f))
+                if fnorm <= 0.1 * f_checked:  # test again only after real progress
+                    f_checked = fnorm
+                    rest = _rest_point(rhs, jac, solver.y, f, rtol, atol, curvature)
+                    if rest is not None:
+                        at_rest = True
+                        W[k:] = rest
+                        break
+        if at_rest:
+            break
+        W[k] = solver.y
+    nlu, steps = report()
+    return W, nlu, steps, "LSODA", "converged", ""
+
+
+def _integrate_steps(rhs, jac, T, w0, method, rtol, atol, monitor, max_steps, curvature, start=None):
     """Integrate from 0 to each ``T[k]`` in turn, so that every output is a step end.
 
     Each output time is the bound of its own segment (no dense-output interpolation: a
@@ -328,18 +462,20 @@ def _integrate(rhs, jac, T, w0, method, rtol, atol, monitor, max_steps, curvatur
     more than `LSODA_SEGMENT_STEPS` steps on one segment (it can thrash on long, slow
     plateaus near a barrier), hands over to Radau from its last state.
 
-    Returns the states (``len(T) x m``, NaN after a failure), LU factorizations, steps, the method(s)
-    used, status and message.
+    ``start = (k, t, W, steps, nlu, used)`` continues a run that reached ``w0`` at time ``t``
+    with the outputs before ``T[k]`` in ``W``. Returns the states (``len(T) x m``, NaN after a
+    failure), LU factorizations, steps, the method(s) used, status and message.
     """
-    W = np.full((T.size, w0.size), np.nan)
-    nlu = 0
-    t_cur, w, h = 0.0, w0, None
+    if start is None:
+        start = (0, 0.0, np.full((T.size, w0.size), np.nan), 0, 0, method)
+    k0, t_cur, W, steps, nlu, used = start
+    w, h = w0, None
     at_rest = False
     f_checked = np.inf
-    steps = 0
-    used = method
     solver = None
     for k, Tk in enumerate(T):
+        if k < k0:
+            continue
         while Tk > t_cur and not at_rest:
             continued = _continued(solver, method, t_cur, Tk)
             if continued is None:

@@ -57,7 +57,7 @@ def start_network(net, Q, z):
     return net.at_log_scale(log_start)
 
 
-def continuation(Q, z, start, target, state, rtol, intermediate_tol, max_iter, max_stages):
+def continuation(Q, z, start, target, state, rtol, intermediate_tol, max_iter, max_stages, hessian=None):
     """Continuation in ``log(scale)`` from ``start`` down to ``target`` (adaptive steps).
 
     Predictor: linear extrapolation in the small parameter eps of the last stage's move;
@@ -68,10 +68,10 @@ def continuation(Q, z, start, target, state, rtol, intermediate_tol, max_iter, m
     """
     if start is target:
         return state, 0, 0, "converged", ""
-    return next(continuation_path(Q, z, start, [target], state, rtol, intermediate_tol, max_stages))
+    return next(continuation_path(Q, z, start, [target], state, rtol, intermediate_tol, max_stages, hessian))
 
 
-def continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_stages):
+def continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_stages, hessian=None):
     """One continuation run from ``start`` that stops exactly at each of ``targets`` on its way.
 
     ``targets`` are networks of ``start``'s family in decreasing ``log_scale`` (at most
@@ -121,16 +121,16 @@ def continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_s
                 guess = snap_to_face(Q, guess, faces)
             tol = rtol if net is target else intermediate_tol
             budget = DIRECT_ITERATIONS if direct else STAGE_ITERATIONS
-            new_state, its, ok = newton(Q, z, mapping, guess, tol=tol, max_iter=budget)
+            new_state, its, ok = newton(Q, z, mapping, guess, tol=tol, max_iter=budget, hessian=hessian)
             total += its
             if not ok and guess is not base:
-                new_state, its, ok = newton(Q, z, mapping, base, tol=tol, max_iter=budget)
+                new_state, its, ok = newton(Q, z, mapping, base, tol=tol, max_iter=budget, hessian=hessian)
                 total += its
             if ok and mapping.barrier:
                 # Newton's own moves shrink the gaps by up to 1/MIN_EPS_RATIO: snap and polish
                 snapped = snap_to_face(Q, new_state, faces)
                 if snapped is not new_state:
-                    new_state, its, ok = newton(Q, z, mapping, snapped, tol=tol, max_iter=STAGE_ITERATIONS)
+                    new_state, its, ok = newton(Q, z, mapping, snapped, tol=tol, max_iter=STAGE_ITERATIONS, hessian=hessian)
                     total += its
             if not ok and direct:  # the direct try failed: the usual first step
                 direct, step = False, max(min(FIRST_STEP, theta - theta_end), 1e-3)

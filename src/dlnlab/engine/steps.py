@@ -19,13 +19,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..networks.base import MirrorMap, normalize
-from .linalg import solve_psd, weighted_gram
+from .linalg import HessianCache, solve_psd, weighted_gram
 
 #: Slopes below this fraction of the largest are left out of the Hessian: each changes it by
 #: less than 1e-22 relative, and dropping them keeps the Gram product small at tiny scales.
 SLOPE_CUTOFF = 1e-22
 #: Relative resolution of ``Phi``: a change below it is rounding, not descent (see `below_resolution`).
 PHI_RESOLUTION = 1e-13
+#: Largest relative residual of a Newton system solved by reusing a factorization (`newton`).
+ETA = 1e-2
 
 
 @dataclass
@@ -130,11 +132,15 @@ def damped_newton(point, local, trial, decrease, *, max_iter: int, max_step=None
 
 
 def newton(Q: np.ndarray, z: np.ndarray, mapping: MirrorMap, state: DualState, *, tol: float,
-           max_iter: int, max_halvings: int = 60) -> tuple[DualState, int, bool]:
+           max_iter: int, max_halvings: int = 60, hessian: HessianCache | None = None) -> tuple[DualState, int, bool]:
     """`damped_newton` on the dual ``Phi(mu) = sum F(Q mu) - <mu, z>`` from ``state``.
 
-    Returns the final state, the number of iterations and whether the criterion of
-    `residual_check` was met.
+    ``hessian``: a `HessianCache` of this ``Q`` kept across calls (stages of one continuation),
+    whose factorizations later Newton systems reuse; None factors every step. With one, each
+    Newton system is solved to the relative residual
+    ``max(min(ETA, sqrt(||grad|| / max(||z||, ||x||))), 0.1 g_stop / ||grad||)`` (``g_stop``: the
+    gradient norm the stopping test asks for): superlinear steps that land within the test. Returns the final state, the number of iterations and
+    whether the criterion of `residual_check` was met.
     """
     here = {}  # quantities of the current point that the line search reuses
     terms = getattr(mapping, "terms", None)  # primal, slope and conjugate from one evaluation
@@ -151,13 +157,21 @@ def newton(Q: np.ndarray, z: np.ndarray, mapping: MirrorMap, state: DualState, *
         # the test of `residual_check`, with ||z|| computed once per call
         grad = Q.T @ x - z
         gnorm = float(scaled_norms(grad))
-        done = gnorm <= max(tol * max(znorm, float(scaled_norms(x))), float(rounding_floor(d, state.gap)))
+        g_stop = max(tol * max(znorm, float(scaled_norms(x))), float(rounding_floor(d, state.gap)))
+        done = gnorm <= g_stop
         dmax = d.max()
         if done or not dmax > 0:  # every slope underflowed: no curvature to step with
             return Local(grad, None, done)
         keep = d > SLOPE_CUTOFF * dmax
-        H = weighted_gram(Q, d) if keep.all() else weighted_gram(Q[keep], d[keep])
-        dmu = solve_psd(H, -grad)
+        if hessian is not None:
+            # forcing term: loose far away, ~sqrt(relative gradient) near the limit (superlinear
+            # steps), never tighter than needed to land within the stopping test
+            gscale = max(znorm, float(scaled_norms(x)), 1e-300)
+            eta = max(min(ETA, math.sqrt(gnorm / gscale)), 0.1 * g_stop / gnorm)
+            dmu = hessian.solve(Q, d, -grad, eta=eta, keep=keep)
+        else:
+            H = weighted_gram(Q, d) if keep.all() else weighted_gram(Q[keep], d[keep])
+            dmu = solve_psd(H, -grad)
         # the conjugate at an accepted trial point is the one its line search computed
         if reuse:
             F0 = here["F1"]
@@ -212,7 +226,7 @@ def below_resolution(dphi, F0_size, tmz):
     return np.abs(dphi) <= PHI_RESOLUTION * (F0_size + np.abs(tmz))
 
 
-def polish(Q, z, mapping, state, max_steps: int = 2):
+def polish(Q, z, mapping, state, max_steps: int = 2, hessian: HessianCache | None = None):
     """Extra Newton steps past the tolerance while each halves the residual at least.
 
     Stopping at ``rtol`` leaves x off by up to ~rtol * cond; from there one quadratic step
@@ -221,7 +235,7 @@ def polish(Q, z, mapping, state, max_steps: int = 2):
     best = float(scaled_norms(Q.T @ mapping.primal(state.sign, state.gap) - z))
     its = 0
     for _ in range(max_steps):
-        new, n, _ = newton(Q, z, mapping, state, tol=0.0, max_iter=1, max_halvings=2)
+        new, n, _ = newton(Q, z, mapping, state, tol=0.0, max_iter=1, max_halvings=2, hessian=hessian)
         its += n
         res = float(scaled_norms(Q.T @ mapping.primal(new.sign, new.gap) - z))
         if not res <= 0.5 * best:
