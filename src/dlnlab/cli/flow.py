@@ -13,7 +13,7 @@ from ..dynamics.trajectory import flow_trajectory
 from ..errors import DLNError, TimeGridError
 from ..problems import Problem
 from ..dynamics.saddle import saddle_to_saddle
-from .app import NETWORK_HELP, app, console, emit_json, fail, network_option, result_dict
+from .app import NETWORK_HELP, app, console, emit_json, fail, finish, network_option, result_dict
 
 
 def parse_times(text: str) -> np.ndarray:
@@ -73,13 +73,9 @@ def saddle(
         res = saddle_to_saddle(Problem.load(problem))
     except DLNError as exc:
         fail(exc)
-    payload = {
-        "plateaus": [{"start": p.start, "loss": p.loss, "x": p.x, "support": p.support} for p in res.plateaus],
-        "jump_times": res.jump_times, "x": res.x, "dual": res.dual, "certificate": res.certificate,
-        "residual": res.residual, "status": res.status,
-    }
     if as_json:
-        emit_json(payload)
+        emit_json(res)
+        finish(res.success)
         return
     table = Table(title="saddle-to-saddle path (rescaled time T; t = T / dual_scale)")
     for col in ("plateau", "enters at T", "loss", "support", "x"):

@@ -50,7 +50,11 @@ def sweep(
     from ..sweep import ResultStore, load_config, run_sweep
 
     if example:
-        typer.echo(resources.files("dlnlab.sweep").joinpath("example.toml").read_text(), nl=False)
+        text = resources.files("dlnlab.sweep").joinpath("example.toml").read_text()
+        if as_json:
+            emit_json({"config": text})
+        else:
+            typer.echo(text, nl=False)
         return
     try:
         if target is None:
@@ -69,11 +73,16 @@ def sweep(
             directory, config = out, load_config(target)
         if export or phase:
             with ResultStore.open(directory) as store:
+                done = {}
                 if export:
                     path = store.export(directory / f"results.{export}", export)
-                    console.print(f"wrote {len(store.rows())} rows to {path}")
+                    done["export"] = {"path": str(path), "format": export, "rows": len(store.rows())}
+                    if not as_json:
+                        console.print(f"wrote {len(store.rows())} rows to {path}")
                 if phase:
-                    _phase(store, directory, as_json)
+                    done.update(_phase(store, directory, as_json))
+            if as_json:
+                emit_json(done)
             return
         if config is None:
             with ResultStore.open(directory) as store:
@@ -133,8 +142,7 @@ def _phase(store, directory: Path, as_json: bool):
             table.add_row(solver_label(key), f"{t.delta:g}", f"{t.rho50:.3f}",
                           f"[{t.rho_ci[0]:.3f}, {t.rho_ci[1]:.3f}]", f"{weak_threshold(t.delta):.3f}", str(t.n))
     figure = plot_phase(rows, directory / "phase.png", title=f"{store.config.name}: Donoho-Tanner phase diagram")
-    if as_json:
-        emit_json({"transitions": payload, "figure": figure})
-    else:
+    if not as_json:
         console.print(table)
         console.print(f"figure: {figure}")
+    return {"transitions": payload, "figure": figure}
