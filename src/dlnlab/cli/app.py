@@ -114,6 +114,7 @@ def _options(version: bool = typer.Option(False, "--version", callback=_print_ve
     """Options that come before the command (--version)."""
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = PIPE_WIDTH  # piped output: rich would otherwise wrap tables at 80 columns
+        console.soft_wrap = True  # and long lines (a support list) stay one line
 
 
 def _context():
@@ -203,6 +204,29 @@ def number(value) -> str:
     return short if float(short) == v or abs(float(short) - v) <= 1e-12 * abs(v) else repr(v)
 
 
+def titled_table(title: str) -> Table:
+    """A rich table at least as wide as its title, so the title is one line (rich wraps a title
+    to the table's width)."""
+    return Table(title=title, min_width=min(len(title), console.width) if title else None)
+
+
+def vector_cell(x, *, shown: int = 8) -> str:
+    """A vector in one table cell: its values when ``x.size <= shown``, otherwise its support
+    (nonzero entries, ``|x_i| > 1e-12 max|x|``) and ``||x||_1``."""
+    x = np.asarray(x, dtype=float)
+    if x.size <= shown:
+        return "[" + ", ".join(f"{v:.6g}" for v in x) + "]"
+    scale = float(np.max(np.abs(x), initial=0.0))
+    support = np.flatnonzero(np.abs(x) > 1e-12 * scale) if scale > 0 else np.zeros(0, dtype=int)
+    idx = ", ".join(str(i) for i in support[:shown]) + (", ..." if support.size > shown else "")
+    return f"{support.size} nonzero of {x.size}: [{idx}], ||x||_1 = {np.abs(x).sum():.6g}"
+
+
+def full_vector(x) -> str:
+    """Every coordinate of ``x`` on one line (``--full``), 12 significant digits."""
+    return "[" + ", ".join(f"{float(v):.12g}" for v in np.asarray(x, dtype=float)) + "]"
+
+
 def vector_table(title: str, columns: dict, *, full: bool = False, digits: int = 12) -> tuple[Table, str]:
     """A table of coordinates and a summary line. Up to `COMPACT_N` coordinates (or with
     ``full``) every row; beyond, only the support of the first column (nonzeros, largest
@@ -223,7 +247,7 @@ def vector_table(title: str, columns: dict, *, full: bool = False, digits: int =
         if support.size > rows.size:
             note += f"; the {rows.size} largest shown"
         note += "; --full prints every coordinate"
-    table = Table(title=title)
+    table = titled_table(title)
     table.add_column("i", justify="right")
     for name in columns:
         table.add_column(name, justify="right")

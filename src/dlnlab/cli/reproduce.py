@@ -10,14 +10,13 @@ from typing import List, Optional
 import numpy as np
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from ..studies import experiments as ex
 from ..errors import DLNError, ProblemError
 from ..files import atomic_write_csv, atomic_write_json
 from ..problems import Problem
 from ..report import load_results, summary_rows, write_report
-from .app import AS_JSON_HELP, app, console, emit_json, fail, finish, output_folder
+from .app import AS_JSON_HELP, app, console, emit_json, fail, finish, output_folder, titled_table
 
 
 def _progress(as_json: bool = False) -> Progress:
@@ -38,12 +37,12 @@ def _summary_dict(results, report) -> dict:
     checks = sum(e["checks"] for e in experiments)
     failed = sum(e["failed"] for e in experiments)
     return {"experiments": experiments, "checks": checks, "failed": failed, "passed": checks - failed,
-            "report": str(report), "status": "converged" if failed == 0 else "failed",
+            "report": str(report), "status": "all checks passed" if failed == 0 else f"{failed} checks failed",
             "success": failed == 0}
 
 
 def _print_summary(results) -> tuple[int, int]:
-    table = Table(title="measured vs predicted (per experiment)")
+    table = titled_table("measured vs predicted (per experiment)")
     for col in ("experiment", "records", "checks passed", "seconds", "failed checks"):
         table.add_column(col, justify="left" if col in ("experiment", "failed checks") else "right")
     total = failed = 0
@@ -78,7 +77,7 @@ def reproduce(
             if as_json:
                 emit_json({"experiments": [{"name": n, "title": registry[n].title} for n in sorted(registry)]})
                 return
-            table = Table(title="experiments")
+            table = titled_table("experiments")
             table.add_column("name", justify="left")
             table.add_column("title", justify="left")
             for n in sorted(registry):
@@ -194,7 +193,7 @@ def rates(
                    + [str(out / "summary.json"), str(out / "meta.json")]})
         finish(study.success)
         return
-    table = Table(title=f"rate study: {P.name} ({P.m} x {P.N}), target: {kind}")
+    table = titled_table(f"rate study: {P.name} ({P.m} x {P.N}), target: {kind}")
     for col in ("depth", "rho", "slope (fit)", "slope (theory)", "fit range log10 a", "constant", "constant (theory)",
                 "pass"):
         table.add_column(col, justify="right")

@@ -17,11 +17,10 @@ from typing import Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, \
     TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 from rich.text import Text
 
 from ..errors import DLNError, SweepConfigError
-from .app import app, console, emit_json, fail
+from .app import app, console, emit_json, fail, titled_table
 
 
 class _RateColumn(ProgressColumn):
@@ -133,7 +132,7 @@ def _phase(store, directory: Path, as_json: bool):
     rows = store.rows()
     fits = transitions(rows)
     payload = {}
-    table = Table(title="Donoho-Tanner: empirical 50% points vs the weak threshold rho_W(delta)")
+    table = titled_table("Donoho-Tanner: empirical 50% points vs the weak threshold rho_W(delta)")
     for col in ("solver", "delta", "rho_50", "95% interval", "rho_W", "trials"):
         table.add_column(col, justify="right")
     for key, columns in fits.items():
