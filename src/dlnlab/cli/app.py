@@ -13,10 +13,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-try:  # typer >= 0.2x runs on its own copy of click: the context lives there
+try:  # typer >= 0.2x runs on its own copy of click: the context and exceptions live there
     from typer._click.globals import get_current_context
+    from typer._click.exceptions import ClickException, UsageError
 except ImportError:  # older typer, on click itself
     from click import get_current_context
+    from click.exceptions import ClickException, UsageError
+from typer import Abort
+from typer.core import TyperGroup
 
 from ..errors import DLNError, NetworkError, OutputError
 from ..files import plain
@@ -24,13 +28,76 @@ from ..networks.spec import network_from_spec
 from ..networks.symmetric import SymmetricDLN
 from ..results import _plain_value
 
-app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
+def _json_in(argv) -> bool:
+    """Whether ``--json`` is among the command-line words (before a ``--``)."""
+    argv = list(argv)
+    return "--json" in (argv[:argv.index("--")] if "--" in argv else argv)
+
+
+class _Group(TyperGroup):
+    """The command group: every error a user can cause (a bad option, a missing argument, a
+    value that does not parse, a `DLNError`, an unusable path) is one ``error: ...`` line on
+    stderr, or with ``--json`` the JSON of `error_payload`, and exit status 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        argv = sys.argv[1:] if args is None else list(args)
+        as_json = _json_in(argv)
+        try:
+            rv = super().main(args=argv, prog_name=prog_name, complete_var=complete_var, standalone_mode=False,
+                              **extra)
+        except UsageError as exc:
+            code = _usage_error(exc, as_json)
+        except ClickException as exc:
+            print_error(exc, command=_command_of(exc), as_json=as_json)
+            code = 2
+        except Abort:
+            typer.echo("Aborted!", err=True)
+            code = 1
+        except DLNError as exc:
+            print_error(exc, as_json=as_json)
+            code = 2
+        except OSError as exc:  # an output path that is a file, a folder without permission, a full disk
+            where = f"{exc.filename}: " if exc.filename else ""
+            print_error(OutputError(f"{where}{exc.strerror or exc}. Pass a writable folder (or file) that does not "
+                                    "collide with an existing file."), as_json=as_json)
+            code = 2
+        else:
+            code = rv if isinstance(rv, int) else 0
+        if not standalone_mode:
+            return code
+        sys.exit(code)
+
+
+def _command_of(exc) -> str:
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None or ctx.parent is None:
+        return "dlnlab"
+    return ctx.info_name or "dlnlab"
+
+
+def _usage_error(exc, as_json: bool) -> int:
+    """Print a usage error: JSON, or the usage line, a hint and one ``error:`` line."""
+    ctx = exc.ctx
+    if as_json:
+        print_error(exc, command=_command_of(exc), as_json=True)
+        return 2
+    if ctx is not None:
+        typer.echo(ctx.get_usage(), err=True)
+        if ctx.command.get_help_option(ctx) is not None:
+            typer.echo(f"Try '{ctx.command_path} {ctx.help_option_names[0]}' for help.", err=True)
+    typer.echo(f"error: {exc.format_message()}", err=True)
+    return 2
+
+
+app = typer.Typer(cls=_Group, add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="dlnlab: exact implicit regularization of diagonal linear networks.")
 console = Console()
 #: Width of tables when stdout is not a terminal (piped, redirected): wide enough not to wrap.
 PIPE_WIDTH = 200
 #: Vectors longer than this are printed as a summary and their support (``--full``: all).
 COMPACT_N = 30
+AS_JSON_HELP = ('Print {"dlnlab", "command", "input", "result", "provenance"} as JSON on stdout '
+                '(errors as JSON on stderr).')
 FULL_HELP = f"Print every coordinate (by default only a summary and the support when N > {COMPACT_N})."
 
 
@@ -47,6 +114,7 @@ def _options(version: bool = typer.Option(False, "--version", callback=_print_ve
     """Options that come before the command (--version)."""
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = PIPE_WIDTH  # piped output: rich would otherwise wrap tables at 80 columns
+        console.soft_wrap = True  # and long lines (a support list) stay one line
 
 
 def _context():
@@ -67,7 +135,7 @@ def json_requested() -> bool:
     ctx = _context()
     if ctx is not None and "as_json" in ctx.params:
         return bool(ctx.params["as_json"])
-    return "--json" in sys.argv[1:]
+    return _json_in(sys.argv[1:])
 
 
 def command_input() -> dict:
@@ -95,9 +163,11 @@ def emit_json(result, **kwargs) -> None:
 
 
 def error_payload(exc, command: str | None = None) -> dict:
+    """``{"dlnlab", "command", "error": {"type", "message", "exit_code"}}`` (exit code 2: bad input)."""
     from .. import __version__
+    message = exc.format_message() if isinstance(exc, ClickException) else str(exc)
     return {"dlnlab": __version__, "command": command or command_name(),
-            "error": {"type": type(exc).__name__, "message": str(exc)}}
+            "error": {"type": type(exc).__name__, "message": message, "exit_code": 2}}
 
 
 def print_error(exc, command: str | None = None, as_json: bool | None = None) -> None:
@@ -105,7 +175,8 @@ def print_error(exc, command: str | None = None, as_json: bool | None = None) ->
     if json_requested() if as_json is None else as_json:
         typer.echo(json.dumps(error_payload(exc, command)), err=True)
     else:
-        typer.echo(f"error: {exc}", err=True)  # one unwrapped line, greppable
+        message = exc.format_message() if isinstance(exc, ClickException) else str(exc)
+        typer.echo(f"error: {message}", err=True)  # one unwrapped line, greppable
 
 
 def fail(exc: DLNError) -> None:
@@ -133,6 +204,29 @@ def number(value) -> str:
     return short if float(short) == v or abs(float(short) - v) <= 1e-12 * abs(v) else repr(v)
 
 
+def titled_table(title: str) -> Table:
+    """A rich table at least as wide as its title, so the title is one line (rich wraps a title
+    to the table's width)."""
+    return Table(title=title, min_width=min(len(title), console.width) if title else None)
+
+
+def vector_cell(x, *, shown: int = 8) -> str:
+    """A vector in one table cell: its values when ``x.size <= shown``, otherwise its support
+    (nonzero entries, ``|x_i| > 1e-12 max|x|``) and ``||x||_1``."""
+    x = np.asarray(x, dtype=float)
+    if x.size <= shown:
+        return "[" + ", ".join(f"{v:.6g}" for v in x) + "]"
+    scale = float(np.max(np.abs(x), initial=0.0))
+    support = np.flatnonzero(np.abs(x) > 1e-12 * scale) if scale > 0 else np.zeros(0, dtype=int)
+    idx = ", ".join(str(i) for i in support[:shown]) + (", ..." if support.size > shown else "")
+    return f"{support.size} nonzero of {x.size}: [{idx}], ||x||_1 = {np.abs(x).sum():.6g}"
+
+
+def full_vector(x) -> str:
+    """Every coordinate of ``x`` on one line (``--full``), 12 significant digits."""
+    return "[" + ", ".join(f"{float(v):.12g}" for v in np.asarray(x, dtype=float)) + "]"
+
+
 def vector_table(title: str, columns: dict, *, full: bool = False, digits: int = 12) -> tuple[Table, str]:
     """A table of coordinates and a summary line. Up to `COMPACT_N` coordinates (or with
     ``full``) every row; beyond, only the support of the first column (nonzeros, largest
@@ -153,7 +247,7 @@ def vector_table(title: str, columns: dict, *, full: bool = False, digits: int =
         if support.size > rows.size:
             note += f"; the {rows.size} largest shown"
         note += "; --full prints every coordinate"
-    table = Table(title=title)
+    table = titled_table(title)
     table.add_column("i", justify="right")
     for name in columns:
         table.add_column(name, justify="right")

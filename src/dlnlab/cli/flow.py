@@ -7,13 +7,13 @@ from typing import Optional
 
 import numpy as np
 import typer
-from rich.table import Table
 
 from ..dynamics.trajectory import flow_trajectory
 from ..errors import DLNError, TimeGridError
 from ..problems import Problem
 from ..dynamics.saddle import saddle_to_saddle
-from .app import NETWORK_HELP, app, console, emit_json, fail, network_option, result_dict
+from .app import (FULL_HELP, NETWORK_HELP, app, console, emit_json, fail, finish, full_vector, network_option,
+                  result_dict, titled_table, vector_cell)
 
 
 def parse_times(text: str) -> np.ndarray:
@@ -22,6 +22,15 @@ def parse_times(text: str) -> np.ndarray:
         return np.array([float(v) for v in text.replace(" ", "").split(",") if v != ""])
     except ValueError:
         raise TimeGridError(f"--times must be comma-separated numbers like 0,1,10,1e3; got {text!r}.") from None
+
+
+def _print_full(full: bool, rows) -> None:
+    """With ``--full``, every coordinate of each row's vector; else a hint when some were summarized."""
+    if full:
+        for label, x in rows:
+            console.print(f"{label}: x = {full_vector(x)}")
+    elif rows and np.asarray(rows[0][1]).size > 8:
+        console.print("x summarized by its support; --full prints every coordinate")
 
 
 @app.command()
@@ -35,6 +44,7 @@ def flow(
     rescaled: bool = typer.Option(False, "--rescaled", help="Times are T = dual_scale * t (the l1 regime at T ~ 1)."),
     rtol: float = typer.Option(1e-10, "--rtol", help="Integrator tolerance on the scaled dual."),
     method: str = typer.Option("LSODA", "--method", help="LSODA or Radau."),
+    full: bool = typer.Option(False, "--full", help=FULL_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ):
     """x(t) and the loss along gradient flow of a DLN on PROBLEM (the m-dimensional dual ODE)."""
@@ -51,14 +61,14 @@ def flow(
     if as_json:
         emit_json(payload)
         return
-    table = Table(title=f"gradient flow: {net.spec}")
+    table = titled_table(f"gradient flow: {net.spec}")
     for col in ("t", "T = dual_scale t", "loss", "||Ax-y||/||y||", "x"):
         table.add_column(col, justify="right")
     for k in range(tr.t.size):
-        x = np.array2string(tr.x[k], precision=6, max_line_width=80, threshold=8)
         table.add_row(f"{tr.t[k]:.6g}", f"{tr.t[k] * net.dual_scale:.6g}", f"{tr.loss[k]:.3e}",
-                      f"{tr.residual[k]:.2e}", x)
+                      f"{tr.residual[k]:.2e}", vector_cell(tr.x[k]))
     console.print(table)
+    _print_full(full, [(f"t = {t:.6g}", x) for t, x in zip(tr.t, tr.x)])
     console.print(f"status {tr.status}; {tr.nfev} right-hand sides, {tr.njev} Jacobians ({tr.method}); "
                   f"x accurate to ~{tr.accuracy:.1e} relative")
 
@@ -66,6 +76,7 @@ def flow(
 @app.command()
 def saddle(
     problem: Path = typer.Argument(..., help=".npz file with keys A, y."),
+    full: bool = typer.Option(False, "--full", help=FULL_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ):
     """The saddle-to-saddle path (plateaus and rescaled jump times) of the vanishing-scale flow."""
@@ -73,19 +84,18 @@ def saddle(
         res = saddle_to_saddle(Problem.load(problem))
     except DLNError as exc:
         fail(exc)
-    payload = {
-        "plateaus": [{"start": p.start, "loss": p.loss, "x": p.x, "support": p.support} for p in res.plateaus],
-        "jump_times": res.jump_times, "x": res.x, "dual": res.dual, "certificate": res.certificate,
-        "residual": res.residual, "status": res.status,
-    }
     if as_json:
-        emit_json(payload)
+        emit_json(res)
+        finish(res.success)
         return
-    table = Table(title="saddle-to-saddle path (rescaled time T; t = T / dual_scale)")
+    table = titled_table("saddle-to-saddle path (rescaled time T; t = T / dual_scale)")
     for col in ("plateau", "enters at T", "loss", "support", "x"):
         table.add_column(col, justify="right")
     for k, p in enumerate(res.plateaus):
-        table.add_row(str(k), f"{p.start:.6g}", f"{p.loss:.4e}", str(p.support.tolist()),
-                      np.array2string(p.x, precision=5, max_line_width=70, threshold=8))
+        support = p.support.tolist()
+        table.add_row(str(k), f"{p.start:.6g}", f"{p.loss:.4e}",
+                      str(support) if len(support) <= 8 or full else f"{len(support)} coordinates",
+                      vector_cell(p.x))
     console.print(table)
+    _print_full(full, [(f"plateau {k}", p.x) for k, p in enumerate(res.plateaus)])
     console.print(f"status {res.status}; final residual {res.residual:.1e}; certificate error {res.certificate:.1e}")

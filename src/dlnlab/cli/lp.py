@@ -7,12 +7,11 @@ from typing import Optional
 
 import numpy as np
 import typer
-from rich.table import Table
 
 from ..errors import DLNError, ProblemError
 from ..lp.solve import METHODS, solve_lp
 from ..problems import load_npz
-from .app import FULL_HELP, app, console, emit_json, fail, finish
+from .app import FULL_HELP, app, console, emit_json, fail, finish, titled_table
 
 
 @app.command()
@@ -41,7 +40,7 @@ def lp(
         finish(res.success)
         return
     support = np.flatnonzero(res.x > 1e-12 * max(1.0, float(np.max(res.x, initial=0.0))))
-    table = Table(title=f"LP ({res.method}): x > 0 on {support.size}/{res.x.size}")
+    table = titled_table(f"LP ({res.method}): x > 0 on {support.size}/{res.x.size}")
     table.add_column("i", justify="right")
     table.add_column("x_i", justify="right")
     shown = support if full or support.size <= 30 else np.sort(support[np.argsort(-res.x[support])[:30]])

@@ -8,13 +8,12 @@ from typing import Optional
 
 import numpy as np
 import typer
-from rich.table import Table
 
 from ..dynamics.descent import gradient_descent
 from ..errors import DLNError, OptionError
 from ..networks.spec import families
 from ..problems import Problem
-from .app import FULL_HELP, app, console, emit_json, fail, finish, number, show_vector
+from .app import FULL_HELP, app, console, emit_json, fail, finish, number, show_vector, titled_table
 
 
 @app.command()
@@ -23,7 +22,7 @@ def networks(as_json: bool = typer.Option(False, "--json", help="Print the famil
     if as_json:
         emit_json({name: {"keys": dict(fam.params)} for name, fam in families().items()})
         return
-    table = Table(title="network families (--network FAMILY:KEY=VALUE,...; lists as a;b;c)")
+    table = titled_table("network families (--network FAMILY:KEY=VALUE,...; lists as a;b;c)")
     for col in ("family", "key", "meaning"):
         table.add_column(col, justify="left")
     for name, fam in families().items():

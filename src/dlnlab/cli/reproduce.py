@@ -10,23 +10,39 @@ from typing import List, Optional
 import numpy as np
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from ..studies import experiments as ex
 from ..errors import DLNError, ProblemError
 from ..files import atomic_write_csv, atomic_write_json
 from ..problems import Problem
 from ..report import load_results, summary_rows, write_report
-from .app import app, console, fail, output_folder
+from .app import AS_JSON_HELP, app, console, emit_json, fail, finish, output_folder, titled_table
 
 
-def _progress() -> Progress:
+def _progress(as_json: bool = False) -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console, disable=not console.is_terminal, transient=False)
+                    console=console, disable=as_json or not console.is_terminal, transient=False)
+
+
+def _summary_dict(results, report) -> dict:
+    """The JSON result of `reproduce` and `report`: per experiment its folder, title, seconds,
+    checks passed / total and records (the ``summary.json`` records), and the totals."""
+    experiments = []
+    for res in results:
+        rows = [r for r in summary_rows([res]) if r["quantity"]]
+        failed = [r for r in rows if not r["pass"]]
+        experiments.append({"name": res["name"], "folder": str(res["path"]), "title": res["meta"].get("title", ""),
+                            "mode": res["meta"].get("mode"), "seconds": res["meta"].get("seconds"),
+                            "checks": len(rows), "failed": len(failed), "records": res["records"]})
+    checks = sum(e["checks"] for e in experiments)
+    failed = sum(e["failed"] for e in experiments)
+    return {"experiments": experiments, "checks": checks, "failed": failed, "passed": checks - failed,
+            "report": str(report), "status": "all checks passed" if failed == 0 else f"{failed} checks failed",
+            "success": failed == 0}
 
 
 def _print_summary(results) -> tuple[int, int]:
-    table = Table(title="measured vs predicted (per experiment)")
+    table = titled_table("measured vs predicted (per experiment)")
     for col in ("experiment", "records", "checks passed", "seconds", "failed checks"):
         table.add_column(col, justify="left" if col in ("experiment", "failed checks") else "right")
     total = failed = 0
@@ -51,13 +67,17 @@ def reproduce(
     quick: bool = typer.Option(False, "--quick", help="Small grids (seconds instead of minutes)."),
     out: Path = typer.Option(Path("results"), "--out", help="Output folder (one subfolder per experiment)."),
     strict: bool = typer.Option(False, "--strict", help="Exit with status 1 if any check fails."),
+    as_json: bool = typer.Option(False, "--json", help=AS_JSON_HELP),
 ):
     """Reproduce the papers' figures: figures (PNG, PDF), data (CSV), OUT/NAME/summary.json, OUT/report.html."""
     try:
         output_folder(out)
         registry = ex.load()
         if name == "list":
-            table = Table(title="experiments")
+            if as_json:
+                emit_json({"experiments": [{"name": n, "title": registry[n].title} for n in sorted(registry)]})
+                return
+            table = titled_table("experiments")
             table.add_column("name", justify="left")
             table.add_column("title", justify="left")
             for n in sorted(registry):
@@ -66,7 +86,7 @@ def reproduce(
             return
         names = sorted(registry) if name == "all" else [ex.get(name).name]
         t0 = time.perf_counter()
-        with _progress() as progress:
+        with _progress(as_json) as progress:
             overall = progress.add_task("experiments", total=len(names))
             for n in names:
                 task = progress.add_task(f"  {n}", total=None)
@@ -79,9 +99,14 @@ def reproduce(
         report = write_report(out)
     except DLNError as exc:
         fail(exc)
-    total, failed = _print_summary(results)
-    console.print(f"{len(names)} experiment(s) in {time.perf_counter() - t0:.1f} s; {total - failed}/{total} checks "
-                  f"passed; report: {report}")
+    if as_json:
+        summary = _summary_dict(results, report)
+        emit_json({**summary, "seconds": time.perf_counter() - t0})
+        failed = summary["failed"]
+    else:
+        total, failed = _print_summary(results)
+        console.print(f"{len(names)} experiment(s) in {time.perf_counter() - t0:.1f} s; {total - failed}/{total} "
+                      f"checks passed; report: {report}")
     if strict and failed:
         raise typer.Exit(code=1)
 
@@ -105,12 +130,14 @@ def rates(
                                                  "is varied."),
     out: Path = typer.Option(Path("rates"), "--out", help="Output folder."),
     per_decade: float = typer.Option(0.25, "--per-decade", help="Scales per decade of the grid."),
+    as_json: bool = typer.Option(False, "--json", help=AS_JSON_HELP),
 ):
     """Rate study: error to the BP solution (or selected minimizer) vs scale, fitted and predicted slopes."""
     from .. import plots
     from ..studies.rates import rate_study
     from ..theory import default_scales
 
+    t0 = time.perf_counter()
     try:
         output_folder(out)
         P = Problem.load(problem)
@@ -131,7 +158,7 @@ def rates(
         for p in ps:
             t = bp_target(P) if unique else selected_target(P, p)
             grids[p] = default_scales(p, t, per_decade)
-        with _progress() as progress:
+        with _progress(as_json) as progress:
             task = progress.add_task("flow limits", total=sum(len(grids[p]) for p in ps))
             study = rate_study(P, ps, networks=nets, log10_scales=grids, progress=lambda: progress.advance(task))
     except DLNError as exc:
@@ -160,8 +187,13 @@ def rates(
                                           "mode": "rates", "params": {"problem": str(problem), "depths": ps,
                                                                       "networks": list(networks or []),
                                                                       "per_decade": per_decade},
-                                          "files": files, "seconds": None, "provenance": prov})
-    table = Table(title=f"rate study: {P.name} ({P.m} x {P.N}), target: {kind}")
+                                          "files": files, "seconds": time.perf_counter() - t0, "provenance": prov})
+    if as_json:
+        emit_json({**study.to_dict(), "records": records, "out": str(out), "files": [str(out / f) for f in files]
+                   + [str(out / "summary.json"), str(out / "meta.json")]})
+        finish(study.success)
+        return
+    table = titled_table(f"rate study: {P.name} ({P.m} x {P.N}), target: {kind}")
     for col in ("depth", "rho", "slope (fit)", "slope (theory)", "fit range log10 a", "constant", "constant (theory)",
                 "pass"):
         table.add_column(col, justify="right")
@@ -172,15 +204,22 @@ def rates(
                       "" if ct is None else f"{10 ** ct:.4g}", str(r["pass"]))
     console.print(table)
     console.print(f"wrote {out / 'summary.json'}, {out / 'rates.png'}, {out / 'rates.csv'}")
+    if study.message:
+        console.print(f"status {study.status}: {study.message}")
+    finish(study.success)
 
 
 @app.command()
-def report(folder: Path = typer.Argument(..., help="A results folder (from `reproduce` or `rates`).")):
+def report(folder: Path = typer.Argument(..., help="A results folder (from `reproduce` or `rates`)."),
+           as_json: bool = typer.Option(False, "--json", help=AS_JSON_HELP)):
     """Write FOLDER/report.html (figures and measured-vs-predicted tables) and print the summary."""
     try:
         results = load_results(folder)
         path = write_report(folder)
     except DLNError as exc:
         fail(exc)
+    if as_json:
+        emit_json(_summary_dict(results, path))
+        return
     total, failed = _print_summary(results)
     console.print(f"{total - failed}/{total} checks passed; wrote {path}")

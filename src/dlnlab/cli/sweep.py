@@ -17,11 +17,10 @@ from typing import Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, \
     TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 from rich.text import Text
 
 from ..errors import DLNError, SweepConfigError
-from .app import app, console, emit_json, fail
+from .app import app, console, emit_json, fail, titled_table
 
 
 class _RateColumn(ProgressColumn):
@@ -50,7 +49,11 @@ def sweep(
     from ..sweep import ResultStore, load_config, run_sweep
 
     if example:
-        typer.echo(resources.files("dlnlab.sweep").joinpath("example.toml").read_text(), nl=False)
+        text = resources.files("dlnlab.sweep").joinpath("example.toml").read_text()
+        if as_json:
+            emit_json({"config": text})
+        else:
+            typer.echo(text, nl=False)
         return
     try:
         if target is None:
@@ -69,11 +72,16 @@ def sweep(
             directory, config = out, load_config(target)
         if export or phase:
             with ResultStore.open(directory) as store:
+                done = {}
                 if export:
                     path = store.export(directory / f"results.{export}", export)
-                    console.print(f"wrote {len(store.rows())} rows to {path}")
+                    done["export"] = {"path": str(path), "format": export, "rows": len(store.rows())}
+                    if not as_json:
+                        console.print(f"wrote {len(store.rows())} rows to {path}")
                 if phase:
-                    _phase(store, directory, as_json)
+                    done.update(_phase(store, directory, as_json))
+            if as_json:
+                emit_json(done)
             return
         if config is None:
             with ResultStore.open(directory) as store:
@@ -124,7 +132,7 @@ def _phase(store, directory: Path, as_json: bool):
     rows = store.rows()
     fits = transitions(rows)
     payload = {}
-    table = Table(title="Donoho-Tanner: empirical 50% points vs the weak threshold rho_W(delta)")
+    table = titled_table("Donoho-Tanner: empirical 50% points vs the weak threshold rho_W(delta)")
     for col in ("solver", "delta", "rho_50", "95% interval", "rho_W", "trials"):
         table.add_column(col, justify="right")
     for key, columns in fits.items():
@@ -133,8 +141,7 @@ def _phase(store, directory: Path, as_json: bool):
             table.add_row(solver_label(key), f"{t.delta:g}", f"{t.rho50:.3f}",
                           f"[{t.rho_ci[0]:.3f}, {t.rho_ci[1]:.3f}]", f"{weak_threshold(t.delta):.3f}", str(t.n))
     figure = plot_phase(rows, directory / "phase.png", title=f"{store.config.name}: Donoho-Tanner phase diagram")
-    if as_json:
-        emit_json({"transitions": payload, "figure": figure})
-    else:
+    if not as_json:
         console.print(table)
         console.print(f"figure: {figure}")
+    return {"transitions": payload, "figure": figure}
