@@ -175,3 +175,32 @@ def test_a_spent_step_budget_is_max_iter_and_iterations_count_the_steps():
     assert short.status == "max_iter" and not short.success and short.iterations == 5
     full = dl.flow_trajectory(P, net, [0.0, 1e4])
     assert full.success and full.iterations > 5 and full.to_dict()["iterations"] == full.iterations
+
+
+@pytest.mark.parametrize("depth", [2.0, 2.5, 3.0, 4.0])
+@pytest.mark.parametrize("scale", [1.0, 1e-3, 1e-6, 1e-20, 1e-100])
+def test_fast_primal_of_the_right_hand_side_against_extended_precision(depth, scale):
+    """The right-hand side's unchecked map evaluation equals X(z) to 40 digits' rounding.
+
+    ``z`` is exact input; the bound 5e-14 is ~c eps (c <= 50, the sinh path's argument) plus a
+    few roundings of the powers; the log-domain form is only 1e-12 accurate at small |z|."""
+    import mpmath as mp
+
+    from dlnlab.dynamics.trajectory import _fast_primal
+
+    net = dl.SymmetricDLN(depth=depth, scale=scale)
+    fast = _fast_primal(net.mirror_map())
+    assert fast is not None
+    z = np.concatenate([np.random.default_rng(3).uniform(-0.999999, 0.999999, 60), [0.0, 1 - 1e-12, -(1 - 1e-9)]])
+    x = fast(z)
+    with mp.workdps(40):
+        if depth == 2:
+            m = net.mirror_map()
+            exact = [2 * mp.exp(mp.mpf(m.log_a)) * mp.sinh(mp.mpf(m.c) * mp.mpf(v)) for v in z]
+        else:  # X(z) = a ((1 - z)^-k - (1 + z)^-k), k = p / (p - 2), in the map's own variables
+            m = net.mirror_map()
+            a, k = mp.mpf(m._a), mp.mpf(m.k)
+            exact = [a * ((1 - mp.mpf(v)) ** -k - (1 + mp.mpf(v)) ** -k) for v in z]
+        exact = np.array([float(v) for v in exact])
+    scale_x = np.maximum(np.abs(exact), np.finfo(float).tiny)
+    assert np.max(np.abs(x - exact) / scale_x) <= 5e-14
