@@ -31,6 +31,11 @@ who sets nothing) with the engine's own threading choice (`dlnlab.engine.linalg.
 against the same with that choice switched off (the process threading throughout: the
 baseline) and against one thread; ratios are wall times.
 
+Table 7 (not with ``--quick``): a 1000 x 10000 Gaussian problem (k = 100) at scale 1e-6,
+p = 2 and 3: flow_limit (one run) against the cost of 12 dense Gram products ``A @ A.T``
+timed in the same process (the issue's target: ratio <= 1), with iterations, stages and
+seconds per Newton step.
+
 BLAS runs single-threaded (see `common`) except in table 6.
 """
 
@@ -239,6 +244,40 @@ def default_threads(depths=(2.0, 3.0), scale=1e-6, repeats=2):
     return rows
 
 
+HUGE = dict(m=1000, N=10000, k=100, seed=0)
+GRAMS = 12
+
+
+def vs_gram_products(depths=(2.0, 3.0), scale=1e-6):
+    """Table 7: flow_limit on the 1000 x 10000 problem against `GRAMS` products ``A @ A.T``."""
+    import time
+
+    P = dl.gaussian_problem(HUGE["m"], HUGE["N"], HUGE["k"], seed=HUGE["seed"])
+    A, y = np.array(P.A), np.array(P.y)
+    t0 = time.perf_counter()
+    for _ in range(GRAMS):
+        A @ A.T
+    t_gram = time.perf_counter() - t0
+    rows = []
+    for depth in depths:
+        t0 = time.perf_counter()
+        res = dl.flow_limit(A, y, dl.SymmetricDLN(depth=depth, scale=scale))
+        t_flow = time.perf_counter() - t0
+        rows.append(dict(p=depth, scale=scale, grams_s=t_gram, flow_s=t_flow, ratio=t_flow / t_gram,
+                         iterations=res.iterations, stages=res.stages,
+                         s_per_newton=t_flow / max(res.iterations, 1), status=res.status,
+                         residual=res.residual, kkt=res.kkt,
+                         err_truth=float(np.max(np.abs(res.x - P.x_true)) / np.max(np.abs(P.x_true)))))
+    common.print_table(
+        f"Table 7: {HUGE['m']} x {HUGE['N']} Gaussian (k = {HUGE['k']}): flow_limit vs {GRAMS} products A @ A.T "
+        "(ratio = flow_limit / products; target <= 1)",
+        [("p", "g"), ("scale", "g"), ("grams_s", ".2f"), ("flow_s", ".2f"), ("ratio", ".2f"), ("iterations", "d"),
+         ("stages", "d"), ("s_per_newton", ".2f"), ("status", ""), ("residual", ".1e"), ("kkt", ".1e"),
+         ("err_truth", ".1e")],
+        rows)
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one seed-paper scale, p = 2 only in tables 2-3")
@@ -251,9 +290,11 @@ def main(argv=None):
     path_rows = path_vs_calls(problems=("random",) if args.quick else ("line", "random"))
     small_rows = small_problems()
     thread_rows = default_threads(depths=(2.0,) if args.quick else (2.0, 3.0))
+    huge_rows = [] if args.quick else vs_gram_products()
     path = common.write_json(args.out, {"benchmark": "limit", "quick": args.quick, "problem": LARGE,
                                         "seed_paper": seed_rows, "highs": highs_rows, "scales": sweep_rows,
-                                        "paths": path_rows, "small": small_rows, "threads": thread_rows})
+                                        "paths": path_rows, "small": small_rows, "threads": thread_rows,
+                                        "huge": huge_rows})
     print(f"\nwrote {path}")
 
 
