@@ -65,3 +65,51 @@ def test_sweep_config_not_utf8(tmp_path, monkeypatch, capsys):
     (tmp_path / "latin.toml").write_bytes('name = "caf\xe9"\n'.encode("latin-1"))
     code, err = _run(monkeypatch, capsys, "sweep", tmp_path / "latin.toml", "--out", tmp_path / "store")
     assert code == 2 and "UTF-8" in err
+
+
+def _snapshot(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_rates_run_that_fails_midway_leaves_the_last_run_intact(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from dlnlab import plots
+    from dlnlab.cli import app
+
+    good = dl.random_problem().save(tmp_path / "good.npz")
+    out = tmp_path / "rates"
+    args = ["rates", str(good), "--depths", "2", "--out", str(out), "--per-decade", "0.1"]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    before = _snapshot(out)
+    assert {"rates.csv", "rates.png", "summary.json", "meta.json"} <= {p.name for p in before}
+
+    def broken(fig, stem):  # the CSV of the new run is already written when the figure fails
+        raise OSError(28, "No space left on device", str(stem) + ".png")
+
+    monkeypatch.setattr(plots, "save_figure", broken)
+    again = CliRunner().invoke(app, args[:3] + ["3"] + args[4:])
+    assert again.exit_code == 2 and "No space left" in again.stderr
+    assert _snapshot(out) == before  # every old file as it was, nothing new or half-written beside them
+
+
+def test_an_experiment_that_fails_midway_leaves_its_last_run_intact(tmp_path, monkeypatch):
+    import dataclasses
+
+    from dlnlab.studies import experiments as ex
+
+    ex.run_experiment("gha-staircase", tmp_path, quick=True)
+    folder = tmp_path / "gha-staircase"
+    before = _snapshot(folder)
+    exp = ex.get("gha-staircase")
+
+    def fails_after_writing(ctx, **params):
+        ctx.save_csv("partial", ["a"], [[1.0]])
+        raise RuntimeError("killed midway")
+
+    monkeypatch.setitem(ex._REGISTRY, "gha-staircase", dataclasses.replace(exp, func=fails_after_writing))
+    with pytest.raises(RuntimeError, match="killed midway"):
+        ex.run_experiment("gha-staircase", tmp_path, quick=True)
+    assert _snapshot(folder) == before
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]

@@ -12,7 +12,9 @@ import io
 import json
 import math
 import os
+import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +47,40 @@ def atomic_write_bytes(path, data: bytes) -> Path:
 
 def atomic_write_text(path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+@contextmanager
+def staged_files(folder):
+    """A multi-file output that lands whole or not at all: yields a temporary folder inside
+    ``folder``; when the block succeeds, each file written there replaces its namesake in
+    ``folder`` (one rename each, after all are complete); when it raises, the temporary folder
+    is removed and ``folder`` keeps every old file as it was.
+
+    Files of ``folder`` that the new run does not write stay as they are.
+
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> with staged_files(out) as tmp:
+    ...     _ = atomic_write_text(tmp / "a.txt", "new")
+    >>> (out / "a.txt").read_text(), sorted(p.name for p in out.iterdir())
+    ('new', ['a.txt'])
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder, prefix=".partial-"))
+    try:
+        yield tmp
+        for item in sorted(tmp.iterdir()):
+            target = folder / item.name
+            if item.is_dir():
+                if target.is_dir():
+                    shutil.rmtree(target)
+                os.replace(item, target)
+                os.chmod(target, 0o777 & ~_umask())
+            else:
+                os.replace(item, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def plain(value):

@@ -30,12 +30,13 @@ PARAM_KEYS = ("problem", "depth", "eps", "d", "noise", "rho", "K", "algorithm", 
 
 def load_results(folder) -> list[dict]:
     """``[{"name", "path", "meta", "records"}]`` for every ``summary.json`` under ``folder``
-    (the folder itself, then its subfolders, sorted by name)."""
+    (the folder itself, then its subfolders, sorted by name; hidden ones, such as the staging
+    folder a killed run left, are skipped)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ExperimentError(f"{folder}: not a folder. Pass the --out folder of `dlnlab reproduce` or `dlnlab rates`.")
     found = []
-    candidates = [folder] + sorted(p for p in folder.iterdir() if p.is_dir())
+    candidates = [folder] + sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     for sub in candidates:
         summary = sub / "summary.json"
         if not summary.exists():

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..studies import experiments as ex
 from ..errors import DLNError, ProblemError
-from ..files import atomic_write_csv, atomic_write_json
+from ..files import atomic_write_csv, atomic_write_json, staged_files
 from ..problems import Problem
 from ..report import load_results, summary_rows, write_report
 from .app import AS_JSON_HELP, app, console, emit_json, fail, finish, output_folder, titled_table
@@ -121,6 +121,37 @@ def _parse_depths(text: str) -> list[float]:
     return depths
 
 
+def _write_rates(study, P, folder: Path, problem: Path, ps, networks, per_decade: float, t0: float):
+    """Write a rate study's CSV, figure, ``summary.json`` and ``meta.json`` into ``folder``;
+    returns its records, the data files' names and the target's kind."""
+    from .. import plots
+    from ..provenance import provenance
+
+    records = study.records()
+    for r in records:
+        r["experiment"] = "rates"
+    rows = [[c.depth, L, e] for c in study.curves for L, e in zip(c.log10_scale, c.log10_error)]
+    atomic_write_csv(folder / "rates.csv", ["depth", "log10_scale", "log10_error"], rows)
+    fig, ax = plots.new_figure(size=(6.0, 4.2))
+    for c in study.curves:
+        color = plots.depth_color(c.depth)
+        plots.plot_curve(ax, c.log10_scale, c.log10_error, label=f"p={c.depth:g}: slope {c.fit.slope:.4f} "
+                         f"(predicted {c.predicted_slope:.4f})", color=color, ms=2.5)
+    kind = next(iter(study.targets.values())).kind
+    plots.rate_axes(ax, f"{P.name}: error to the {'BP solution' if kind == 'bp' else 'selected minimizer'}")
+    ax.legend(fontsize=8)
+    files = [p.name for p in plots.save_figure(fig, folder / "rates")] + ["rates.csv"]
+    prov = provenance()
+    atomic_write_json(folder / "summary.json", {"dlnlab": prov["dlnlab"], "experiment": "rates", "records": records,
+                                                "provenance": prov})
+    atomic_write_json(folder / "meta.json", {"experiment": "rates", "title": f"rate study of {problem.name}",
+                                             "mode": "rates", "params": {"problem": str(problem), "depths": ps,
+                                                                         "networks": list(networks or []),
+                                                                         "per_decade": per_decade},
+                                             "files": files, "seconds": time.perf_counter() - t0, "provenance": prov})
+    return records, files, kind
+
+
 @app.command()
 def rates(
     problem: Path = typer.Argument(..., help=".npz file with keys A, y (optional x_true)."),
@@ -133,7 +164,6 @@ def rates(
     as_json: bool = typer.Option(False, "--json", help=AS_JSON_HELP),
 ):
     """Rate study: error to the BP solution (or selected minimizer) vs scale, fitted and predicted slopes."""
-    from .. import plots
     from ..studies.rates import rate_study
     from ..theory import default_scales
 
@@ -163,31 +193,8 @@ def rates(
             study = rate_study(P, ps, networks=nets, log10_scales=grids, progress=lambda: progress.advance(task))
     except DLNError as exc:
         fail(exc)
-    out.mkdir(parents=True, exist_ok=True)
-    records = study.records()
-    for r in records:
-        r["experiment"] = "rates"
-    rows = [[c.depth, L, e] for c in study.curves for L, e in zip(c.log10_scale, c.log10_error)]
-    atomic_write_csv(out / "rates.csv", ["depth", "log10_scale", "log10_error"], rows)
-    fig, ax = plots.new_figure(size=(6.0, 4.2))
-    for c in study.curves:
-        color = plots.depth_color(c.depth)
-        plots.plot_curve(ax, c.log10_scale, c.log10_error, label=f"p={c.depth:g}: slope {c.fit.slope:.4f} "
-                         f"(predicted {c.predicted_slope:.4f})", color=color, ms=2.5)
-    kind = next(iter(study.targets.values())).kind
-    plots.rate_axes(ax, f"{P.name}: error to the {'BP solution' if kind == 'bp' else 'selected minimizer'}")
-    ax.legend(fontsize=8)
-    files = [p.name for p in plots.save_figure(fig, out / "rates")] + ["rates.csv"]
-    from ..provenance import provenance
-
-    prov = provenance()
-    atomic_write_json(out / "summary.json", {"dlnlab": prov["dlnlab"], "experiment": "rates", "records": records,
-                                             "provenance": prov})
-    atomic_write_json(out / "meta.json", {"experiment": "rates", "title": f"rate study of {problem.name}",
-                                          "mode": "rates", "params": {"problem": str(problem), "depths": ps,
-                                                                      "networks": list(networks or []),
-                                                                      "per_decade": per_decade},
-                                          "files": files, "seconds": time.perf_counter() - t0, "provenance": prov})
+    with staged_files(out) as staging:  # a run that fails midway leaves the last run's files as they were
+        records, files, kind = _write_rates(study, P, staging, problem, ps, networks, per_decade, t0)
     if as_json:
         emit_json({**study.to_dict(), "records": records, "out": str(out), "files": [str(out / f) for f in files]
                    + [str(out / "summary.json"), str(out / "meta.json")]})

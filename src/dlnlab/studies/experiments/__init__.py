@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 from ...errors import ExperimentError
-from ...files import atomic_write_csv, atomic_write_json
+from ...files import atomic_write_csv, atomic_write_json, staged_files
 from ...provenance import provenance, seeds_of
 
 #: Modules (in this package) whose import registers experiments. Append yours.
@@ -136,11 +136,16 @@ def record(curve: str, *, params: dict | None = None, checks=(), note: str = "",
 
 @dataclass
 class Context:
-    """What an experiment gets: its output folder, mode, and writers that record what they wrote."""
+    """What an experiment gets: its output folder, mode, and writers that record what they wrote.
+
+    ``out`` is where this run writes its files (staged: they replace the last run's only when the
+    run completes); ``home`` is the experiment's folder itself, for state that outlives a run,
+    such as a resumable sweep store."""
 
     name: str
     out: Path
     quick: bool
+    home: Path | None = None
     advance: Callable[[int], None] = lambda n=1: None
     set_total: Callable[[int], None] = lambda total: None
     files: list = field(default_factory=list)
@@ -184,24 +189,24 @@ def run_experiment(name: str, out, *, quick: bool = False, advance=None, set_tot
     provenance; see `dlnlab.provenance`)."""
     exp = get(name)
     folder = Path(out) / name
-    folder.mkdir(parents=True, exist_ok=True)
-    ctx = Context(name, folder, quick)
-    if advance is not None:
-        ctx.advance = advance
-    if set_total is not None:
-        ctx.set_total = set_total
-    params = exp.params(quick)
-    t0 = time.perf_counter()
-    records = exp.func(ctx, **params)
-    seconds = time.perf_counter() - t0
-    for r in records:
-        r.setdefault("experiment", name)
-    prov = provenance(seeds=seeds_of(params))
-    atomic_write_json(folder / "summary.json", {"dlnlab": prov["dlnlab"], "experiment": name, "records": records,
-                                                "provenance": prov})
-    atomic_write_json(folder / "meta.json", {"experiment": name, "title": exp.title, "mode": "quick" if quick else "full",
-                                             "params": params, "files": ctx.files, "seconds": seconds,
-                                             "records": len(records),
-                                             "passed": all(r.get("pass") is not False for r in records),
-                                             "provenance": prov})
+    with staged_files(folder) as staging:  # a run that fails midway leaves the last run's files as they were
+        ctx = Context(name, staging, quick, home=folder)
+        if advance is not None:
+            ctx.advance = advance
+        if set_total is not None:
+            ctx.set_total = set_total
+        params = exp.params(quick)
+        t0 = time.perf_counter()
+        records = exp.func(ctx, **params)
+        seconds = time.perf_counter() - t0
+        for r in records:
+            r.setdefault("experiment", name)
+        prov = provenance(seeds=seeds_of(params))
+        atomic_write_json(staging / "summary.json", {"dlnlab": prov["dlnlab"], "experiment": name,
+                                                     "records": records, "provenance": prov})
+        atomic_write_json(staging / "meta.json", {"experiment": name, "title": exp.title,
+                                                  "mode": "quick" if quick else "full", "params": params,
+                                                  "files": ctx.files, "seconds": seconds, "records": len(records),
+                                                  "passed": all(r.get("pass") is not False for r in records),
+                                                  "provenance": prov})
     return RunResult(name, folder, records, seconds)

@@ -42,7 +42,7 @@ def donoho_tanner(ctx, *, N, deltas, rhos, trials, networks, bp_tol):
                         "problem": {"generator": "gaussian", "N": [int(N)], "delta": [float(d) for d in deltas],
                                     "rho": [float(r) for r in rhos], "signs": True},
                         "methods": methods})
-    folder = ctx.out / ("sweep-quick" if ctx.quick else "sweep")
+    folder = (ctx.home or ctx.out) / ("sweep-quick" if ctx.quick else "sweep")  # resumable across runs
     seen = [0]
 
     def progress(done, total):
