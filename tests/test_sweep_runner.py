@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from dlnlab.cli import app
 from dlnlab.errors import OptionalDependencyError, StoreMismatchError
 from dlnlab.sweep import ResultStore, parse_config, run_sweep
+from dlnlab.sweep.runner import PARENT_CHECK
 from dlnlab.sweep.store import COLUMNS, FILE, VOLATILE_COLUMNS
 from dlnlab.sweep.tasks import run_chunk
 
@@ -336,3 +337,34 @@ def test_exports_are_atomic(tmp_path, monkeypatch):
                     store.export(tmp_path / name, fmt)
             assert (tmp_path / name).read_text() == "previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*targets, "s"])
+
+
+@pytest.mark.parametrize("gap", [0.0, 0.02, 0.2])
+def test_a_second_ctrl_c_during_the_shutdown_leaves_a_consistent_store(tmp_path, gap):
+    """Ctrl-C twice (an impatient user): the second lands while the first stops the workers or
+    records the run's end; the store still says "interrupted", holds only whole chunks, no
+    worker outlives the sweep, and a resume completes the grid to the uninterrupted rows."""
+    psutil = pytest.importorskip("psutil")
+    cfg = parse_config(LONGER)
+    config_path = tmp_path / "longer.toml"
+    config_path.write_text(LONGER)
+    out = tmp_path / "run"
+    proc = _start_and_wait(config_path, out, 4)
+    family = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(gap)
+    proc.send_signal(signal.SIGINT)
+    code = proc.wait(timeout=30)
+    # 130 from the CLI, or killed by the signal itself (a shell shows both as 130) when the
+    # second Ctrl-C lands after Python restored the default handler at exit
+    assert code in (130, -signal.SIGINT) or (code == 0 and _count(out / FILE) == len(cfg.points())), \
+        proc.stderr.read().decode()[-2000:]
+    # a worker left behind notices its parent is gone within PARENT_CHECK; allow for a loaded machine
+    _, alive = psutil.wait_procs(family, timeout=10 + 2 * PARENT_CHECK)
+    assert not alive, [p.cmdline() for p in alive]
+    with ResultStore.open(out) as store:
+        assert [r["state"] for r in store.runs()] in (["interrupted"], ["complete"])
+    done = run_sweep(cfg, out, workers=0)
+    assert done.complete
+    reference = run_sweep(cfg, tmp_path / "reference", workers=0)
+    assert stable(read_rows(out)) == stable(read_rows(tmp_path / "reference"))

@@ -105,20 +105,21 @@ def run_sweep(config: SweepConfig, out, *, workers: int | None = None, scheduler
         if progress is not None:
             progress(already, store.total)
         retries, interrupted = 0, False
-        try:
-            if executor == "dask":
-                _run_dask(todo, scheduler, task, finish)
-            elif executor == "inline":
-                for chunk in todo:
-                    finish(chunk, _call(task, chunk), 1)
-            else:
-                retries = _run_processes(todo, n_workers, task, finish, max_retries)
-        except KeyboardInterrupt:
-            interrupted = True
-        state = "interrupted" if interrupted else "complete"
-        with _no_interrupt():  # a second Ctrl-C must not leave the run marked running
-            store.end_run(run_id, state, retries)
-            counts = store.counts()
+        with _ctrl_c_as_flag(executor == "processes") as ctrl_c:
+            try:
+                if executor == "dask":
+                    _run_dask(todo, scheduler, task, finish)
+                elif executor == "inline":
+                    for chunk in todo:
+                        finish(chunk, _call(task, chunk), 1)
+                else:
+                    retries = _run_processes(todo, n_workers, task, finish, max_retries, ctrl_c)
+            except KeyboardInterrupt:
+                interrupted = True
+            state = "interrupted" if interrupted else "complete"
+            with _no_interrupt():  # a second Ctrl-C must not leave the run marked running
+                store.end_run(run_id, state, retries)
+                counts = store.counts()
         return SweepSummary(directory=str(out), total=store.total, already=already, computed=done[0] - already,
                             counts=counts, retries=retries, interrupted=interrupted,
                             seconds=time.perf_counter() - t0, executor=executor)
@@ -194,6 +195,35 @@ def _context():
 
 
 @contextmanager
+def _ctrl_c_as_flag(active: bool):
+    """While ``active`` (and on the main thread), Ctrl-C only appends to the yielded list; the
+    pool loop turns it into KeyboardInterrupt between waits. Raised at an arbitrary point, it
+    can land inside a lock's release in `concurrent.futures.wait` and corrupt it ("release
+    unlocked lock"), and a second one could cut the workers' shutdown short."""
+    caught: list = []
+    if not active or threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+    previous = signal.signal(signal.SIGINT, lambda *args: caught.append(args))
+    try:
+        yield caught
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+#: How often the pool loop looks for a Ctrl-C while it waits for results (seconds).
+CTRL_C_CHECK = 0.1
+
+
+def _result(future, ctrl_c: list):
+    """``future.result()``, raising KeyboardInterrupt within CTRL_C_CHECK of a Ctrl-C."""
+    while not wait([future], timeout=CTRL_C_CHECK).done:
+        if ctrl_c:
+            raise KeyboardInterrupt
+    return future.result()
+
+
+@contextmanager
 def _no_interrupt():
     """Ctrl-C deferred while the store records how a run ended (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
@@ -221,8 +251,9 @@ def _stop(pool: ProcessPoolExecutor):
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _run_processes(chunks: list[Chunk], workers: int, task, finish, max_retries: int) -> int:
-    """Local process pool with retry of dead workers; returns the number of retries."""
+def _run_processes(chunks: list[Chunk], workers: int, task, finish, max_retries: int, ctrl_c: list) -> int:
+    """Local process pool with retry of dead workers; returns the number of retries.
+    Raises KeyboardInterrupt once ``ctrl_c`` is non-empty (see `_ctrl_c_as_flag`)."""
     pending = deque(chunks)
     suspects: deque[Chunk] = deque()
     attempts = {c.index: 0 for c in chunks}
@@ -239,7 +270,7 @@ def _run_processes(chunks: list[Chunk], workers: int, task, finish, max_retries:
                     chunk = suspects.popleft()
                     attempts[chunk.index] += 1
                     try:
-                        rows = pool.submit(task, chunk).result()
+                        rows = _result(pool.submit(task, chunk), ctrl_c)
                     except BrokenProcessPool:
                         broken = True
                         retries += 1
@@ -259,7 +290,7 @@ def _run_processes(chunks: list[Chunk], workers: int, task, finish, max_retries:
                         chunk = pending.popleft()
                         attempts[chunk.index] += 1
                         flight[pool.submit(task, chunk)] = chunk
-                    ready, _ = wait(flight, return_when=FIRST_COMPLETED)
+                    ready, _ = wait(flight, timeout=CTRL_C_CHECK, return_when=FIRST_COMPLETED)
                     for fut in ready:
                         chunk = flight.pop(fut)
                         try:
@@ -274,6 +305,8 @@ def _run_processes(chunks: list[Chunk], workers: int, task, finish, max_retries:
                     if broken:
                         retries += 1
                         suspects.extend(flight.values())
+                    if ctrl_c:  # after the finished results are recorded
+                        raise KeyboardInterrupt
             except BaseException:
                 _stop(pool)
                 raise
