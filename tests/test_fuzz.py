@@ -5,7 +5,11 @@ sparse x, data scaled by powers of ten) and a solver's options; the solver eithe
 `DLNError` or returns a result, and a successful result is checked independently of dlnlab's
 solvers: the residual from A, y, x (math.hypot), the KKT condition through the network's own dual
 map (grad Q(x) in range(A^T), by least squares), basis pursuit optimality against a plain HiGHS LP
-(`dlnlab.reference.highs`). ``make test`` runs `EXAMPLES` = 30 cases per test; ``make fuzz`` sets
+(`dlnlab.reference.highs`), LPs and l1 margins against scipy's HiGHS on data scaled to size 1, l2
+margins against a brute force over active sets, batched and path solves against single ones.
+The solvers: flow_limit (symmetric and two-layer networks), batch_flow_limit, flow_limit_path,
+flow_trajectory, gradient_descent, basis_pursuit, selected_minimizer, saddle_to_saddle,
+solve_lp and max_margin. ``make test`` runs `EXAMPLES` = 30 cases per test; ``make fuzz`` sets
 ``DLNLAB_FUZZ_EXAMPLES`` for a long run.
 """
 
@@ -195,3 +199,155 @@ def test_flow_trajectory_claims(data, depth, log10_scale):
             assert tr.residual[k] == pytest.approx(residual(A, y, tr.x[k]), rel=1e-12)
     if tr.success:
         assert np.all(np.isfinite(tr.x)) and tr.residual[0] == pytest.approx(1.0)
+
+
+@FUZZ
+@given(data=problems(), depth=st.sampled_from([2.0, 3.0]), log10_scale=st.floats(-60, 2),
+       seed=st.integers(0, 2**32 - 1))
+def test_batch_flow_limit_claims(data, depth, log10_scale, seed):
+    A, y = data
+    rng = np.random.default_rng(seed)
+    size = float(np.max(np.abs(np.linalg.pinv(A) @ y)))
+    net = dl.SymmetricDLN(depth=depth, scale=size * 10.0 ** log10_scale)
+    batch = [(A, y), (A, y * rng.uniform(0.5, 2.0)), (A * rng.uniform(0.5, 2.0), y)]
+    try:
+        out = dl.batch_flow_limit([dl.Problem(Ai, yi) for Ai, yi in batch], net, throw=False)
+    except dl.DLNError:
+        return
+    assert out.status in dl.STATUSES and len(out.results) == len(batch)
+    for (Ai, yi), res in zip(batch, out.results):
+        assert res.residual == pytest.approx(residual(Ai, yi, res.x), rel=1e-12)
+        if res.success:
+            check_limit(Ai, yi, net, res.x)
+            single = dl.flow_limit(Ai, yi, net, throw=False)
+            if single.success:  # one limit, two solvers; both within rtol 1e-12 of it
+                assert np.max(np.abs(res.x - single.x)) <= 1e-8 * np.max(np.abs(single.x))
+
+
+@FUZZ
+@given(data=problems(), depth=st.sampled_from([2.0, 2.5, 3.0]),
+       log10_scales=st.lists(st.floats(-80, 2), min_size=1, max_size=5))
+@example(data=(np.array([[0.12573022, -0.13210486]]), np.array([0.01318911])), depth=2.0,
+         log10_scales=[0.0, -1.0])  # a first scale the run starts at (a crash, found by this test)
+def test_flow_limit_path_claims(data, depth, log10_scales):
+    A, y = data
+    size = float(np.max(np.abs(np.linalg.pinv(A) @ y)))
+    scales = size * 10.0 ** np.array(log10_scales)
+    try:
+        path = dl.flow_limit_path(A, y, dl.SymmetricDLN(depth=depth, scale=1.0), scales, throw=False)
+    except dl.DLNError:
+        return
+    assert path.status in dl.STATUSES and len(path.results) == len(scales)
+    for s, res in zip(path.scales, path.results):
+        assert res.residual == pytest.approx(residual(A, y, res.x), rel=1e-12)
+        if res.success:
+            check_limit(A, y, dl.SymmetricDLN(depth=depth, scale=float(s)), res.x)
+
+
+@FUZZ
+@given(data=problems(max_size=6))
+def test_saddle_to_saddle_claims(data):
+    A, y = data
+    try:
+        path = dl.saddle_to_saddle(A, y, throw=False)
+    except dl.DLNError:
+        return
+    assert path.status in dl.STATUSES
+    if path.success:  # the vanishing-scale flow ends at a basis pursuit solution
+        assert residual(A, y, path.x) <= 1e-9
+        assert np.sum(np.abs(path.x)) <= np.sum(np.abs(reference_bp(A, y))) * (1 + 1e-7)
+        assert np.all(np.diff(path.jump_times) >= 0)
+
+
+@st.composite
+def bounded_lps(draw):
+    """``(c, A, b)`` of a feasible, bounded standard-form LP: b = A x0 with x0 >= 0 and
+    c = A^T w + s with s > 0 (w is dual feasible), entries scaled by 10^k, |k| <= 3."""
+    m = draw(st.integers(1, 4))
+    N = draw(st.integers(m + 1, 8))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    A = rng.standard_normal((m, N))
+    x0 = rng.uniform(0, 1, N) * (rng.uniform(0, 1, N) < 0.6)
+    b = A @ x0
+    c = A.T @ rng.standard_normal(m) + rng.uniform(0.01, 1.0, N)
+    kc, kA, kb = (draw(st.integers(-3, 3)) for _ in range(3))
+    return c * 10.0 ** kc, A * 10.0 ** kA, b * 10.0 ** (kA + kb)
+
+
+@FUZZ
+@given(lp=bounded_lps())
+@example(lp=(np.array([2.30039202, -0.61688763, 0.19723948]),
+             np.array([[0.00018905, -0.00052275, -0.00041306], [-0.00244147, 0.00179971, 0.00114417]]),
+             np.array([-1.42407635e-07, 4.13858359e-07])))  # b within HiGHS' absolute tolerance
+def test_solve_lp_claims(lp):
+    from scipy.optimize import linprog
+
+    c, A, b = lp
+    try:
+        res = dl.solve_lp(c, A, b, throw=False)
+    except dl.DLNError:
+        return
+    assert res.status in dl.STATUSES
+    if res.success:  # recompute the four certificates from x and dual (LPResult's definitions)
+        r = c - A.T @ res.dual
+        assert np.max(np.abs(A @ res.x - b)) / (1 + np.max(np.abs(b))) <= 1e-9
+        assert max(0.0, -float(np.min(r))) / (1 + np.max(np.abs(c))) <= 1e-9
+        assert np.min(res.x) >= 0
+        # HiGHS on the LP scaled to size 1 (x = (sb / sA) x'): its tolerances are absolute (1e-7),
+        # and on the raw data a b of 1e-7 is within them (HiGHS returned A x - b = 8e-8 there)
+        sc, sA, sb = (float(np.max(np.abs(v))) for v in (c, A, b))
+        ref = linprog(c / sc, A_eq=A / sA, b_eq=b / sb if sb else b, bounds=(0, None), method="highs")
+        assert ref.status == 0
+        optimum = ref.fun * sc * (sb / sA if sb else 1.0)
+        assert c @ res.x <= optimum + 1e-6 * abs(optimum) + 1e-9 * sc * np.sum(res.x)
+
+
+@st.composite
+def separable(draw):
+    """``(A, labels)``: n samples in d dimensions labelled by a random hyperplane through 0."""
+    n, d = draw(st.integers(1, 6)), draw(st.integers(1, 4))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    A = rng.standard_normal((n, d))
+    labels = np.sign(A @ rng.standard_normal(d))
+    labels[labels == 0] = 1.0
+    return A * 10.0 ** draw(st.integers(-20, 20)), labels
+
+
+def brute_force_l2_margin(Z):
+    """min ||x||_2 subject to Z x >= 1: the optimum is the minimum-norm solution of Z_S x = 1
+    on its active set S, so the smallest feasible one over all subsets S is the optimum."""
+    best = math.inf
+    n = Z.shape[0]
+    for mask in range(1, 2 ** n):
+        S = [i for i in range(n) if mask >> i & 1]
+        x = np.linalg.pinv(Z[S]) @ np.ones(len(S))
+        if np.allclose(Z[S] @ x, 1.0, rtol=0, atol=1e-9) and np.min(Z @ x) >= 1 - 1e-9:
+            best = min(best, float(np.linalg.norm(x)))
+    return best
+
+
+@FUZZ
+@given(data=separable(), norm=st.sampled_from(["l1", "l2"]))
+def test_max_margin_claims(data, norm):
+    from scipy.optimize import linprog
+
+    A, labels = data
+    try:
+        mm = dl.max_margin(A, labels, norm)
+    except dl.DLNError:
+        return
+    assert mm.status in dl.STATUSES
+    if not mm.success:
+        return
+    Z = labels[:, None] * A
+    assert np.min(Z @ mm.x) >= 1 - 1e-9  # feasible, in the caller's units
+    if norm == "l1":  # the LP min ||x||_1, Z x >= 1 with x = p - q, solved by plain HiGHS
+        d = A.shape[1]
+        ref = linprog(np.ones(2 * d), A_ub=-np.hstack([Z, -Z]), b_ub=-np.ones(A.shape[0]), bounds=(0, None),
+                      method="highs")
+        assert ref.status == 0
+        assert np.sum(np.abs(mm.x)) <= ref.fun * (1 + 1e-7)
+        assert mm.margin == pytest.approx(1 / np.sum(np.abs(mm.x)), rel=1e-12)
+    else:
+        assert np.linalg.norm(mm.x) <= brute_force_l2_margin(Z) * (1 + 1e-7)
+        assert mm.margin == pytest.approx(1 / np.linalg.norm(mm.x), rel=1e-12)

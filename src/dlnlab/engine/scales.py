@@ -156,7 +156,8 @@ def continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_s
         if r_end != 1.0:
             # back to the family's own units for the stages that follow
             state = rescale_dual(state, 1.0 / r_end)
-            last = (last[0], last[1], last[2] / r_end)
+            if last is not None:  # None when this target is the start itself
+                last = (last[0], last[1], last[2] / r_end)
 
 
 def rescale_dual(state: DualState, r: float) -> DualState:
