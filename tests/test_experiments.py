@@ -18,7 +18,7 @@ from dlnlab.report import load_results, summary_rows, write_report
 from dlnlab.theory import kink_constant
 
 EXPECTED = {"wind2023-fig1", "wind2023-fig2", "wind2023-fig3", "matt2025-rates", "matt2025-noise",
-            "matt2025-recovery", "gha-heatmap", "gha-scale", "gha-staircase"}
+            "matt2025-recovery", "gha-heatmap", "gha-scale", "gha-staircase", "gha-condition"}
 
 
 @pytest.fixture(scope="module")
@@ -163,6 +163,29 @@ def test_gha(quick_results):
         assert r["worst_error"] >= r["bound"] * (1 - 1e-9)
         if r["algorithm"].startswith("flow"):
             assert r["correct_digits"] == r["K"]  # exactly K digits: 0.707 10^-K
+    cond = _by_curve(runs["gha-condition"])
+    assert cond["tie, p=3"]["log10_condition_smallest_scale"] > 30  # 6.3e33 at a = 1e-100
+    assert cond["window, p=2"]["log10_half_width"][-1] < cond["window, p=2"]["log10_half_width"][0]
+
+
+@pytest.mark.parametrize("depth, log10_scale", [(2, -10), (2, -100), (3, -10), (3, -24), (4, -8)])
+def test_tie_condition_against_finite_differences(depth, log10_scale):
+    """The closed form's ``t X'(t)`` is the gain of the limit along the antisymmetric change of A,
+    ``A = [1 + h, 1 - h]``: central differences of `flow_limit`, independent of `limit_condition`.
+    Near the tie the limit carries ~eps absolute error in its gaps, so the difference quotient has
+    relative rounding error ~eps / h and truncation error ~(h / w)^2 for the window ``w`` in d;
+    ``h = (eps w^2)^(1/3)`` balances them at ~(eps / w)^(2/3) times the depth's constants: 2.5e-5
+    measured at the smallest window here (1.3e-8), so 1e-4. At a = 1e-24, p = 3 the face snapping took the near-tie for an exact face and
+    returned (1/2, 1/2) with KKT 1e-13 (the limit is 1/2 +- 1.2e-4 at h = 1e-12)."""
+    from dlnlab.studies.experiments.gha import tie_condition
+
+    net = dl.SymmetricDLN.from_log_scale(depth, log10_scale * math.log(10.0))
+    k = math.inf if depth == 2 else depth / (depth - 2)
+    w = 1 / (-log10_scale * math.log(10.0)) if depth == 2 else 10.0 ** (log10_scale / k)
+    h = 2.0 ** round(math.log2((2.2e-16 * w * w) ** (1 / 3)))  # 1 +- h exact in float64
+    x = [dl.flow_limit([[1 + s, 1 - s]], [1.0], net).x for s in (h, -h)]
+    gain = np.linalg.norm((x[0] - x[1]) / (2 * h)) / math.sqrt(2)  # ||dx|| per unit ||dA||_F
+    assert gain == pytest.approx(tie_condition(depth, log10_scale) / math.sqrt(6), rel=1e-4)
 
 
 def test_report(quick_results):

@@ -11,7 +11,7 @@ from .steps import DualState
 #: the work; 0.3 catches faces from eps ~ 0.1 on, before drift can matter.
 SNAP_GAP = 0.3
 #: ``sign_F`` must lie in range(A_F^T) to this (relative) accuracy for F to count as a face.
-SNAP_CONSISTENCY = 1e-12
+SNAP_CONSISTENCY = 1e-14
 #: Singular values of ``Q_F`` below this fraction of the largest count as zero. The rows of
 #: ``Q`` carry rounding of ~1e-15 of their size (duplicate columns of A give rows that
 #: differ by that much), so the rank test must look well above it; the consistency test

@@ -9,7 +9,11 @@ continuous in ``d``: it pays for that with a bias ``~a^d`` (p = 2) or ``~a d^-k`
 - ``gha-heatmap``: worst-case error of BP and of flow limits against ``d`` and ``delta``;
 - ``gha-scale``: the scale a DLN needs for accuracy ``eps`` as ``rho = 1 - d -> 1``;
 - ``gha-staircase``: a class whose inputs carry ``K`` digits of the answer: ``K`` digits are
-  computable, ``K + 1`` are not, by any algorithm; the DLN attains the bound exactly.
+  computable, ``K + 1`` are not, by any algorithm; the DLN attains the bound exactly;
+- ``gha-condition``: the price of that continuity, the limit's condition number
+  (`dlnlab.limit_condition`) against ``d`` and the scale: it blows up at the tie as the scale
+  goes to 0, like ``log(1/a)`` (p = 2) or ``a^(-1/k)`` (p > 2), over a window of ``d`` that
+  shrinks like ``1/log(1/a)`` or ``a^(1/k)``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from scipy.optimize import brentq
 
 from ... import plots
 from ...l1 import basis_pursuit
+from ...condition import limit_condition
 from ...limits import flow_limit
 from ...networks.symmetric import SymmetricDLN
 from ...problems import Problem, kink_problem
@@ -30,6 +35,7 @@ from ...theory import kink_constant
 from . import check, experiment, record
 
 _LN10 = math.log(10.0)
+_LOG2 = math.log(2.0)
 
 
 def _family(d: float) -> Problem:
@@ -269,4 +275,148 @@ def staircase(ctx, *, K, delta, flows):
     ax.legend(fontsize=7)
     ctx.save_figure(fig, "staircase")
     ctx.save_csv("staircase", ["algorithm", "K", "worst_error", "bound"], rows)
+    return records
+
+
+# ---------------------------------------------------------------- the condition of the limit
+
+
+def _bp_condition(d: float) -> float:
+    """BP's relative condition at ``A_d``, ``d > 0``: ``x = (y / A_1, 0)``, so ``||J|| = sqrt(2)``,
+    ``||x|| = 1`` and ``||(A, y)||_F = sqrt(2 + (1-d)^2)``."""
+    return math.sqrt(2.0) * math.sqrt(2.0 + (1.0 - d) ** 2)
+
+
+def tie_condition(depth: float, log10_scale: float) -> float:
+    """The flow limit's condition at the tie ``A = [1, 1]``, ``y = 1``: ``sqrt(6) t X'(t)``, where
+    ``X(t) = 1/2`` is the limit's coordinate as a function of its dual coordinate.
+
+    Perturbing ``A`` by ``(e_1, e_2)`` and ``y`` by ``eta``, the limit moves by ``t X'(t) (e_1 - e_2)
+    (1, -1) / 2`` plus a part of size at most ``0.87`` (symmetric in the coordinates), so
+    ``||J|| = t X'(t)`` once that is above 0.87; ``||(A, y)||_F = sqrt(3)``, ``||x|| = 1/sqrt(2)``.
+    Depth 2: ``X = 2a sinh(t)``, ``t X' = asinh(1/(4a)) sqrt(4a^2 + 1/4) ~ log(1/(2a)) / 2``; depth
+    p > 2: ``X = a h_p(tau)``, with ``w = 1 - tau`` solving ``a (w^-k - (2-w)^-k) = 1/2`` (in logs:
+    ``w ~ (2a)^(1/k)`` underflows ``1 - tau`` in float64), ``t X' = k a (1-w) (w^(-k-1) + (2-w)^(-k-1))
+    ~ (k/2) (2a)^(-1/k)``.
+
+    >>> round(tie_condition(2, -10), 3)
+    27.352
+    """
+    p, log_a = float(depth), log10_scale * _LN10
+    if p == 2:
+        a = math.exp(log_a)
+        return math.sqrt(6.0) * math.asinh(0.25 / a) * math.sqrt(4.0 * a * a + 0.25)
+    k = p / (p - 2.0)
+
+    def excess(lw):  # log(a (w^-k - (2-w)^-k)) - log(1/2), decreasing in log w
+        w = math.exp(lw)
+        return log_a - k * lw + math.log1p(-((w / (2.0 - w)) ** k)) + _LOG2
+    lw = brentq(excess, -740.0, -1e-12, xtol=1e-15, rtol=1e-15)
+    w = math.exp(lw)
+    slope = math.exp(log_a - (k + 1.0) * lw) * (1.0 + (w / (2.0 - w)) ** (k + 1.0))
+    return math.sqrt(6.0) * k * (1.0 - w) * slope
+
+
+def _condition(d: float, depth: float, log10_scale: float) -> float:
+    net = SymmetricDLN.from_log_scale(float(depth), log10_scale * _LN10)
+    return limit_condition(_family(d), net=net, method="dense").condition
+
+
+def _half_width(depth: float, log10_scale: float, lowest: float) -> float:
+    """``log10 d`` at which the condition's excess over BP's, ``kappa(d) - kappa_BP(d)``, has fallen to
+    half its value at the tie (brentq; the excess falls monotonically in ``d > 0``)."""
+    half = 0.5 * (_condition(0.0, depth, log10_scale) - math.sqrt(6.0))
+    return brentq(lambda g: _condition(10.0 ** g, depth, log10_scale) - _bp_condition(10.0 ** g) - half,
+                  lowest, -0.3, xtol=1e-6)
+
+
+def _width_scales(depth: float, count: int) -> np.ndarray:
+    """Scales at which the window is measured: for p > 2 the window ``~a^(1/k)`` must stay above
+    ~1e-9 (``A_d = [1, 1-d]`` holds ``d`` to ~1e-16 absolute), so ``log10 a >= -9k``."""
+    p = float(depth)
+    if p == 2:
+        return np.linspace(-40.0, -300.0, count)
+    return np.linspace(-6.0, -9.0 * p / (p - 2.0), count)
+
+
+@experiment("gha-condition", title="GHA: the condition of the flow limit blows up at the tie as the scale -> 0",
+            quick=dict(depths=(2, 3), tie_scales=(-6, -10, -20, -40, -100), widths=2, profile=24, offset=(0.1, 0.3)),
+            full=dict(depths=(2, 2.5, 3, 4), tie_scales=tuple(range(-4, -301, -8)), widths=5, profile=80,
+                      offset=(0.05, 0.1, 0.2, 0.3, 0.5)))
+def condition(ctx, *, depths, tie_scales, widths, profile, offset):
+    """The relative condition ``kappa`` of the flow limit on ``A_d = [1, 1-d]``, ``y = 1``
+    (`limit_condition`, exact Jacobian from the factored dual Hessian), against:
+
+    - at the tie ``d = 0``, the closed form `tie_condition`: ``kappa ~ (sqrt(6)/2) log(1/a)``
+      (p = 2) and ``~ sqrt(6) (k/2) (2a)^(-1/k)`` (p > 2): the discontinuity of BP's solution map
+      (GHA) reappears as a condition number unbounded in the scale;
+    - away from it, BP's own condition ``sqrt(2) sqrt(2 + (1-d)^2)`` (`_bp_condition`), reached as
+      ``a -> 0`` (the limit is BP's solution to ``a^d`` or ``a d^-k``);
+    - the window in ``d`` where ``kappa`` exceeds BP's: near the tie ``x_1 ~ 1`` and ``z_2 = (1-d)
+      z_1``, so ``x_2 = 2a sinh((1-d) t) ~ a^d / 2`` (p = 2) falls from 1/2 to 0 over
+      ``d ~ 1 / log(1/a)``, and ``x_2 ~ (1 + d / w)^-k``, ``w = (2a)^(1/k)`` (p > 2), over
+      ``d ~ a^(1/k)``; the half-width (`_half_width`) follows these laws.
+    """
+    ctx.expect(len(depths) * (len(tie_scales) + widths + 2 * profile))
+    fig, axes = plots.new_figure(1, 2, size=(5.2, 4.0))
+    ax_d, ax_t = axes[0]
+    records, rows = [], []
+    for p in depths:
+        p = float(p)
+        color = plots.depth_color(p)
+        k = math.inf if p == 2 else p / (p - 2.0)
+        # the tie: measured against the closed form
+        measured = np.array([_condition(0.0, p, L) for L in tie_scales])
+        ctx.step(len(tie_scales))
+        exact = np.array([tie_condition(p, L) for L in tie_scales])
+        rows += [["tie", p, L, 0.0, m, e] for L, m, e in zip(tie_scales, measured, exact)]
+        L1, L2 = tie_scales[-2], tie_scales[-1]
+        if p == 2:  # kappa / log(1/a) -> sqrt(6)/2; next order log(2)/log(1/a) = 0.3% at 1e-100
+            growth = check("tie_over_log", measured[-1] / (-L2 * _LN10), math.sqrt(6.0) / 2.0, 0.01, "rel")
+        else:  # log-log slope between the two smallest scales; corrections are O(a^(1/k)), < 1e-6
+            growth = check("tie_slope", (math.log10(measured[-1]) - math.log10(measured[-2])) / (L1 - L2),
+                           1.0 / k, 1e-6)
+        # limit at rtol 1e-12 and its Jacobian through the factored Hessian: 1e-8 relative
+        records.append(record(f"tie, p={p:g}", params={"depth": p, "d": 0.0},
+                              checks=[check("closed_form", float(np.max(np.abs(measured / exact - 1.0))), 0.0, 1e-8),
+                                      growth],
+                              log10_condition_smallest_scale=math.log10(measured[-1])))
+        ax_t.plot(-np.asarray(tie_scales, dtype=float), np.log10(measured), "o", ms=3, color=color)
+        fine = np.linspace(-tie_scales[0], -tie_scales[-1], 200)
+        ax_t.plot(fine, [math.log10(tie_condition(p, -v)) for v in fine], color=color, lw=1, label=f"p={p:g}")
+        # the window of d where the condition exceeds BP's
+        scales = _width_scales(p, widths)
+        lowest = -6.0 if p == 2 else -12.0
+        half = np.array([_half_width(p, L, lowest) for L in scales])
+        ctx.step(widths)
+        rows += [["half_width", p, L, 10.0 ** h, math.nan, math.nan] for L, h in zip(scales, half)]
+        if p == 2:  # d ~ 1/log(1/a), with log log corrections: measured -0.98 between 1e-40 and 1e-300
+            law = check("width_slope_vs_log_log", (half[-1] - half[-2]) / (math.log10(-scales[-1]) - math.log10(-scales[-2])),
+                        -1.0, 0.05)
+        else:  # d ~ a^(1/k); corrections O(d) at the larger scale (d ~ 1e-2 at a = 1e-6): 7e-5 measured
+            law = check("width_slope", (half[-1] - half[-2]) / (scales[-1] - scales[-2]), 1.0 / k, 1e-3)
+        records.append(record(f"window, p={p:g}", params={"depth": p}, checks=[law],
+                              log10_half_width=[round(float(h), 6) for h in half],
+                              log10_scales=[float(L) for L in scales]))
+        # away from the tie: BP's condition, up to x_2 ~ a^d log(1/a) or a d^(-k-1), < 1e-8 here
+        smallest = float(tie_scales[-1]) if p == 2 else float(scales[-1])
+        off = [abs(_condition(dd, p, smallest) / _bp_condition(dd) - 1.0) for dd in offset]
+        records.append(record(f"off the tie, p={p:g}", params={"depth": p, "log10_scale": smallest},
+                              checks=[check("relative_to_bp", float(max(off)), 0.0, 1e-6)], d=list(offset)))
+        # the profile at the largest and smallest of those scales, for the figure
+        grid = np.linspace(lowest, -0.05, profile)
+        for L, style in zip((scales[0], scales[-1]), ("--", "-")):
+            kap = [_condition(10.0 ** g, p, L) for g in grid]
+            rows += [["profile", p, L, 10.0 ** g, c, math.nan] for g, c in zip(grid, kap)]
+            ax_d.plot(grid, np.log10(kap), ls=style, color=color, label=f"p={p:g}, a=1e{L:.0f}")
+            ctx.step(profile)
+    ax_d.plot(grid, np.log10([_bp_condition(10.0 ** g) for g in grid]), color="k", lw=0.8, label="basis pursuit")
+    plots.rate_axes(ax_d, "condition of the limit on A=[1,1-d]", xlabel=r"$\log_{10} d$",
+                    ylabel=r"$\log_{10}$ condition")
+    ax_d.legend(fontsize=7)
+    plots.rate_axes(ax_t, "at the tie d = 0: measured (dots), closed form (lines)", xlabel=r"$\log_{10}(1/a)$",
+                    ylabel=r"$\log_{10}$ condition")
+    ax_t.legend(fontsize=7)
+    ctx.save_figure(fig, "condition")
+    ctx.save_csv("condition", ["curve", "depth", "log10_scale", "d", "condition", "closed_form"], rows)
     return records
