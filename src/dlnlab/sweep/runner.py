@@ -117,7 +117,7 @@ def run_sweep(config: SweepConfig, out, *, workers: int | None = None, scheduler
             except KeyboardInterrupt:
                 interrupted = True
             state = "interrupted" if interrupted else "complete"
-            with _no_interrupt():  # a second Ctrl-C must not leave the run marked running
+            with _ctrl_c_as_flag(True):  # a second Ctrl-C must not leave the run marked running
                 store.end_run(run_id, state, retries)
                 counts = store.counts()
         return SweepSummary(directory=str(out), total=store.total, already=already, computed=done[0] - already,
@@ -197,7 +197,8 @@ def _context():
 @contextmanager
 def _ctrl_c_as_flag(active: bool):
     """While ``active`` (and on the main thread), Ctrl-C only appends to the yielded list; the
-    pool loop turns it into KeyboardInterrupt between waits. Raised at an arbitrary point, it
+    pool loop turns it into KeyboardInterrupt between waits, and the store records a run's end
+    undisturbed. Raised at an arbitrary point, it
     can land inside a lock's release in `concurrent.futures.wait` and corrupt it ("release
     unlocked lock"), and a second one could cut the workers' shutdown short."""
     caught: list = []
@@ -221,20 +222,6 @@ def _result(future, ctrl_c: list):
         if ctrl_c:
             raise KeyboardInterrupt
     return future.result()
-
-
-@contextmanager
-def _no_interrupt():
-    """Ctrl-C deferred while the store records how a run ended (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught = []
-    previous = signal.signal(signal.SIGINT, lambda *args: caught.append(args))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _stop(pool: ProcessPoolExecutor):
