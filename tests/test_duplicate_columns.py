@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dlnlab as dl
+from dlnlab.engine.faces import SNAP_CONSISTENCY, SNAP_CONSISTENCY_CAP, face_tolerance
 
 
 def test_the_reported_case():
@@ -32,6 +33,33 @@ def test_rows_of_q_that_differ_by_rounding_still_make_a_face():
     for log10_scale in (-30, -60, -100):
         x = dl.flow_limit(A, y, dl.SymmetricDLN(depth=2.5, scale=10.0 ** log10_scale)).x
         assert abs(x[5] - x[0]) <= 1e-12  # x[0] ~ 0.86: equal up to rounding
+
+
+def test_a_face_of_ill_conditioned_data_is_still_a_face():
+    """With cond(A) = 150 the sign vector of a true face lies in range(Q) only to 1.2e-14 (QR's
+    rounding of range(A^T) grows with cond(A)): a fixed 1e-14 consistency test rejected the face,
+    and at scale 1e-100 the split of the tie went to [7e-31, 3.33] with residual and KKT at
+    rounding level. The test now scales with cond(A) (`face_tolerance`)."""
+    A = np.array([[-0.3394555646073753, 0.7586744521704383, 0.9001120436311778, -0.651385650343884],
+                  [1.210533763283826, 0.8724576415225455, -0.5631330716970117, -0.48151526009779283],
+                  [0.06941022371168641, -0.5491031049884448, 0.8750130043967776, 0.3591421721732412],
+                  [-1.7128214858654027, 0.05540374818966789, -0.955792489280284, -0.09873910582467266]])
+    A = np.column_stack([A, -A[:, 0]])
+    y = np.array([0.9398703381136128, -2.0871519663708678, -0.05126610630428066, -0.28268324900594705])
+    assert 100 < np.linalg.cond(A) < 200
+    sel = dl.selected_minimizer(A, y, 2.5)
+    for log10_scale in (-40, -100, -300):
+        x = dl.flow_limit(A, y, dl.SymmetricDLN(depth=2.5, scale=10.0 ** log10_scale)).x
+        # x[0] ~ 1.67: equal up to rounding, and the scale -> 0 limit (the selected minimizer)
+        assert abs(x[4] + x[0]) <= 1e-12 * np.max(np.abs(x))
+        assert np.max(np.abs(x - sel.x)) <= 1e-9 * np.max(np.abs(x))
+
+
+def test_the_face_tolerance_follows_the_condition():
+    assert face_tolerance(np.eye(3)) == SNAP_CONSISTENCY
+    R = np.triu(np.ones((3, 3))) * np.array([1.0, 1e-2, 1e-4])
+    assert face_tolerance(R) > 1e3 * SNAP_CONSISTENCY
+    assert face_tolerance(np.diag([1.0, 1e-200])) == SNAP_CONSISTENCY_CAP
 
 
 @settings(max_examples=25, deadline=None)

@@ -107,12 +107,17 @@ def test_flow_limit_claims(data, depth, log10_scale):
     assert res.residual == pytest.approx(residual(A, y, res.x), rel=1e-12)
     if res.success:
         check_limit(A, y, net, res.x)
-        # duplicated columns have identical weight trajectories: equal (opposite) entries
+        # duplicated columns have identical weight trajectories: equal (opposite) entries, up to
+        # the rounding of their rows of Q (measured up to 5.6e-16 apart; 2e-15 allowed) magnified
+        # by the map's condition d log x / d gap ~ (p / (p - 2)) / gap at depth p > 2 (measured
+        # 8.3e-10 split at depth 3 with gap 1.35e-6, where this allows 4.4e-9)
         for j in range(A.shape[1]):
             for k in range(j + 1, A.shape[1]):
                 for s in (1.0, -1.0):
                     if np.array_equal(A[:, k], s * A[:, j]):
-                        assert abs(res.x[k] - s * res.x[j]) <= 1e-9 * np.max(np.abs(res.x))
+                        condition = depth / (depth - 2) / min(res.gap[j], res.gap[k]) if depth > 2 else 1.0
+                        split = abs(res.x[k] - s * res.x[j]) / np.max(np.abs(res.x))
+                        assert split <= 1e-9 + 2e-15 * condition
 
 
 @FUZZ

@@ -29,6 +29,7 @@ from .networks.base import Network, ScaleFamily, conforms
 from .networks.symmetric import SymmetricDLN
 from .engine import (INTERMEDIATE_TOL, KKT_TOL, DualState, HessianCache, blas_threads, continuation, continuation_path,
                      data_size, kkt_error, newton, polish, residual_check, rounding_floor, start_network)
+from .engine.faces import face_tolerance
 from .engine.kernel import KERNEL_SCALE, kernel_kkt, kernel_limit
 from .problems import Problem, as_problem
 from .results import Result, check_tolerance
@@ -172,7 +173,7 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
         message = f"Newton did not converge at the starting scale after {its} iterations."
     else:
         state, its, stages, status, message = continuation(Q, z, start, target, state, rtol, intermediate_tol,
-                                                        max_iter, max_stages, hessian)
+                                                        max_iter, max_stages, hessian, face_tolerance(basis.R11))
         total += its
 
     result = finish(problem, net, target, beta, state, status=status, message=message, iterations=total,
@@ -271,7 +272,8 @@ def flow_limit_path(A, y=None, net=None, scales=None, *, log_scales=None, rtol: 
         hessian = HessianCache()
         state, its0, ok = newton(Q, z, start.mirror_map(), state, tol=tol0, max_iter=max_iter, hessian=hessian)
         if ok:
-            stops = continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_stages, hessian)
+            stops = continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_stages, hessian,
+                                      face_tolerance(basis.R11))
         else:
             bad = "max_iter" if its0 >= max_iter else "failed"
             why = f"Newton did not converge at the starting scale after {its0} iterations."

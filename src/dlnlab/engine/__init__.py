@@ -25,12 +25,12 @@ from .batch import DualStack, continuation_stack, newton_stack
 from .checks import KKT_TOL, kkt_error
 from .scales import (INTERMEDIATE_TOL, MIN_EPS_RATIO, continuation, continuation_path, data_size, predict,
                      rescale_dual, start_network)
-from .faces import face_projector, snap_to_face
+from .faces import face_projector, face_tolerance, snap_to_face
 from .linalg import SINGLE_THREAD_WORK, HessianCache, blas_threads, solve_psd, solve_psd_stack, weighted_gram, weighted_gram_stack
 from .steps import DualState, Local, damped_newton, newton, polish, residual_check, rounding_floor, step_to
 
 __all__ = ["DualState", "DualStack", "Local", "damped_newton", "newton", "polish", "residual_check",
            "rounding_floor", "step_to", "solve_psd", "solve_psd_stack", "weighted_gram", "weighted_gram_stack",
            "continuation", "continuation_path", "data_size", "predict", "rescale_dual", "start_network",
-           "INTERMEDIATE_TOL", "MIN_EPS_RATIO", "snap_to_face", "face_projector", "kkt_error", "KKT_TOL",
+           "INTERMEDIATE_TOL", "MIN_EPS_RATIO", "snap_to_face", "face_projector", "face_tolerance", "kkt_error", "KKT_TOL",
            "newton_stack", "continuation_stack", "blas_threads", "SINGLE_THREAD_WORK", "HessianCache"]

@@ -31,7 +31,7 @@ import numpy as np
 from ..networks.base import normalize
 from .scales import (EASY_STAGE, FIRST_STEP, MIN_EPS_RATIO, STAGE_ITERATIONS, extrapolation_factor,
                            rescale_dual, stage_rescaling)
-from .faces import snap_to_face
+from .faces import SNAP_CONSISTENCY, snap_to_face
 from .linalg import solve_psd_stack, weighted_gram_stack
 from .steps import (SLOPE_CUTOFF, DualState, barrier_step_limit, below_resolution, residual_test,
                      rounding_floor)
@@ -230,21 +230,23 @@ def predict_stack(Q, base: DualStack, last, eps_new, barrier) -> DualStack:
     return guess
 
 
-def snap_stack(Q, state: DualStack, faces: list[dict], idx: np.ndarray) -> np.ndarray:
+def snap_stack(Q, state: DualStack, faces: list[dict], idx: np.ndarray, face_tols: np.ndarray) -> np.ndarray:
     """`snap_to_face` on each problem of the stack (in place); ``faces[idx[j]]`` caches problem
-    ``idx[j]``'s projectors. Returns the mask of problems whose point moved."""
+    ``idx[j]``'s projectors, ``face_tols[idx[j]]`` is its consistency. Returns the mask of
+    problems whose point moved."""
     moved = np.zeros(len(idx), dtype=bool)
     for j, b in enumerate(idx):
         one = state.row(j)
-        snapped = snap_to_face(Q[j], one, faces[b])
+        snapped = snap_to_face(Q[j], one, faces[b], face_tols[b])
         if snapped is not one:
             state.gap[j] = snapped.gap
             moved[j] = True
     return moved
 
 
-def continuation_stack(Q, z, start, target, state: DualStack, *, rtol, intermediate_tol, max_stages):
-    """`dlnlab.engine.scales.continuation` with one schedule of scales for the stack.
+def continuation_stack(Q, z, start, target, state: DualStack, *, rtol, intermediate_tol, max_stages, face_tols=None):
+    """`dlnlab.engine.scales.continuation` with one schedule of scales for the stack
+    (``face_tols``: each problem's face consistency, default `SNAP_CONSISTENCY`).
 
     Returns (per-problem iterations, per-problem success, stages, stacked Newton steps);
     ``state`` is updated in place. A stage whose correctors do not all converge is retried
@@ -260,6 +262,7 @@ def continuation_stack(Q, z, start, target, state: DualStack, *, rtol, intermedi
     eps = start.small_parameter
     last = None  # (eps before, eps after, move (B, r)) of the last stage
     faces = [{} for _ in range(B)]
+    face_tols = np.full(B, SNAP_CONSISTENCY) if face_tols is None else np.asarray(face_tols, dtype=float)
     while theta > theta_end and np.any(alive):
         if stages >= max_stages:
             alive[:] = False
@@ -280,7 +283,7 @@ def continuation_stack(Q, z, start, target, state: DualStack, *, rtol, intermedi
         if r != 1.0:
             base, guess = rescale_dual(base, r), rescale_dual(guess, r)
         if mapping.barrier and last is not None:
-            snap_stack(Qa, guess, faces, idx)
+            snap_stack(Qa, guess, faces, idx, face_tols)
         k, ok = newton_stack(Qa, za, mapping, guess, tol=tol, max_iter=STAGE_ITERATIONS)
         used = k.copy()
         steps += int(k.max(initial=0))
@@ -295,7 +298,7 @@ def continuation_stack(Q, z, start, target, state: DualStack, *, rtol, intermedi
         if mapping.barrier and np.any(ok):  # Newton's own moves shrink the gaps: snap and correct
             good = np.flatnonzero(ok)
             sub = guess.take(good)
-            moved = snap_stack(Qa[good], sub, faces, idx[good])
+            moved = snap_stack(Qa[good], sub, faces, idx[good], face_tols)
             if np.any(moved):
                 m = good[moved]
                 again = sub.take(moved)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from scipy.linalg import lapack
 
 from .steps import DualState
 
@@ -10,8 +13,14 @@ from .steps import DualState
 #: Snapping is exact whenever the consistency test passes, so the threshold only bounds
 #: the work; 0.3 catches faces from eps ~ 0.1 on, before drift can matter.
 SNAP_GAP = 0.3
-#: ``sign_F`` must lie in range(A_F^T) to this (relative) accuracy for F to count as a face.
+#: ``sign_F`` must lie in range(Q_F^T) to this accuracy, per unit of cond(A), for F to count as a
+#: face (`face_tolerance`). Householder QR is backward stable, so range(Q) misses range(A^T) by
+#: an angle of ~1e-16 cond(A): a true face of a 4 x 5 problem with cond(A) = 150 measured 1.2e-14
+#: (below 1e-14 * 150), columns 2e-12 apart at cond(A) = 1 measured 1.4e-12 (rejected).
 SNAP_CONSISTENCY = 1e-14
+#: `face_tolerance` never exceeds this: on data so ill-conditioned that range(Q) is uncertain
+#: beyond it, no face is snapped (the continuation still converges; only ties stay unresolved).
+SNAP_CONSISTENCY_CAP = 1e-10
 #: Singular values of ``Q_F`` below this fraction of the largest count as zero. The rows of
 #: ``Q`` carry rounding of ~1e-15 of their size (duplicate columns of A give rows that
 #: differ by that much), so the rank test must look well above it; the consistency test
@@ -22,7 +31,20 @@ FACE_RANK_RTOL = 1e-12
 LEVEL_RATIO = 1e4
 
 
-def snap_to_face(Q: np.ndarray, state: DualState, faces: dict) -> DualState:
+def face_tolerance(R11: np.ndarray) -> float:
+    """The consistency a face needs on data whose row basis has triangular factor ``R11``
+    (`dlnlab.problems.RowBasis`): `SNAP_CONSISTENCY` times LAPACK's estimate of cond(R11) = cond(A)
+    (``trcon``, O(m^2)), at most `SNAP_CONSISTENCY_CAP`.
+
+    >>> face_tolerance(np.eye(3))
+    1e-14
+    """
+    rcond, info = lapack.dtrcon(np.asarray(R11, dtype=float), norm="1", uplo="U")
+    cond = 1.0 / rcond if info == 0 and rcond > 0 else math.inf
+    return min(SNAP_CONSISTENCY * max(cond, 1.0), SNAP_CONSISTENCY_CAP)
+
+
+def snap_to_face(Q: np.ndarray, state: DualState, faces: dict, tol: float = SNAP_CONSISTENCY) -> DualState:
     """Remove the rounding drift of tiny gaps on an exact face of the l1 ball.
 
     On a set F with ``sign_F`` in range(A_F^T) (a face of the BP dual), ``sign_F (1 - gap_F)``
@@ -31,13 +53,14 @@ def snap_to_face(Q: np.ndarray, state: DualState, faces: dict) -> DualState:
     rounding, not the depth-dependent potential, choose among the l1 minimizers. Projecting
     ``sign_F * gap_F`` back onto range(A_F^T) restores it to relative precision. It changes
     nothing when ``A_F^T`` has full row rank (a unique face) or when no face is resolved.
+    ``tol``: the consistency asked of ``sign_F`` (`face_tolerance` of the data).
     """
     F = _finest_level(state.gap)
     if F.size < 2:
         return state
     key = F.tobytes() + state.sign[F].tobytes()
     if key not in faces:
-        faces[key] = face_projector(Q[F], state.sign[F])
+        faces[key] = face_projector(Q[F], state.sign[F], tol)
     U = faces[key]
     if U is None:
         return state
@@ -68,13 +91,14 @@ def _finest_level(gap: np.ndarray) -> np.ndarray:
     return order[: jumps[0] + 1] if jumps.size else order
 
 
-def face_projector(QF: np.ndarray, sF: np.ndarray) -> np.ndarray | None:
-    """Orthonormal basis of range(A_F^T) if F is an exact, overdetermined face; else None."""
+def face_projector(QF: np.ndarray, sF: np.ndarray, tol: float = SNAP_CONSISTENCY) -> np.ndarray | None:
+    """Orthonormal basis of range(A_F^T) if F is an overdetermined face (``sign_F`` in it to
+    ``tol``); else None."""
     U, sv, _ = np.linalg.svd(QF, full_matrices=False)
     r = int(np.sum(sv > FACE_RANK_RTOL * sv[0]))
     if r >= QF.shape[0]:
         return None
     U = U[:, :r]
-    if np.max(np.abs(sF - U @ (U.T @ sF))) > SNAP_CONSISTENCY:
+    if np.max(np.abs(sF - U @ (U.T @ sF))) > tol:
         return None
     return U

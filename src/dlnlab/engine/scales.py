@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from ..networks.base import ScaleFamily, conforms, normalize
-from .faces import snap_to_face
+from .faces import SNAP_CONSISTENCY, snap_to_face
 from .steps import DualState, newton, step_to
 
 #: Residual tolerance of the intermediate continuation stages: they only need to be close
@@ -57,21 +57,24 @@ def start_network(net, Q, z):
     return net.at_log_scale(log_start)
 
 
-def continuation(Q, z, start, target, state, rtol, intermediate_tol, max_iter, max_stages, hessian=None):
+def continuation(Q, z, start, target, state, rtol, intermediate_tol, max_iter, max_stages, hessian=None,
+                 face_tol=SNAP_CONSISTENCY):
     """Continuation in ``log(scale)`` from ``start`` down to ``target`` (adaptive steps).
 
     Predictor: linear extrapolation in the small parameter eps of the last stage's move;
     corrector: Newton. A step whose corrector fails within `STAGE_ITERATIONS` is quartered and
     retried; a step solved in <= `EASY_STAGE` iterations doubles the next one. Each predicted point is
-    snapped onto an exact l1 face where one is resolved (`snap_to_face`). Returns
+    snapped onto an exact l1 face where one is resolved (`snap_to_face`, consistency ``face_tol``:
+    `dlnlab.engine.faces.face_tolerance` of the data). Returns
     ``(state, iterations, stages, status, message)``; `continuation_path` with one stop.
     """
     if start is target:
         return state, 0, 0, "converged", ""
-    return next(continuation_path(Q, z, start, [target], state, rtol, intermediate_tol, max_stages, hessian))
+    return next(continuation_path(Q, z, start, [target], state, rtol, intermediate_tol, max_stages, hessian, face_tol))
 
 
-def continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_stages, hessian=None):
+def continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_stages, hessian=None,
+                      face_tol=SNAP_CONSISTENCY):
     """One continuation run from ``start`` that stops exactly at each of ``targets`` on its way.
 
     ``targets`` are networks of ``start``'s family in decreasing ``log_scale`` (at most
@@ -118,7 +121,7 @@ def continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_s
                 guess = rescale_dual(guess, r) if predicted else base
             if mapping.barrier and guess is not base:
                 # the prediction shrinks tiny gaps by cancellation: restore the face exactly
-                guess = snap_to_face(Q, guess, faces)
+                guess = snap_to_face(Q, guess, faces, face_tol)
             tol = rtol if net is target else intermediate_tol
             budget = DIRECT_ITERATIONS if direct else STAGE_ITERATIONS
             new_state, its, ok = newton(Q, z, mapping, guess, tol=tol, max_iter=budget, hessian=hessian)
@@ -128,7 +131,7 @@ def continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_s
                 total += its
             if ok and mapping.barrier:
                 # Newton's own moves shrink the gaps by up to 1/MIN_EPS_RATIO: snap and polish
-                snapped = snap_to_face(Q, new_state, faces)
+                snapped = snap_to_face(Q, new_state, faces, face_tol)
                 if snapped is not new_state:
                     new_state, its, ok = newton(Q, z, mapping, snapped, tol=tol, max_iter=STAGE_ITERATIONS, hessian=hessian)
                     total += its

@@ -31,6 +31,7 @@ from typing import Sequence
 import numpy as np
 
 from ..engine import INTERMEDIATE_TOL, DualStack, continuation_stack, newton_stack
+from ..engine.faces import face_tolerance
 from ..engine.batch import matvec, stacked
 from ..errors import ConvergenceError, ProblemError
 from ..limits import RTOL, LimitResult, finish, flow_limit
@@ -106,8 +107,10 @@ def batch_flow_limit(problems: Sequence[Problem], net, *, rtol: float = RTOL, ma
         if start is not net and np.any(ok):
             sub = np.flatnonzero(ok)
             sub_state = state.take(sub)
+            tols = np.array([face_tolerance(members[j].basis.R11) for j in sub])
             k, alive, stages, s2 = continuation_stack(Q[sub], z[sub], start, net, sub_state, rtol=rtol,
-                                                      intermediate_tol=intermediate_tol, max_stages=max_stages)
+                                                      intermediate_tol=intermediate_tol, max_stages=max_stages,
+                                                      face_tols=tols)
             state.put(sub, sub_state)
             its[sub] += k
             ok[sub] = alive
