@@ -113,3 +113,34 @@ def test_an_experiment_that_fails_midway_leaves_its_last_run_intact(tmp_path, mo
         ex.run_experiment("gha-staircase", tmp_path, quick=True)
     assert _snapshot(folder) == before
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_a_crashing_experiment_is_recorded_and_the_others_run(monkeypatch, capsys, tmp_path):
+    """`reproduce all`: an experiment that raises leaves its traceback in OUT/NAME.error.txt, its
+    last complete results untouched, the others run, and the exit status is 1."""
+    from dlnlab.studies import experiments as ex
+
+    calls = []
+
+    @ex.experiment("test-crash", title="raises", quick=dict(n=1), full=dict(n=1))
+    def crash(ctx, *, n):
+        calls.append("crash")
+        raise RuntimeError("deliberate failure")
+
+    @ex.experiment("test-fine", title="passes", quick=dict(n=1), full=dict(n=1))
+    def fine(ctx, *, n):
+        calls.append("fine")
+        return [ex.record("c", params={"n": n}, checks=[ex.check("n", n, 1, 0.5)])]
+
+    toys = {n: ex.get(n) for n in ("test-crash", "test-fine")}
+    monkeypatch.setattr(ex, "load", lambda: toys)
+    old = tmp_path / "res" / "test-crash"
+    old.mkdir(parents=True)
+    (old / "curves.csv").write_text("x\n1\n")  # a previous run's file
+    code, err = _run(monkeypatch, capsys, "reproduce", "all", "--quick", "--out", tmp_path / "res")
+    assert code == 1 and calls == ["crash", "fine"], err
+    assert "experiment test-crash crashed (RuntimeError: deliberate failure)" in err
+    trace = (tmp_path / "res" / "test-crash.error.txt").read_text()
+    assert "Traceback" in trace and "deliberate failure" in trace
+    assert (old / "curves.csv").read_text() == "x\n1\n"
+    assert (tmp_path / "res" / "test-fine" / "summary.json").exists()

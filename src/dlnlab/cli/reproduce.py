@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+import traceback
 from pathlib import Path
 from typing import List, Optional
 
@@ -13,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..studies import experiments as ex
 from ..errors import DLNError, ProblemError
-from ..files import atomic_write_csv, atomic_write_json, staged_files
+from ..files import atomic_write_csv, atomic_write_json, atomic_write_text, staged_files
 from ..problems import Problem
 from ..report import load_results, summary_rows, write_report
 from .app import AS_JSON_HELP, app, console, emit_json, fail, finish, output_folder, titled_table
@@ -86,29 +87,48 @@ def reproduce(
             return
         names = sorted(registry) if name == "all" else [ex.get(name).name]
         t0 = time.perf_counter()
+        crashed = {}
         with _progress(as_json) as progress:
             overall = progress.add_task("experiments", total=len(names))
             for n in names:
                 task = progress.add_task(f"  {n}", total=None)
-                ex.run_experiment(n, out, quick=quick,
-                                  advance=lambda k=1, task=task: progress.advance(task, k),
-                                  set_total=lambda total, task=task: progress.update(task, total=total))
+                try:
+                    ex.run_experiment(n, out, quick=quick,
+                                      advance=lambda k=1, task=task: progress.advance(task, k),
+                                      set_total=lambda total, task=task: progress.update(task, total=total))
+                    (Path(out) / f"{n}.error.txt").unlink(missing_ok=True)  # a crash of an earlier run
+                except Exception as exc:  # noqa: BLE001 -- one experiment's crash must not stop the others
+                    crashed[n] = _record_crash(out, n, exc)
                 progress.update(task, visible=False)
                 progress.advance(overall)
-        results = [r for r in load_results(out) if r["name"] in names]
+        results = [r for r in load_results(out) if r["name"] in names and r["name"] not in crashed]
         report = write_report(out)
     except DLNError as exc:
         fail(exc)
     if as_json:
         summary = _summary_dict(results, report)
-        emit_json({**summary, "seconds": time.perf_counter() - t0})
+        crashes = [{"name": n, **c} for n, c in crashed.items()]
+        emit_json({**summary, "crashed": crashes, "success": summary["success"] and not crashed,
+                   "seconds": time.perf_counter() - t0})
         failed = summary["failed"]
     else:
         total, failed = _print_summary(results)
         console.print(f"{len(names)} experiment(s) in {time.perf_counter() - t0:.1f} s; {total - failed}/{total} "
                       f"checks passed; report: {report}")
+        for n, c in crashed.items():
+            typer.echo(f"error: experiment {n} crashed ({c['error']}); traceback in {c['traceback']}. "
+                       "Its previous results, if any, are unchanged.", err=True)
+    if crashed:
+        raise typer.Exit(code=1)
     if strict and failed:
         raise typer.Exit(code=1)
+
+
+def _record_crash(out: Path, name: str, exc: Exception) -> dict:
+    """Write ``OUT/NAME.error.txt`` (the traceback) and return what the summary says of the crash;
+    the experiment's own folder keeps its last complete run (`dlnlab.files.staged_files`)."""
+    path = atomic_write_text(Path(out) / f"{name}.error.txt", "".join(traceback.format_exception(exc)))
+    return {"error": f"{type(exc).__name__}: {exc}", "traceback": str(path)}
 
 
 def _parse_depths(text: str) -> list[float]:
