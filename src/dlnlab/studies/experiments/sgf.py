@@ -136,7 +136,8 @@ def sgf(ctx, *, steps, seeds, alpha, dt_per_step, horizon, tol):
                 # integral measured within 0.4-4% (dt / 2, steps 0.02-0.12, seeds 0-2): 8%
                 check("mean_gain_vs_ito_integral", worst["mean_disc"], 0.0, 0.08, "max"),
                 # c_j = -2 gamma int Sigma_jj dt < 0 for every coordinate (kappa = 2, b = 1), about
-                # -gamma here: max_j c_j / gamma measured -0.98..-1.07; <= -0.5 says every coordinate
+                # -gamma here: max_j c_j / gamma measured -0.98..-1.07 (worst of seeds 0-2; -1.9 for
+                # seed 0 alone at 0.1, the quick run); <= -0.5 says every coordinate
                 # is shrunk, by an amount proportional to the step
                 check("max_log_gain_over_step", worst["max_gain"] / gamma, -0.5, 0.0, "max"),
             ]
@@ -271,21 +272,24 @@ def label_noise(ctx, *, noises, seeds, alpha, step, dose, chunks):
             noise_off_limit_error=[f["trace"][-1][3] for f in finals], mean_gain_rate=rates,
             checks=[
                 # E g_j^2 = sigma^2 ||a_j||^2 + (A^T r)_j^2 plus O(step) terms: the residual's share
-                # makes the measured rate 1.1-1.4% faster than the noise term alone (sigma 1 and
-                # 0.5, seeds 0-2): 5% allows 3x that; a wrong kappa (1 instead of 2) would be -75%
+                # makes the measured rate 1.4-1.6% faster than the noise term alone (sigma 0.5 and
+                # 1, seeds 0-2): 5% allows 3x that; a wrong kappa (1 instead of 2) would be -75%
                 check("mean_gain_rate", float(np.mean(rates)), rate_theory, 0.05, "rel"),
                 # the noisy iterate is still on its effective network's flow curve (exact identity)
                 check("kkt", max(f["kkt"] for f in finals), 0.0, 1e-10, "max"),
-                # tail-averaged label-noise iterate vs plain GD's limit: measured 0.07 (sigma 0.5)
-                # and ~0.1-0.2 (sigma 1) over 1.10; the noise's on-support jitter sets the floor
-                check("tail_average_error_over_plain_gd", err_ratio, 0.3, 0.0, "max"),
-                # off-support l1 mass, last checkpoint over first: measured 0.005-0.3 (noisy
-                # single iterates); 0.5 is a clear decay; tail average over plain GD's
-                check("off_support_decay", off_decay, 0.5, 0.0, "max"),
-                check("off_support_tail_average_over_plain_gd", off_ratio, 0.1, 0.0, "max"),
-                # the noise-off limit (flow limit of the effective network at the end) at effective
-                # scale alpha e^{-15}: measured ~1e-5 from x_true (= the BP solution here)
-                check("noise_off_limit_error", noise_off_err, 0.0, 1e-3, "max"),
+                # tail-averaged label-noise iterate vs plain GD's limit (error 1.10): worst seed
+                # measured 0.030 (sigma 0.5) and 0.094 (sigma 1); the noise's on-support jitter
+                # sets this floor (single iterates: 0.1-0.5 at sigma 1); 0.2 is twice the largest
+                check("tail_average_error_over_plain_gd", err_ratio, 0.2, 0.0, "max"),
+                # off-support l1 mass, last checkpoint over first (single noisy iterates): worst
+                # seed measured 0.0037 (sigma 0.5), 0.0098 (sigma 1); the tail average's over plain
+                # GD's (3.7): 0.0030, 0.0071. Tolerances 10x and 7x the largest
+                check("off_support_decay", off_decay, 0.1, 0.0, "max"),
+                check("off_support_tail_average_over_plain_gd", off_ratio, 0.05, 0.0, "max"),
+                # the noise-off limit (flow limit of the effective network at the end, effective
+                # scale alpha e^{-15.5}): measured 4.5e-7-5.3e-7 from x_true (= the BP solution
+                # here; plain GD's is 1.10); 1e-5 is 20x that
+                check("noise_off_limit_error", noise_off_err, 0.0, 1e-5, "max"),
             ],
             note="a label-noise run has no limit point: x is the last noisy iterate (and the tail average of "
                  "the last chunk); the noise-off limit is flow_limit of the effective network at the end, the "
@@ -323,6 +327,10 @@ def _label_noise_figure(ctx, traces, plain_err, plain_off, alpha, step, col2):
                              label="  noise switched off (flow limit)" if j == 0 else None)
             axes[1].semilogy(t[:, 0], t[:, 2], color=color, lw=1.0, label=lab)
             axes[2].semilogy(t[:, 0], alpha * np.exp(t[:, 4]), color=color, lw=1.0, label=lab)
+            axes[0].plot(t[-1, 0], f["avg_err"], "o", ms=5, mfc="none", color=color,
+                         label="  tail average (last chunk)" if j == 0 else None)
+            axes[1].plot(t[-1, 0], f["avg_off"], "o", ms=5, mfc="none", color=color,
+                         label="  tail average (last chunk)" if j == 0 else None)
         k = np.linspace(0.0, np.array(finals[0]["trace"])[-1, 0], 50)
         axes[2].semilogy(k, alpha * np.exp(-2.0 * step ** 2 * sigma ** 2 * col2.mean() * k), color="k", ls=":",
                          lw=1.0, label=r"$\alpha e^{-2\gamma^2\sigma^2 \overline{\|a_j\|^2} k}$" if i == 0 else None)
