@@ -51,7 +51,7 @@ def _relative(a, b) -> float:
 
 @experiment("pesme2021-sgf", title="SGF and SGD vs gradient flow: effective initialization and test error vs step "
             "(Pesme, Pillaud-Vivien, Flammarion 2021)",
-            quick=dict(steps=(0.1,), seeds=(0,), alpha=0.1, dt_per_step=4, horizon=1500.0, tol=1e-9),
+            quick=dict(steps=(0.1,), seeds=(0,), alpha=0.1, dt_per_step=4, horizon=1500.0, tol=1e-7),
             full=dict(steps=(0.02, 0.04, 0.07, 0.1, 0.12), seeds=(0, 1, 2), alpha=0.1, dt_per_step=5,
                       horizon=3000.0, tol=1e-9))
 def sgf(ctx, *, steps, seeds, alpha, dt_per_step, horizon, tol):
@@ -129,8 +129,9 @@ def sgf(ctx, *, steps, seeds, alpha, dt_per_step, horizon, tol):
                 check("gain_change_halving_dt", worst["halving"], 0.0, 0.3, "max"),
                 check("test_error_change_halving_dt", worst["err_change"], 0.0, 0.025, "max"),
                 # exact identity: the iterate is on the effective network's flow (KKT ~1e-14) and
-                # interpolates to tol = 1e-9: distance to its flow limit measured 8e-10-1.0e-9
-                check("distance_to_effective_limit", worst["to_limit"], 0.0, 1e-8, "max"),
+                # interpolates to a relative residual tol: distance to its flow limit measured
+                # 0.8-1.03 tol (tol 1e-9 and 1e-7); 10 tol allowed
+                check("distance_to_effective_limit", worst["to_limit"], 0.0, 10 * tol, "max"),
                 check("kkt", worst["kkt"], 0.0, 1e-10, "max"),
                 # the mean over coordinates averages the martingale out: mean c vs mean Ito
                 # integral measured within 0.4-4% (dt / 2, steps 0.02-0.12, seeds 0-2): 8%
