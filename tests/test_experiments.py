@@ -18,7 +18,8 @@ from dlnlab.report import load_results, summary_rows, write_report
 from dlnlab.theory import kink_constant
 
 EXPECTED = {"wind2023-fig1", "wind2023-fig2", "wind2023-fig3", "matt2025-rates", "matt2025-noise",
-            "matt2025-recovery", "gha-heatmap", "gha-scale", "gha-staircase", "gha-condition"}
+            "matt2025-recovery", "gha-heatmap", "gha-scale", "gha-staircase", "gha-condition",
+            "vaskevicius2019-early-stopping"}
 
 
 @pytest.fixture(scope="module")
