@@ -3,6 +3,8 @@ and the library's GD, and the Lasso errors against scikit-learn's `Lasso`."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -46,3 +48,9 @@ def test_lasso_errors_match_sklearn_lasso():
     i = 10
     fit = linear_model.Lasso(alpha=lambdas[i], fit_intercept=False, tol=1e-10, max_iter=100_000).fit(A, y)
     assert errs[i] == pytest.approx(np.linalg.norm(fit.coef_ - x), rel=1e-4)
+
+
+def test_lasso_errors_without_sklearn(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn.linear_model", None)
+    A, y, x, _ = noisy_problem(10, 20, 2, 0.1, 0.5, seed=0)
+    assert _lasso_errors(A, y, x, 5) is None
