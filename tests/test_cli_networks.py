@@ -118,6 +118,23 @@ def test_gd_training_options_are_the_library_call(problem, tmp_path):
     assert json.loads(more.output)["result"]["x"] == cont.x.tolist() and cont.effective_init is None
 
 
+def test_gd_langevin_average_and_loss_are_the_library_call(problem):
+    spec = "twolayer:u0=0.2,v0=0.05"
+    out = runner.invoke(app, ["gd", str(problem), "--network", spec, "--step", "0.05", "--steps", "40",
+                              "--langevin", "1e-4", "--average", "10", "--tol", "0", "--json"])
+    assert out.exit_code == 1, out.output  # SGLD has no limit point and tol 0 runs every step
+    P = _problem()
+    ref = dl.gradient_descent(P, dl.network_from_spec(spec, size=P.N), step=0.05, steps=40, langevin=1e-4,
+                              average=10, tol=0.0)
+    payload = json.loads(out.output)["result"]
+    assert payload == json.loads(json.dumps(ref.to_dict())) and payload["averaged"] == 30
+    text = runner.invoke(app, ["gd", str(problem), "--network", spec, "--step", "0.05", "--steps", "40",
+                               "--average", "10", "--tol", "0"])
+    assert "mean weights over the last 30 iterates" in text.output
+    bad = runner.invoke(app, ["gd", str(problem), "--network", spec, "--step", "0.05", "--loss", "hinge"])
+    assert bad.exit_code == 2 and "loss" in bad.output
+
+
 @pytest.mark.parametrize("extra, match", [
     (["--step", "0.1", "--sampling", "bootstrap", "--batch-size", "2"], "sampling"),
     (["--schedule", "fast"], "--schedule"),

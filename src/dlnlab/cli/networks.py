@@ -70,9 +70,15 @@ def gd(
     seed: int = typer.Option(0, "--seed", help="Seed of the batches and the label noise."),
     weight_decay: float = typer.Option(0.0, "--weight-decay", help="Weight decay lambda (adds lambda/2 ||W||^2)."),
     label_noise: float = typer.Option(0.0, "--label-noise", help="Std of the Gaussian noise added to y each step."),
+    langevin: float = typer.Option(0.0, "--langevin", help="SGLD temperature T: adds sqrt(2 step T) N(0, I) "
+                                   "to the weights each step (no limit point)."),
+    average: Optional[int] = typer.Option(None, "--average", help="Keep the mean of the weights after iteration K "
+                                          "(tail averaging; reported as average_x)."),
+    loss: str = typer.Option("square", "--loss", help="Training loss: square, or exponential / logistic "
+                             "(classification: y holds labels +-1)."),
     init_weights: Optional[Path] = typer.Option(None, "--init-weights", help="Start from the weights of a previous "
                                                 "`dlnlab gd --json` output file."),
-    record: str = typer.Option("", "--record", help="Per-iteration history to keep: loss, gains (comma-separated)."),
+    record: str = typer.Option("", "--record", help="Per-iteration history to keep: loss, gains, sharpness (comma-separated)."),
     tol: float = typer.Option(1e-10, "--tol", help="Stop at relative residual ||Ax-y||/||y|| <= tol."),
     full: bool = typer.Option(False, "--full", help=FULL_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON (its to_dict())."),
@@ -84,7 +90,8 @@ def gd(
         net = network_from_spec(network, size=P.N)
         res = gradient_descent(P, net, step=step, schedule=None if schedule is None else _pieces(schedule),
                                steps=steps, batch_size=batch_size, sampling=sampling, seed=seed,
-                               weight_decay=weight_decay, label_noise=label_noise,
+                               weight_decay=weight_decay, label_noise=label_noise, langevin=langevin,
+                               average=False if average is None else average, loss=loss,
                                init_weights=None if init_weights is None else _saved_weights(init_weights),
                                record=tuple(r.strip() for r in record.split(",") if r.strip()), tol=tol)
     except DLNError as exc:
@@ -95,5 +102,8 @@ def gd(
         return
     title = f"step {number(step)}" if schedule is None else f"schedule {schedule}"
     show_vector(f"gradient descent: {net.spec}, {title}", {"x": np.asarray(res.x)}, full=full)
+    if res.average_x is not None:
+        show_vector(f"mean weights over the last {res.averaged} iterates", {"average_x": np.asarray(res.average_x)},
+                    full=full)
     console.print(f"status {res.status}; residual ||Ax-y||/||y|| = {res.residual:.2e}; {res.iterations} iterations")
     finish(res.success)
