@@ -17,6 +17,7 @@ from scipy.optimize import minimize_scalar
 
 from ... import plots
 from ...l1 import basis_pursuit
+from ...networks.base import to_z
 from ...networks.symmetric import SymmetricDLN
 from ...problems import FIXTURES, kink_problem
 from ...reference.extended import mp_flow_limit
@@ -156,8 +157,8 @@ def fig2(ctx, *, eps, depths, per_decade):
             plan.append((float(p), float(e), grid))
     ctx.expect(sum(len(g) for *_, g in plan))
     reference = {0.3: 44.6, 0.1: 1.35e3, 0.03: 5.16e4, 0.01: 1.41e6}  # docs/theory.md section 5, p = 3
-    fig, axes = plots.new_figure(1, len(depths), size=(4.4, 3.8))
-    axes = np.atleast_1d(axes).ravel()
+    fig, grid_axes = plots.new_figure(2, len(depths), size=(4.4, 3.4))
+    raw_axes, axes = grid_axes[0], grid_axes[1]  # the paper's raw error on top, error / a below
     records, rows = [], []
     for p, e, grid in plan:
         P = kink_problem(e)
@@ -190,13 +191,18 @@ def fig2(ctx, *, eps, depths, per_decade):
             rows.append([e, p, L, err, err - L, C])
         ax = axes[list(depths).index(p)]
         color = plots.CYCLE[list(eps).index(e)]
+        plots.plot_curve(raw_axes[list(depths).index(p)], curve.log10_scale, curve.log10_error, label=f"eps={e:g}",
+                         color=color, ms=2.5)
         plots.plot_curve(ax, curve.log10_scale, ratio, label=f"eps={e:g}", color=color, ms=2.5)
         ax.axhline(math.log10(C), color=color, ls="--", lw=0.8)
         ax.axvline(p / (p - 2.0) * math.log10(e), color=color, ls=":", lw=0.8)
-    for ax, p in zip(axes, depths):
-        plots.rate_axes(ax, f"p={p:g}", ylabel=r"$\log_{10} (\|x_\infty - x^*\| / a)$")
+    for raw, ax, p in zip(raw_axes, axes, depths):
+        plots.rate_axes(raw, f"p={p:g}: error (as in the paper)", ylabel=r"$\log_{10} \|x_\infty - (1, 0)\|$")
+        plots.rate_axes(ax, f"p={p:g}: error / a", ylabel=r"$\log_{10} (\|x_\infty - x^*\| / a)$")
+        raw.legend(fontsize=7)
         ax.legend(fontsize=7)
-    fig.suptitle("Kink on A = [1, 1-eps]: error/a (dashed: kink constant; dotted: a = eps^(p/(p-2)))", fontsize=10)
+    fig.suptitle("Kink on A = [1, 1-eps]: error (top) and error/a (bottom; dashed: kink constant; "
+                 "dotted: a = eps^(p/(p-2)))", fontsize=10)
     ctx.save_figure(fig, "kink")
     ctx.save_csv("kink", ["eps", "depth", "log10_scale", "log10_error", "log10_error_over_scale", "kink_constant"], rows)
     return records
@@ -220,7 +226,7 @@ def fig3(ctx, *, depths, log10_scales, points):
     ``eps = SymmetricDLN.small_parameter``; the map ``x/a = h_p(z)`` against the library's
     log-domain map; and the line problem's selection ``t*`` re-derived by minimizing
     ``sum g_p`` on the face (docs/theory.md section 4)."""
-    ctx.expect(len(depths) * (len(log10_scales) + 2))
+    ctx.expect(len(depths) * (len(log10_scales) + 3))
     xs = np.linspace(0.05, 3.0, points)
     fig, axes = plots.new_figure(1, 3, size=(4.6, 3.8))
     axes = axes.ravel()
@@ -275,4 +281,41 @@ def fig3(ctx, *, depths, log10_scales, points):
         ax.legend(fontsize=7)
     ctx.save_figure(fig, "potentials")
     ctx.save_csv("potentials", ["depth", "log10_scale", "x", "q", "q_minus_abs_over_eps", "small_scale_term"], rows)
+    records.extend(_fig3_as_drawn(ctx, depths, points))
+    return records
+
+
+def _fig3_as_drawn(ctx, depths, points):
+    """The paper's Fig. 3 panels at alpha = 1: ``q_p`` on [-5, 5], ``g_p`` on [-8, 8] and ``h_p``
+    on [-0.99, 0.99], with the check that the drawn potential and map belong together:
+    ``q_p'(x) = h_p^{-1}(x)`` (central differences of the potential against the map's dual)."""
+    xq, xg, z = np.linspace(-5, 5, points), np.linspace(-8, 8, points), np.linspace(-0.99, 0.99, points)
+    fig, axes = plots.new_figure(1, 3, size=(4.4, 3.6))
+    axes = axes.ravel()
+    records = []
+    for p in depths:
+        p = float(p)
+        color = plots.depth_color(p)
+        mapping = SymmetricDLN(depth=p, scale=1.0).mirror_map()
+        q = mapping.potential(xq) - mapping.potential(np.zeros(1))[0]
+        h = mapping.primal(np.where(z < 0, -1.0, 1.0), 1.0 - np.abs(z))
+        axes[0].plot(xq, q, color=color, label=f"p={p:g}")
+        axes[1].plot(xg, _g(xg, p), color=color, label=f"p={p:g}")
+        axes[2].plot(z, h, color=color, label=f"p={p:g}")
+        # q'(x) by central differences, step 1e-5: truncation ~1e-10 |q^(3)|, rounding ~1e-11 |q|;
+        # measured 1e-11 (p > 2) to 1.2e-10 (p = 2), so 1e-8 fails any map and potential that disagree
+        x0 = np.linspace(-4.5, 4.5, 19)
+        fd = (mapping.potential(x0 + 1e-5) - mapping.potential(x0 - 1e-5)) / 2e-5
+        slope_err = float(np.max(np.abs(fd - to_z(*mapping.dual(x0)))))
+        records.append(record(f"as drawn, p={p:g}", params={"depth": p, "alpha": 1.0},
+                              checks=[check("potential_slope_vs_dual", slope_err, 0.0, 1e-8, "max")],
+                              note="q_p'(x) by central differences against h_p^{-1}(x) at alpha = 1"))
+        ctx.step()
+    plots.rate_axes(axes[0], r"$q_p$ at $\alpha = 1$", xlabel="x", ylabel=r"$q_p(x)$")
+    plots.rate_axes(axes[1], r"$g_p$", xlabel="x", ylabel=r"$g_p(x)$")
+    plots.rate_axes(axes[2], r"$h_p$ at $\alpha = 1$", xlabel="z", ylabel=r"$x = h_p(z)$")
+    axes[2].set_ylim(-10, 10)  # h_p grows like (1 - |z|)^(-p/(p-2)): 1e10 at z = 0.99 for p = 2.5
+    for ax in axes:
+        ax.legend(fontsize=7)
+    ctx.save_figure(fig, "as_drawn")
     return records
