@@ -31,7 +31,7 @@ from ...files import atomic_write_csv, atomic_write_json, staged_files
 from ...provenance import provenance, seeds_of
 
 #: Modules (in this package) whose import registers experiments. Append yours.
-MODULES = ("wind2023", "matt2025", "gha", "donoho_tanner", "wang2023_lp", "training_dynamics", "moroshko2020")
+MODULES = ("wind2023", "matt2025", "gha", "donoho_tanner", "wang2023_lp", "training_dynamics", "moroshko2020", "even2023")
 
 _REGISTRY: dict[str, "Experiment"] = {}
 _loaded = False
