@@ -19,11 +19,14 @@ import numpy as np
 
 from ... import plots
 from ...dynamics.descent import gradient_descent
+from ...dynamics.sharpness import sharpness
 from ...errors import ExperimentError
+from ...l1 import basis_pursuit
 from ...limits import flow_limit
 from ...networks.twolayer import TwoLayerDLN
 from ...problems import gaussian_problem
 from . import check, experiment, record
+from .training_sgd import flattest_interpolator
 
 
 def gain_vector(log_gains) -> np.ndarray:
@@ -79,8 +82,9 @@ def gains(ctx, *, datasets, m, N, sparsity, alpha, top):
                 raise ExperimentError(f"even2023-gains: {kind} did not converge on dataset {seed} ({run.message}); "
                                       "lower top.")
             g = gain_vector(run.log_gains)
-            entry[kind] = dict(gain=g, shape=shape[kind], entropy=normalized_entropy(g), theory=normalized_entropy(shape[kind]),
-                               corr=float(np.corrcoef(g, shape[kind])[0, 1]), iterations=run.iterations,
+            entry[kind] = dict(gain=g, shape=shape[kind], entropy=normalized_entropy(g),
+                               theory=normalized_entropy(shape[kind]), corr=float(np.corrcoef(g, shape[kind])[0, 1]),
+                               iterations=run.iterations,
                                dist=float(np.max(np.abs(run.x - flow_limit(P, run.effective_init).x))),
                                min_gain=float(g.min()))
             rows.append((seed, kind, gamma, run.iterations, entry[kind]["entropy"], entry[kind]["theory"],
@@ -176,9 +180,6 @@ def eos(ctx, *, fractions, every, seed, alpha, transient, budget):
     (`dlnlab.sharpness`) every ``every`` iterates (odd: both phases of a period-2
     oscillation). The transient ends when the loss first falls below ``transient`` times its
     start; from there on GD is at the edge of stability: ``gamma * sharpness`` hovers at 2."""
-    from ...dynamics.sharpness import sharpness
-    from ...l1 import basis_pursuit
-    from .training_sgd import flattest_interpolator
     P = gaussian_problem(20, 60, 3, seed=seed)
     net = TwoLayerDLN(np.full(P.N, math.sqrt(2) * alpha), np.zeros(P.N))
     _, s_flat = flattest_interpolator(P.A, P.y, basis_pursuit(P).x)
