@@ -235,7 +235,7 @@ def eos(ctx, *, fractions, every, seed, alpha, transient, budget):
         ax_s.axvline(end, color="k", ls=":", lw=0.9)
         ax_s.set_ylim(0.9 * 2.0 / gamma, 1.15 * 2.0 / gamma)
         ax_s.set(xlabel="iteration", ylabel=r"$\lambda_{max}(\nabla^2 L(W))$",
-                 title=f"sharpness (peak {S.max() / gamma:.3g} = {S.max() / 2:.2f} x 2/step, clipped)")
+                 title=f"sharpness (peak {S.max() / 2:.2f} x 2/step, clipped)")
         for ax in row_axes:
             ax.grid(True, alpha=0.3)
             ax.legend(fontsize=7)
