@@ -19,7 +19,8 @@ from dlnlab.theory import kink_constant
 
 EXPECTED = {"wind2023-fig1", "wind2023-fig2", "wind2023-fig3", "matt2025-rates", "matt2025-noise",
             "matt2025-recovery", "gha-heatmap", "gha-scale", "gha-staircase", "gha-condition",
-            "pesme2021-sgf", "haochen2021-label-noise", "vaskevicius2019-early-stopping"}
+            "pesme2021-sgf", "haochen2021-label-noise", "vaskevicius2019-early-stopping",
+            "even2023-gains", "even2023-eos"}
 
 
 @pytest.fixture(scope="module")
@@ -248,3 +249,18 @@ def test_even2023_stepsize(tmp_path):
             assert rec["pass"] and rec["distance_to_effective_limit"] <= 1e-7 and rec["mean_gain"] < 0
     spread = recs["gain spread"]
     assert spread["pass"] and min(np.array(spread["gd_spread"]) - np.array(spread["sgd_spread"])) > 0
+
+
+def test_even2023_gains(quick_results):
+    """GD's gain follows q(gamma A^T y) (correlation > 0.99) and is more concentrated than SGD's."""
+    recs = _by_curve(quick_results[1]["even2023-gains"])
+    assert all(r["pass"] for r in recs.values())
+    assert min(recs["GD"]["correlation"]) > 0.99 and max(recs["GD vs SGD"]["entropy_gap"]) < -0.1
+    assert recs["GD"]["max_distance_to_effective_limit"] <= 1e-9
+
+
+def test_even2023_eos(quick_results):
+    """Just below divergence the step times the sharpness settles at 2 from above, through loss spikes."""
+    (rec,) = quick_results[1]["even2023-eos"].records
+    assert rec["pass"] and rec["peak_step_times_sharpness"] > 2.0 and rec["loss_increases"] > 100
+    assert 1.99 < rec["final_step_times_sharpness"] <= 2.0

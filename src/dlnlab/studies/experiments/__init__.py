@@ -32,7 +32,7 @@ from ...provenance import provenance, seeds_of
 
 #: Modules (in this package) whose import registers experiments. Append yours.
 MODULES = ("wind2023", "matt2025", "gha", "donoho_tanner", "wang2023_lp", "training_dynamics", "moroshko2020",
-           "sgf", "vaskevicius2019")
+           "sgf", "vaskevicius2019", "even2023")
 
 _REGISTRY: dict[str, "Experiment"] = {}
 _loaded = False
