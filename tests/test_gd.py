@@ -295,10 +295,12 @@ def _twolayer():
     return dl.TwoLayerDLN(_U0, _V0)
 
 
-def _plain(P, K, *, step=lambda k: 0.05, b=None, sampling="shuffle", seed=0, lam=0.0, sigma=0.0, start=None):
-    """Plain numpy SGD on x = u * v with the documented draws: batch first, then label noise.
-    Returns x, the weights, the full loss at every iterate and c_+ from the weights,
-    c_+ = log|w_+(k) / w_+(0)| + sum_j gamma_j g_j (the exact identity of the module docstring)."""
+def _plain(P, K, *, step=lambda k: 0.05, b=None, sampling="shuffle", seed=0, lam=0.0, sigma=0.0, start=None,
+           T=0.0, k0=None):
+    """Plain numpy SGD on x = u * v with the documented draws: batch first, then label noise, then
+    the Langevin noise (temperature ``T``) on the weights. Returns x, the weights, the full loss
+    at every iterate and c_+ from the weights, c_+ = log|w_+(k) / w_+(0)| + sum_j gamma_j g_j (the
+    exact identity of the module docstring); with ``k0``, also x at the mean of W_k, k0 < k <= K."""
     A, y = P.A, P.y
     m = A.shape[0]
     u, v = (_U0.copy(), _V0.copy()) if start is None else (start[0].copy(), start[1].copy())
@@ -319,9 +321,16 @@ def _plain(P, K, *, step=lambda k: 0.05, b=None, sampling="shuffle", seed=0, lam
         g = (m / len(rows)) * A[rows].T @ (A[rows] @ (u * v) - yk[rows])
         gamma = step(k)
         u, v = u - gamma * (v * g + lam * u), v - gamma * (u * g + lam * v)
+        if T:
+            zeta = rng.standard_normal((2, A.shape[1]))
+            u, v = u + np.sqrt(2 * gamma * T) * zeta[0], v + np.sqrt(2 * gamma * T) * zeta[1]
+        if k0 is not None and k + 1 > k0:
+            mean = (u, v) if k + 1 == k0 + 1 else (mean[0] + u, mean[1] + v)
         S += gamma * g
         losses.append(0.5 * np.sum((A @ (u * v) - y) ** 2))
         cplus.append(np.log(np.abs(u + v) / wp0) + S)
+    if k0 is not None:
+        return u * v, (u, v), (mean[0] / (K - k0)) * (mean[1] / (K - k0))
     return u * v, (u, v), np.array(losses), np.array(cplus)
 
 
@@ -373,6 +382,20 @@ def test_weight_decay_and_label_noise_are_the_plain_loop():
     assert run.kkt <= 1e-10
     full = dl.gradient_descent(P, _twolayer(), step=0.05, steps=100, label_noise=0.1, seed=3, tol=0.0)
     assert np.allclose(full.x, _plain(P, 100, sigma=0.1, seed=3)[0], rtol=1e-12, atol=1e-15)
+
+
+def test_langevin_and_averaging_are_the_plain_loop():
+    """SGLD draws its weight noise last (after the batch and the label noise), and tail averaging
+    is the output at the mean weights: both against the plain loop, same arithmetic (1e-12)."""
+    P = dl.random_problem()
+    run = dl.gradient_descent(P, _twolayer(), step=0.05, steps=80, batch_size=2, label_noise=0.1, langevin=1e-3,
+                              average=30, seed=4, tol=0.0)
+    x, _, x_mean = _plain(P, 80, b=2, sigma=0.1, T=1e-3, k0=30, seed=4)
+    assert np.allclose(run.x, x, rtol=1e-12, atol=1e-15)
+    assert run.averaged == 50 and np.allclose(run.average_x, x_mean, rtol=1e-12, atol=1e-15)
+    assert run.effective_init is None  # no limit point, no effective initialization
+    gd = dl.gradient_descent(P, _twolayer(), step=0.05, steps=80, average=True, tol=0.0)
+    assert np.allclose(gd.average_x, _plain(P, 80, k0=0)[2], rtol=1e-12, atol=1e-15)
 
 
 def test_weight_decay_limit_is_a_regularized_point():
