@@ -24,9 +24,10 @@ study = dl.rate_study(P, depths=(2, 3, 4), log10_scales=np.arange(-20.0, -201.0,
 print("status:", study.status)
 
 fig, ax = plt.subplots(figsize=(6.0, 4.2), layout="constrained")
-for curve, color in zip(study.curves, ("C0", "C1", "C2")):
+# depths 3 and 4 share the rate a (their errors nearly coincide): open and filled markers
+for curve, color, style in zip(study.curves, ("C0", "C1", "C2"), (dict(ms=4), dict(ms=8, mfc="none"), dict(ms=3))):
     x, e = curve.log10_scale, curve.log10_error
-    ax.plot(x, e, "o", color=color, ms=4, zorder=2,
+    ax.plot(x, e, "o", color=color, zorder=2, **style,
             label=f"depth $p = {curve.depth:g}$: slope {curve.fit.slope:.3f}")
     line = curve.fit.intercept + curve.predicted_slope * x
     ax.plot(x, line, "--", color="k", lw=1, zorder=3)
