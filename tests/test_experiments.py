@@ -150,6 +150,18 @@ def test_matt2025_recovery_levels_off_at_bp_error(quick_results):
             assert r["limit"] == pytest.approx(r["bp_recovery_error"], rel=1e-3)
 
 
+def test_matt2025_generalization(quick_results):
+    """(a) every depth within its rate bound of BP at the smallest scale; (b) the claim asserted
+    (z >= 3) exactly at the realistic scales, reported without a claim elsewhere."""
+    recs = quick_results[1]["matt2025-generalization"].records
+    assert all(r["pass"] for r in recs if r["pass"] is not None)
+    bounds = [r for r in recs if "deviation_ratio" in r]
+    assert {r["depth"] for r in bounds} == {2.0, 3.0, 4.0} and all(r["deviation_ratio"] <= 1 for r in bounds)
+    pairs = [r for r in recs if "mean_difference" in r]
+    assert all((r["pass"] is not None) == r["realistic"] == (r["log10_scale"] >= -3) for r in pairs)
+    assert all(r["z"] >= 3 and "better than p=2" in r["verdict"] for r in pairs if r["realistic"])
+
+
 def test_gha(quick_results):
     _, runs = quick_results
     heat = _by_curve(runs["gha-heatmap"])
