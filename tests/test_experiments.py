@@ -20,7 +20,7 @@ from dlnlab.theory import kink_constant
 EXPECTED = {"wind2023-fig1", "wind2023-fig2", "wind2023-fig3", "matt2025-rates", "matt2025-noise",
             "matt2025-recovery", "gha-heatmap", "gha-scale", "gha-staircase", "gha-condition",
             "pesme2021-sgf", "haochen2021-label-noise", "vaskevicius2019-early-stopping",
-            "even2023-gains", "even2023-eos"}
+            "even2023-gains", "even2023-eos", "matt2025-generalization"}
 
 
 @pytest.fixture(scope="module")
@@ -153,6 +153,18 @@ def test_matt2025_recovery_levels_off_at_bp_error(quick_results):
             assert r["bp_recovers"] and r["slope"] == pytest.approx(r["slope_theory"], abs=0.02)
         else:
             assert r["limit"] == pytest.approx(r["bp_recovery_error"], rel=1e-3)
+
+
+def test_matt2025_generalization(quick_results):
+    """(a) every depth within its rate bound of BP at the smallest scale; (b) the claim asserted
+    (z >= 3) exactly at the realistic scales, reported without a claim elsewhere."""
+    recs = quick_results[1]["matt2025-generalization"].records
+    assert all(r["pass"] for r in recs if r["pass"] is not None)
+    bounds = [r for r in recs if "deviation_ratio" in r]
+    assert {r["depth"] for r in bounds} == {2.0, 3.0, 4.0} and all(r["deviation_ratio"] <= 1 for r in bounds)
+    pairs = [r for r in recs if "mean_difference" in r]
+    assert all((r["pass"] is not None) == r["realistic"] == (r["log10_scale"] >= -3) for r in pairs)
+    assert all(r["z"] >= 3 and "better than p=2" in r["verdict"] for r in pairs if r["realistic"])
 
 
 def test_gha(quick_results):

@@ -7,20 +7,24 @@ For a unique BP solution with certificate constant ``rho`` (docs/theory.md secti
   family (``rho = 1 - eps`` up to 0.9), measured slopes next to ``1 - rho`` and 1;
 - ``matt2025-noise``: the same with noisy ``y`` (the flow then interpolates the noisy ``y``,
   so the error is measured to BP's solution for that same ``y``);
-- ``matt2025-recovery``: the error to the ground truth ``x_true`` against the scale.
+- ``matt2025-recovery``: the error to the ground truth ``x_true`` against the scale;
+- ``matt2025-generalization``: the test error of depths 2, 3, 4 on many Gaussian problems at
+  realistic and tiny scales, deeper against shallower paired over the same problems.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
 from ... import plots
+from ...errors import OptionError
 from ...limits import flow_limit_path
 from ...networks.symmetric import SymmetricDLN
 from ...problems import gaussian_problem, kink_problem
-from ...theory import asymptotic_upper, bp_target, default_scales, predicted_slope
+from ...theory import asymptotic_upper, bp_target, default_scales, predicted_error, predicted_slope
 from ..deviation import deviation_from_bp
 from ..rates import fit_slope, rate_curve
 from . import check, experiment, record
@@ -184,4 +188,161 @@ def recovery_experiment(ctx, *, size, noise, depths, per_decade):
         ax.legend(fontsize=7)
     ctx.save_figure(fig, "recovery")
     ctx.save_csv("recovery", ["noise", "depth", "log10_scale", "log10_recovery_error"], rows)
+    return records
+
+
+#: Float64 floor of ``||x_inf - x*_BP|| / ||x_true||``: the largest measured at a = 1e-100,
+#: where every rate predicts far less, is 1.3e-14 (200 problems, 50 x 200); 1e-12 leaves room.
+DEVIATION_FLOOR = 1e-12
+#: Rate constant ``C`` in ``||x_inf - x*_BP|| / ||x_true|| <= C a^(1-rho)`` (p = 2) or ``C a``
+#: (p > 2). Where BP's support has fewer than n entries and the deviation is resolved, the
+#: measured ``dev / a^(1-rho)`` at p = 2 (a = 1e-12, 1e-30; 200 problems 50 x 200, k = 5..20)
+#: is at most 10^0.86 = 7.2, so 10. On vertices (``|S| = n``, BP failed) the constant is the
+#: closed-form leading one (`predicted_error`), up to 10^50 here: e.g. rho = 0.928, a = 1e-100:
+#: measured 10^-4.8, 10 a^(1-rho) = 10^-6.2, leading order 10^-0.2.
+RATE_CONSTANT = 10.0
+#: A paired mean difference counts as significant beyond this many standard errors.
+Z_SIGNIFICANT = 3.0
+#: The deviation bound counts as resolving BP when it is below this (relative) size.
+RESOLVED = 1e-3
+
+
+class PairedComparison(NamedTuple):
+    """Paired differences ``d_t = e_shallow,t - e_deep,t`` over trials: positive = deeper better."""
+
+    mean: float
+    stderr: float
+    z: float
+    win_fraction: float
+    trials: int
+
+
+def paired_comparison(shallow, deep) -> PairedComparison:
+    """Mean of ``d = shallow - deep`` with its standard error ``std(d) / sqrt(T)``, ``z = mean /
+    stderr`` (0 when every ``d_t`` is 0, +-inf when they are equal and nonzero) and the fraction
+    of trials with ``d_t > 0``."""
+    e0, e1 = np.asarray(shallow, dtype=float), np.asarray(deep, dtype=float)
+    if e0.ndim != 1 or e0.shape != e1.shape or e0.size < 2:
+        raise OptionError(f"paired_comparison needs two 1-D arrays of equal length >= 2; got shapes "
+                          f"{e0.shape} and {e1.shape}.")
+    d = e0 - e1
+    mean = float(d.mean())
+    se = float(d.std(ddof=1) / math.sqrt(d.size))
+    z = mean / se if se > 0 else (0.0 if mean == 0 else math.copysign(math.inf, mean))
+    return PairedComparison(mean, se, z, float(np.mean(d > 0)), int(d.size))
+
+
+def bp_deviation_bound(depth: float, log10_scale: float, rho, log10_leading=None) -> np.ndarray:
+    """Rate bound on ``||x_inf - x*_BP|| / ||x_true||`` at scale ``a`` (docs/theory.md section 5):
+    ``floor + max(C a^(1-rho), leading)`` at p = 2, ``floor + C a`` at p > 2, per problem (``rho``
+    its certificate, ``log10_leading`` the closed-form leading-order term where known, else NaN)."""
+    rho = np.asarray(rho, dtype=float)
+    slope = 1.0 - rho if float(depth) == 2 else np.ones_like(rho)
+    rate = RATE_CONSTANT * 10.0 ** (slope * float(log10_scale))
+    if log10_leading is not None and float(depth) == 2:
+        with np.errstate(over="ignore"):
+            rate = np.fmax(rate, 10.0 ** np.asarray(log10_leading, dtype=float))  # fmax: NaN = unknown
+    return DEVIATION_FLOOR + rate
+
+
+def _verdict(c: PairedComparison, q: float) -> str:
+    if abs(c.z) <= Z_SIGNIFICANT:
+        return f"no significant difference between p=2 and p={q:g} (|z| = {abs(c.z):.2g} <= {Z_SIGNIFICANT:g})"
+    who = f"p={q:g} better" if c.z > 0 else f"p={q:g} WORSE"
+    return f"{who} than p=2 (z = {c.z:.3g}, wins {c.win_fraction:.0%} of {c.trials} trials)"
+
+
+@experiment("matt2025-generalization",
+            title="Does depth generalize better at realistic scales? Test error vs scale (Matt-Stoger 2025)",
+            quick=dict(size=(50, 200), sparsities=(5, 15), depths=(2, 3, 4), log10_scales=(-1, -2, -3, -100),
+                       realistic=(-1, -2, -3), trials=6),
+            full=dict(size=(50, 200), sparsities=(5, 10, 15, 20), depths=(2, 3, 4),
+                      log10_scales=(-1, -2, -3, -6, -12, -30, -100), realistic=(-1, -2, -3), trials=50))
+def generalization_experiment(ctx, *, size, sparsities, depths, log10_scales, realistic, trials):
+    """Gaussian sensing ``A`` (n x d, iid N(0, 1/n)), k-sparse ``x_true``, ``y = A x_true``.
+    Test error ``e = ||x_inf - x_true|| / ||x_true||``: for fresh rows ``a ~ N(0, I/n)`` the
+    relative test RMSE of the prediction ``<a, x>``. At equal effective scale ``a = alpha^p``
+    (Matt-Stoger's alpha). Checks: (a) at the smallest scale every depth is at BP's solution,
+    ``||x_inf - x*_BP|| <= bp_deviation_bound`` per problem; (b) at the realistic scales the
+    claim, p = 3 and 4 beating p = 2 by ``z >= 3`` paired standard errors; at the other scales
+    the paired comparison is reported with its verdict and claims nothing."""
+    n, d = size
+    grid = np.array(sorted(set(float(L) for L in log10_scales), reverse=True))
+    lo = float(grid[-1])
+    ctx.expect(len(sparsities) * trials)
+    records, rows = [], []
+    fig, axes = plots.new_figure(2, len(sparsities), size=(3.8, 3.3))
+    for col, k in enumerate(sparsities):
+        err = {float(p): np.empty((trials, grid.size)) for p in depths}
+        dev = {float(p): np.empty(trials) for p in depths}
+        bp_err, rho, leading = np.empty(trials), np.empty(trials), np.full(trials, np.nan)
+        for t in range(trials):
+            seed = 1000 * k + t
+            P = gaussian_problem(n, d, k, seed=seed)
+            target = bp_target(P)
+            norm = float(np.linalg.norm(P.x_true))
+            rho[t] = target.rho
+            lead = predicted_error(P, target, 2.0, lo)  # p = 2 closed form, vertices (|S| = n) only
+            if lead is not None:
+                leading[t] = lead - math.log10(norm)
+            bp_err[t] = float(np.linalg.norm(target.x - P.x_true)) / norm
+            for p in err:
+                path = flow_limit_path(P, SymmetricDLN.from_log_scale(p, 0.0), log_scales=grid * math.log(10))
+                xs = [r.x for r in path.results]
+                err[p][t] = [float(np.linalg.norm(x - P.x_true)) / norm for x in xs]
+                dev[p][t] = float(np.linalg.norm(xs[-1] - target.x)) / norm
+                rows.extend([k, t, seed, rho[t], p, L, e, bp_err[t]] for L, e in zip(grid, err[p][t]))
+            ctx.step()
+        bp_mean = float(bp_err.mean())
+        for p, e in err.items():
+            bound = bp_deviation_bound(p, lo, rho, leading)
+            resolved = bound <= RESOLVED
+            mean, se = e.mean(axis=0), e.std(axis=0, ddof=1) / math.sqrt(trials)
+            records.append(record(
+                f"k={k}, p={p:g}", params={"sparsity": k, "depth": p, "n": n, "d": d, "trials": trials},
+                checks=[check("deviation_ratio", float(np.max(dev[p] / bound)), 1.0, 0.0, "max")],
+                log10_scales=grid.tolist(), mean_test_error=mean.tolist(), stderr_test_error=se.tolist(),
+                bp_test_error=bp_mean, bp_recovers_fraction=float(np.mean(bp_err <= 1e-8)),
+                bp_error_gap=float(abs(mean[-1] - bp_mean)), max_deviation_to_bp=float(dev[p].max()),
+                resolved_fraction=float(resolved.mean()), rho_min=float(rho.min()), rho_max=float(rho.max()),
+                note=(f"(a) at a = 1e{lo:g}: ||x_inf - x*_BP|| / ||x_true|| against the rate bound "
+                      f"{DEVIATION_FLOOR:g} + {RATE_CONSTANT:g} a^({'1-rho' if p == 2 else '1'}) per problem"
+                      + (" (or the closed-form leading term on vertices, if larger); " if p == 2 else "; ")
+                      + f"the bound is below {RESOLVED:g} (BP reached) on {int(resolved.sum())} of {trials} problems "
+                      f"(rho up to {rho.max():.4f}); mean test error {mean[-1]:.4g} vs BP's {bp_mean:.4g}")))
+            ax = axes[0, col]
+            ax.errorbar(-grid, mean, yerr=se, marker="o", ms=3, capsize=2, lw=1.2, color=plots.depth_color(p),
+                        label=f"p={p:g}")
+        axes[0, col].axhline(bp_mean, color="k", ls="--", lw=0.8, label="BP (l1)")
+        for q in [p for p in err if p != 2.0]:
+            comps = [paired_comparison(err[2.0][:, i], err[q][:, i]) for i in range(grid.size)]
+            for L, c in zip(grid, comps):
+                claimed = L in realistic
+                checks = [check("z", c.z, Z_SIGNIFICANT, 0.0, "min")] if claimed else []
+                records.append(record(
+                    f"k={k}, a=1e{L:g}: p=2 vs p={q:g}",
+                    params={"sparsity": k, "depth": q, "log10_scale": L, "n": n, "d": d, "trials": trials},
+                    checks=checks, mean_difference=c.mean, stderr_difference=c.stderr, win_fraction=c.win_fraction,
+                    verdict=_verdict(c, q), realistic=claimed,
+                    note=("paired over the same problems, d = e(p=2) - e(p=q): "
+                          + ("the claim (deeper better) asserted: z >= 3" if claimed
+                             else "no claim at this scale, reported only") + "; " + _verdict(c, q))))
+            axes[1, col].errorbar(-grid, [c.mean for c in comps], yerr=[Z_SIGNIFICANT * c.stderr for c in comps],
+                                  marker="o", ms=3, capsize=2, lw=1.2, color=plots.depth_color(q),
+                                  label=f"e(p=2) - e(p={q:g})")
+        axes[0, col].set_title(f"k={k}: mean test error (bars: 1 s.e.)", fontsize=9)
+        axes[0, col].set_ylabel(r"$\|x_\infty - x^\star\| / \|x^\star\|$")
+        axes[1, col].axhline(0.0, color="k", lw=0.8)
+        axes[1, col].set_title(f"k={k}: paired difference (bars: {Z_SIGNIFICANT:g} s.e.)", fontsize=9)
+        axes[1, col].set_ylabel("> 0: deeper better")
+        for ax in axes[:, col]:
+            ax.set_xscale("log")
+            ax.set_xlabel(r"$\log_{10}(1/a)$, $a = \alpha^p$")
+            ax.axvspan(-max(realistic), -min(realistic), color="0.9", zorder=0)
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=7)
+    fig.suptitle(f"Gaussian sensing {n} x {d}, {trials} trials per k (shaded: realistic scales)", fontsize=10)
+    ctx.save_figure(fig, "generalization")
+    ctx.save_csv("generalization", ["sparsity", "trial", "seed", "rho", "depth", "log10_scale", "test_error",
+                                    "bp_test_error"], rows)
     return records
