@@ -19,6 +19,7 @@ from dlnlab.theory import kink_constant
 
 EXPECTED = {"wind2023-fig1", "wind2023-fig2", "wind2023-fig3", "matt2025-rates", "matt2025-noise",
             "matt2025-recovery", "gha-heatmap", "gha-scale", "gha-staircase", "gha-condition",
+            "gha-condition-random",
             "pesme2021-sgf", "haochen2021-label-noise", "vaskevicius2019-early-stopping",
             "even2023-gains", "even2023-eos", "matt2025-generalization"}
 
@@ -185,6 +186,9 @@ def test_gha(quick_results):
     cond = _by_curve(runs["gha-condition"])
     assert cond["tie, p=3"]["log10_condition_smallest_scale"] > 30  # 6.3e33 at a = 1e-100
     assert cond["window, p=2"]["log10_half_width"][-1] < cond["window, p=2"]["log10_half_width"][0]
+    rand = _by_curve(runs["gha-condition-random"])
+    assert rand["tie, p=3, seed=0, 3x6"]["log10_condition_smallest_scale"] > 10  # a^(1/3) = 1e-12
+    assert rand["window, p=2, seed=0, 3x6"]["log10_half_width"][-1] < rand["window, p=2, seed=0, 3x6"]["log10_half_width"][0]
 
 
 @pytest.mark.parametrize("depth, log10_scale", [(2, -10), (2, -100), (3, -10), (3, -24), (4, -8)])
