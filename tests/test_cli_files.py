@@ -137,10 +137,34 @@ def test_a_crashing_experiment_is_recorded_and_the_others_run(monkeypatch, capsy
     old = tmp_path / "res" / "test-crash"
     old.mkdir(parents=True)
     (old / "curves.csv").write_text("x\n1\n")  # a previous run's file
-    code, err = _run(monkeypatch, capsys, "reproduce", "all", "--quick", "--out", tmp_path / "res")
+    code, err = _run(monkeypatch, capsys, "reproduce", "all", "--quick", "--jobs", "1", "--out", tmp_path / "res")
     assert code == 1 and calls == ["crash", "fine"], err
     assert "experiment test-crash crashed (RuntimeError: deliberate failure)" in err
     trace = (tmp_path / "res" / "test-crash.error.txt").read_text()
     assert "Traceback" in trace and "deliberate failure" in trace
     assert (old / "curves.csv").read_text() == "x\n1\n"
     assert (tmp_path / "res" / "test-fine" / "summary.json").exists()
+
+
+def _records(folder):
+    import json
+    return {p.parent.name: json.loads(p.read_text())["records"] for p in sorted(folder.glob("*/summary.json"))}
+
+
+def test_experiments_on_worker_processes_give_the_same_records(monkeypatch, capsys, tmp_path):
+    """`reproduce --jobs 2` (two worker processes) writes the records `--jobs 1` writes."""
+    from dlnlab.studies import experiments as ex
+
+    picked = {n: ex.get(n) for n in ("gha-staircase", "woodworth2020-transition")}
+    monkeypatch.setattr(ex, "load", lambda: picked)  # the workers' registry is the full one
+    for jobs in (1, 2):
+        code, err = _run(monkeypatch, capsys, "reproduce", "all", "--quick", "--jobs", jobs,
+                         "--out", tmp_path / f"j{jobs}")
+        assert code in (0, None), err
+    serial, parallel = _records(tmp_path / "j1"), _records(tmp_path / "j2")
+    assert sorted(serial) == sorted(picked) and serial == parallel
+
+
+def test_jobs_must_be_positive(monkeypatch, capsys, tmp_path):
+    code, err = _run(monkeypatch, capsys, "reproduce", "all", "--quick", "--jobs", "0", "--out", tmp_path)
+    assert code == 2 and "--jobs must be >= 1" in err

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from dlnlab.cli import app
 from dlnlab.errors import OptionalDependencyError, StoreMismatchError
 from dlnlab.sweep import ResultStore, parse_config, run_sweep
-from dlnlab.sweep.runner import PARENT_CHECK
+from dlnlab.workers import PARENT_CHECK
 from dlnlab.sweep.store import COLUMNS, FILE, VOLATILE_COLUMNS
 from dlnlab.sweep.tasks import run_chunk
 
@@ -266,7 +266,7 @@ def test_cli_example_and_usage_errors(tmp_path):
 
 def test_workers_exit_when_the_sweep_process_is_killed(tmp_path):
     """SIGKILL of the sweep's own process (not its group): its workers stop within seconds
-    instead of computing into nothing (each watches the parent, `runner.PARENT_CHECK`)."""
+    instead of computing into nothing (each watches the parent, `dlnlab.workers.PARENT_CHECK`)."""
     psutil = pytest.importorskip("psutil")
     config_path = tmp_path / "longer.toml"
     config_path.write_text(LONGER)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-import traceback
 from pathlib import Path
 from typing import List, Optional
 
@@ -13,10 +12,11 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..studies import experiments as ex
-from ..errors import DLNError, ProblemError
+from ..errors import DLNError, OptionError, ProblemError
 from ..files import atomic_write_csv, atomic_write_json, atomic_write_text, staged_files
 from ..problems import Problem
 from ..report import load_results, summary_rows, write_report
+from ..workers import cores
 from .app import AS_JSON_HELP, app, console, emit_json, fail, finish, output_folder, titled_table
 
 
@@ -68,6 +68,8 @@ def reproduce(
     quick: bool = typer.Option(False, "--quick", help="Small grids (seconds instead of minutes)."),
     out: Path = typer.Option(Path("results"), "--out", help="Output folder (one subfolder per experiment)."),
     strict: bool = typer.Option(False, "--strict", help="Exit with status 1 if any check fails."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Experiments run at once on worker processes "
+                                       "(default: one per core; 1: in this process, with a progress bar each)."),
     as_json: bool = typer.Option(False, "--json", help=AS_JSON_HELP),
 ):
     """Reproduce the papers' figures: figures (PNG, PDF), data (CSV), OUT/NAME/summary.json, OUT/report.html."""
@@ -86,21 +88,28 @@ def reproduce(
             console.print(table)
             return
         names = sorted(registry) if name == "all" else [ex.get(name).name]
+        if jobs is not None and jobs < 1:
+            raise OptionError(f"--jobs must be >= 1; got {jobs}.")
+        jobs = min(cores(), len(names)) if jobs is None else jobs
         t0 = time.perf_counter()
-        crashed = {}
         with _progress(as_json) as progress:
             overall = progress.add_task("experiments", total=len(names))
-            for n in names:
-                task = progress.add_task(f"  {n}", total=None)
-                try:
-                    ex.run_experiment(n, out, quick=quick,
-                                      advance=lambda k=1, task=task: progress.advance(task, k),
-                                      set_total=lambda total, task=task: progress.update(task, total=total))
-                    (Path(out) / f"{n}.error.txt").unlink(missing_ok=True)  # a crash of an earlier run
-                except Exception as exc:  # noqa: BLE001 -- one experiment's crash must not stop the others
-                    crashed[n] = _record_crash(out, n, exc)
-                progress.update(task, visible=False)
+            tasks = {}
+
+            def started(n):
+                tasks[n] = task = progress.add_task(f"  {n}", total=None)
+                return (lambda k=1: progress.advance(task, k)), (lambda total: progress.update(task, total=total))
+
+            def finished(n):
+                if n in tasks:
+                    progress.update(tasks[n], visible=False)
                 progress.advance(overall)
+
+            crashes = ex.run_experiments(names, out, quick=quick, jobs=jobs, started=started, finished=finished)
+        crashed = {n: _record_crash(out, n, *c) for n, c in crashes.items()}
+        for n in names:
+            if n not in crashed:
+                (Path(out) / f"{n}.error.txt").unlink(missing_ok=True)  # a crash of an earlier run
         results = [r for r in load_results(out) if r["name"] in names and r["name"] not in crashed]
         report = write_report(out)
     except DLNError as exc:
@@ -124,11 +133,11 @@ def reproduce(
         raise typer.Exit(code=1)
 
 
-def _record_crash(out: Path, name: str, exc: Exception) -> dict:
+def _record_crash(out: Path, name: str, error: str, trace: str) -> dict:
     """Write ``OUT/NAME.error.txt`` (the traceback) and return what the summary says of the crash;
     the experiment's own folder keeps its last complete run (`dlnlab.files.staged_files`)."""
-    path = atomic_write_text(Path(out) / f"{name}.error.txt", "".join(traceback.format_exception(exc)))
-    return {"error": f"{type(exc).__name__}: {exc}", "traceback": str(path)}
+    path = atomic_write_text(Path(out) / f"{name}.error.txt", trace)
+    return {"error": error, "traceback": str(path)}
 
 
 def _parse_depths(text: str) -> list[float]:

@@ -32,7 +32,6 @@ with everything finished so far kept (``interrupted=True``).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import threading
@@ -45,11 +44,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import OptionalDependencyError, SweepConfigError
+from ..workers import cores, process_context, single_threaded_blas, stop_pool, worker_init
 from .config import Chunk, SweepConfig
 from .store import ResultStore
 from .tasks import run_chunk
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,7 @@ def run_sweep(config: SweepConfig, out, *, workers: int | None = None, scheduler
     """
     t0 = time.perf_counter()
     executor = "dask" if scheduler is not None else ("inline" if workers == 0 else "processes")
-    n_workers = 0 if scheduler is not None else _cores() if workers is None else int(workers)
+    n_workers = 0 if scheduler is not None else cores() if workers is None else int(workers)
     if n_workers < 0:
         raise SweepConfigError(f"workers must be >= 0 (0: run in this process); got {workers}.")
     with ResultStore.open(out, config) as store:
@@ -125,14 +124,6 @@ def run_sweep(config: SweepConfig, out, *, workers: int | None = None, scheduler
                             seconds=time.perf_counter() - t0, executor=executor)
 
 
-def _cores() -> int:
-    """The cores this process may run on (its affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
 def _call(task, chunk: Chunk) -> list[dict]:
     """``task(chunk)``, with an exception turned into failed rows for all its points."""
     try:
@@ -144,54 +135,6 @@ def _call(task, chunk: Chunk) -> list[dict]:
 def error_rows(chunk: Chunk, message: str) -> list[dict]:
     """Rows of status "failed" for every point of ``chunk``, ``error`` saying why."""
     return [{"point_id": p.id, "status": "failed", "error": message} for p in chunk.points]
-
-
-#: How often a worker checks that the sweep's process is still alive (seconds).
-PARENT_CHECK = 0.5
-
-
-def _worker_init(parent: int):
-    """Workers ignore Ctrl-C (the parent handles it and stops them) and exit when the sweep's
-    process ``parent`` is gone (killed by SIGKILL, it cannot stop them itself)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
-
-
-def _watch_parent(parent: int):
-    while True:
-        time.sleep(PARENT_CHECK)
-        try:
-            os.kill(parent, 0)
-        except ProcessLookupError:
-            os._exit(1)
-        except PermissionError:  # the pid was reused by another user's process: ours is gone
-            os._exit(1)
-
-
-@contextmanager
-def _single_threaded_blas():
-    """One BLAS thread per worker process (parallelism is across processes); the user's
-    own settings win. Spawned workers read the variables when they start."""
-    saved = {v: os.environ.get(v) for v in THREAD_VARIABLES}
-    for v in THREAD_VARIABLES:
-        os.environ.setdefault(v, "1")
-    try:
-        yield
-    finally:
-        for v, old in saved.items():
-            if old is None:
-                os.environ.pop(v, None)
-            else:
-                os.environ[v] = old
-
-
-def _context():
-    """``forkserver`` preloaded with the task module where available, else ``spawn``."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["dlnlab.sweep.tasks"])
-    return ctx
 
 
 @contextmanager
@@ -224,20 +167,6 @@ def _result(future, ctrl_c: list):
     return future.result()
 
 
-def _stop(pool: ProcessPoolExecutor):
-    """Cancel queued tasks and stop the workers now (in-flight results are dropped)."""
-    # ProcessPoolExecutor has no public way to stop running tasks; _processes is its
-    # pid -> Process map (stable since Python 3.2).
-    procs = list(getattr(pool, "_processes", {}).values())
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:  # a worker that ignores SIGTERM (stuck in C code) is killed
-        proc.join(timeout=2.0)
-        if proc.is_alive():
-            proc.kill()
-    pool.shutdown(wait=False, cancel_futures=True)
-
-
 def _run_processes(chunks: list[Chunk], workers: int, task, finish, max_retries: int, ctrl_c: list) -> int:
     """Local process pool with retry of dead workers; returns the number of retries.
     Raises KeyboardInterrupt once ``ctrl_c`` is non-empty (see `_ctrl_c_as_flag`)."""
@@ -246,10 +175,10 @@ def _run_processes(chunks: list[Chunk], workers: int, task, finish, max_retries:
     attempts = {c.index: 0 for c in chunks}
     deaths = {c.index: 0 for c in chunks}  # deaths while running alone: certainly its own
     retries = 0
-    ctx = _context()
-    with _single_threaded_blas():
+    ctx = process_context("dlnlab.sweep.tasks")
+    with single_threaded_blas():
         while pending or suspects:
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_init,
                                        initargs=(os.getpid(),))
             try:
                 broken = False
@@ -295,7 +224,7 @@ def _run_processes(chunks: list[Chunk], workers: int, task, finish, max_retries:
                     if ctrl_c:  # after the finished results are recorded
                         raise KeyboardInterrupt
             except BaseException:
-                _stop(pool)
+                stop_pool(pool)
                 raise
             pool.shutdown(wait=not broken, cancel_futures=True)
     return retries

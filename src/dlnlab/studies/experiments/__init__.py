@@ -11,7 +11,8 @@ runner stores in ``DIR/NAME/summary.json`` (see README.md beside this file)::
         ctx.save_figure(fig, "kink")
         return [record("eps=0.1, p=3", params={...}, checks=[check("slope", 1.0, 1.0, 0.01)])]
 
-and the module's name in `MODULES`. ``run_experiment(name, out, quick=True)`` runs one.
+and the module's name in `MODULES`. ``run_experiment(name, out, quick=True)`` runs one,
+``run_experiments(names, out, jobs=2)`` several, on worker processes.
 
 >>> "wind2023-fig2" in names()
 True
@@ -21,7 +22,10 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
 import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -29,6 +33,7 @@ from typing import Callable
 from ...errors import ExperimentError
 from ...files import atomic_write_csv, atomic_write_json, staged_files
 from ...provenance import provenance, seeds_of
+from ...workers import process_context, single_threaded_blas, stop_pool, worker_init
 
 #: Modules (in this package) whose import registers experiments. Append yours.
 MODULES = ("wind2023", "matt2025", "gha", "donoho_tanner", "wang2023_lp", "training_dynamics", "moroshko2020",
@@ -211,3 +216,56 @@ def run_experiment(name: str, out, *, quick: bool = False, advance=None, set_tot
                                                   "passed": all(r.get("pass") is not False for r in records),
                                                   "provenance": prov})
     return RunResult(name, folder, records, seconds)
+
+
+def run_experiments(names, out, *, quick: bool = False, jobs: int = 1, started=None, finished=None) -> dict:
+    """Run the experiments ``names`` into ``out``; returns the crashed ones, ``name -> (error, traceback)``.
+
+    A crash (an exception raised by the experiment) does not stop the others, and its folder keeps
+    its last complete run. ``jobs > 1`` runs them on that many worker processes (`dlnlab.workers`:
+    one BLAS thread each); the results are the same, since every experiment seeds its own draws.
+    ``started(name)`` may return ``(advance, set_total)`` progress callbacks for the experiment
+    (used with ``jobs = 1``); ``finished(name)`` is called as each one ends.
+    """
+    names = [get(n).name for n in names]
+    crashed: dict = {}
+    if jobs < 1:
+        raise ExperimentError(f"jobs must be >= 1; got {jobs}.")
+    if jobs == 1 or len(names) <= 1:
+        for n in names:
+            callbacks = started(n) if started else None
+            advance, set_total = callbacks if callbacks else (None, None)
+            crash = _run_caught(n, out, quick, advance, set_total)
+            if crash:
+                crashed[n] = crash
+            if finished:
+                finished(n)
+        return crashed
+    with single_threaded_blas():
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=process_context(__name__),
+                                   initializer=worker_init, initargs=(os.getpid(),))
+        try:
+            flight = {pool.submit(_run_caught, n, out, quick): n for n in names}
+            while flight:
+                ready, _ = wait(flight, return_when=FIRST_COMPLETED)
+                for fut in ready:
+                    n = flight.pop(fut)
+                    crash = fut.result()
+                    if crash:
+                        crashed[n] = crash
+                    if finished:
+                        finished(n)
+        except BaseException:  # Ctrl-C or a dead worker: stop the others now
+            stop_pool(pool)
+            raise
+        pool.shutdown()
+    return crashed
+
+
+def _run_caught(name: str, out, quick: bool, advance=None, set_total=None):
+    """`run_experiment`, with an exception returned as ``(error, traceback)`` (None: no crash)."""
+    try:
+        run_experiment(name, out, quick=quick, advance=advance, set_total=set_total)
+    except Exception as exc:  # noqa: BLE001 -- one experiment's crash must not stop the others
+        return f"{type(exc).__name__}: {exc}", "".join(traceback.format_exception(exc))
+    return None
