@@ -6,6 +6,15 @@
   the distance of the direction ``x / ||x||_2`` to the l2 and l1 max-margin directions (for
   D = 3 to l_{2/3} stationary points) against ``r = log(1/loss)``.
 
+- ``moroshko2020-logistic``: the same with the logistic loss, both losses at the kernel and rich
+  scales. Since ``log(1 + e^-u) = e^-u (1 + O(e^-u))`` and ``-l'(u) = e^-u (1 + O(e^-u))``, once the
+  margins are positive the dual dynamics are the exponential loss's up to a relative O(loss), so
+  (a)-(d) below hold unchanged; the flows differ by their early phase (``-l'(0)`` = 1/2 vs 1),
+  which leaves O(1) in the non-support duals: O(1/r) in the kernel direction. The l2 margin gap
+  ``1/||x_SVM|| - min_i y_i a_i^T x / ||x||_2`` is first order in the direction's error: O(1/r).
+  GD is its effective network's mirror flow along a Riemann sum of the dual, so its direction is
+  within O(step) of the flow's at the same loss.
+
 Derivation (from the mirror flow, not from the paper, which could not be retrieved here).
 With ``Z = diag(y) A`` the flow is ``x(t) = X_a(Z^T mu(t))``, ``mu >= 0``, so ``x(t)`` is the
 minimizer of the network's potential ``Q_a`` under ``Z x = gamma(t)``, and, the multipliers
