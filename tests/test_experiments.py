@@ -21,7 +21,8 @@ EXPECTED = {"wind2023-fig1", "wind2023-fig2", "wind2023-fig3", "matt2025-rates",
             "matt2025-recovery", "gha-heatmap", "gha-scale", "gha-staircase", "gha-condition",
             "gha-condition-random",
             "pesme2021-sgf", "haochen2021-label-noise", "vaskevicius2019-early-stopping",
-            "even2023-gains", "even2023-eos", "matt2025-generalization"}
+            "even2023-gains", "even2023-eos", "matt2025-generalization", "moroshko2020-transition",
+            "moroshko2020-logistic"}
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,10 @@ direction maximizes ``min_i (Z x)_i / ||x||``; by homogeneity it is the directio
 - ``depth=D > 2``: a first-order stationary (KKT) point of the non-convex
   ``min sum_i |x_i|^{2/D}`` s.t. ``Z x >= 1`` (Gunasekar et al. 2018; it is also what the
   parameter-space KKT conditions of ``x = u^D - v^D`` reduce to): iteratively reweighted l1
-  LPs from the l1 solution, then Newton on the KKT system of the support.
+  LPs from the l1 solution, then Newton on the KKT system of the support. This is a
+  stationary point, not the global maximizer of the l_{2/D} margin: the problem is
+  non-convex, and at D = 3 gradient flow can converge to another KKT point with a higher
+  margin (experiment ``moroshko2020-transition``).
 
 Certificates are recomputed from the returned point: ``x`` is rescaled to be exactly
 feasible (``min Z x = 1``), the dual is rescaled to be exactly feasible, and the relative
@@ -54,7 +57,8 @@ class MaxMarginResult(Result):
 
     ``x``: feasible (``min_i (Z x)_i = 1`` exactly up to rounding) minimizer of the norm;
     ``direction``: ``x / ||x||_2``; ``margin``: ``1 / ||x||`` in the problem's norm (for
-    D > 2 in the quasi-norm ``(sum |x_i|^q)^{1/q}``, ``q = 2/D``); ``dual``: ``mu >= 0``;
+    D > 2 in the quasi-norm ``(sum |x_i|^q)^{1/q}``, ``q = 2/D``, the margin of the returned
+    stationary point, a lower bound of the max margin); ``dual``: ``mu >= 0``;
     ``objective``: the primal value at ``x`` (``||x||_1``, ``1/2 ||x||^2`` or
     ``sum |x_i|^q``); ``dual_bound``: the dual value at the rescaled ``mu`` (a lower bound of
     the optimum; None for D > 2); ``duality_gap``: relative duality gap (None for D > 2);
@@ -84,8 +88,8 @@ def max_margin(A, labels, norm: str | None = None, *, depth: float | None = None
                max_iter: int = 200) -> MaxMarginResult:
     """The ``norm``-max-margin separator of ``(A, labels)`` with its certificate (module docstring).
 
-    Give ``norm="l1"`` or ``"l2"``, or ``depth=D``: D = 2 is l1, D > 2 the l_{2/D}
-    stationary point. ``tol`` is the accepted relative duality gap / KKT residual.
+    Give ``norm="l1"`` or ``"l2"``, or ``depth=D``: D = 2 is l1, D > 2 an l_{2/D}
+    stationary (KKT) point, not necessarily the max-margin one (``margin`` is its own margin). ``tol`` is the accepted relative duality gap / KKT residual.
     Raises `NotSeparableError` when no ``x`` has ``y_i a_i^T x > 0`` for all i.
 
     >>> import numpy as np, dlnlab as dl
