@@ -234,3 +234,12 @@ def test_fast_field_and_slope_match_the_checked_map(depth, scale):
     if m.barrier:  # outside the domain the fast paths step aside (the checked path takes over)
         w = 1.5 * w
         assert field(w) is None and slope(P.A.T @ w) is None
+
+
+def test_integer_power_by_squaring():
+    # measured 3.7e-16 relative for k <= 16 (a few roundings); an aliasing slip gave 3.0 at k = 6
+    from dlnlab.dynamics.trajectory import _integer_power
+
+    u = np.array([0.7, 1.3, 2.0, 1e-3])
+    for k in range(1, 17):
+        assert np.max(np.abs(_integer_power(u.copy(), k) / u**k - 1.0)) <= 1e-14

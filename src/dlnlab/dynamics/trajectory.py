@@ -385,12 +385,15 @@ INTEGER_K_MAX = 8
 
 
 def _integer_power(u, k):
-    """``u**k`` for an integer ``k >= 1`` by repeated squaring (in place on a copy)."""
+    """``u**k`` for an integer ``k >= 1`` by repeated squaring; overwrites ``u`` (a temporary)."""
     out = None
     base = u
     while True:
         if k & 1:
-            out = base.copy() if out is None else np.multiply(out, base, out=out)
+            if out is None:  # base may be squared in place later unless it is u (then a new array) or this is the last bit
+                out = base if (base is u or k == 1) else base.copy()
+            else:
+                np.multiply(out, base, out=out)
         k >>= 1
         if not k:
             return out
