@@ -179,21 +179,22 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
     A_, y_ = problem.A, problem.y
     mapping = net.mirror_map()
     d = float(net.dual_scale)
-    absA = np.abs(A_)
 
     def primal(w):
         return dual_primal(mapping, A_, w)
 
     calls = [0, 0]
-    fast = _fast_primal(mapping)
+    field = _fast_field(mapping, A_, y_)
+    maps = _fast_maps(mapping)
     AT = np.ascontiguousarray(A_.T)
+    absAT = np.abs(AT)
 
     def rhs(_, w):
         calls[0] += 1
-        if fast is not None:
-            x = fast(AT @ w)
-            if x is not None and math.isfinite(np.add.reduce(x)):
-                return y_ - A_ @ x
+        if field is not None:
+            f = field(w)
+            if f is not None:
+                return f
         x, sign, _ = primal(w)
         if x is None:
             x = sign * _HUGE
@@ -204,14 +205,24 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
         # (the exact flow never gets there; accepted steps never see the clipped values).
         return y_ - A_ @ x
 
-    def jac(_, w):
-        calls[1] += 1
+    def slope_at(w):
+        """``X'(A^T w)``, clipped to [0, _HUGE] (NaN as _HUGE) outside the map's domain or float range."""
+        if maps is not None:
+            slope = maps[1](AT @ w)
+            if slope is not None:
+                return slope
         _, sign, gap = primal(w)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             slope = mapping.slope(sign, np.maximum(gap, 1e-300) if mapping.barrier else gap)
-        slope = np.clip(np.nan_to_num(slope, nan=_HUGE, posinf=_HUGE), 0.0, _HUGE)
+        return np.clip(np.nan_to_num(slope, nan=_HUGE, posinf=_HUGE), 0.0, _HUGE)
+
+    def jac(_, w):
+        calls[1] += 1
+        slope = slope_at(w)
         keep = slope > 1e-22 * slope.max()  # smaller terms change J by < 1e-22 relative each
-        return -weighted_gram(A_[:, keep].T, slope[keep])
+        if keep.all():
+            return -weighted_gram(AT, slope)
+        return -weighted_gram(AT[keep], slope[keep])
 
     def condition_at(w, x, sign, gap):
         """``max_i X'(z_i) (|A|^T |w|)_i / ||x||_inf``: relative sensitivity of x to the dual."""
@@ -220,22 +231,29 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
             return 0.0
         with np.errstate(over="ignore", invalid="ignore"):
             slope = mapping.slope(sign, gap)
-        return float(np.max(slope * (absA.T @ np.abs(w)))) / size
+        return float(np.max(slope * (absAT @ np.abs(w)))) / size
 
     frob2 = float(np.sum(A_ * A_))
 
     def curvature(w):
         """An upper bound of ``||A diag X'(z) A^T||``: ``max X' ||A||_F^2``."""
-        _, sign, gap = primal(w)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            slope = mapping.slope(sign, np.maximum(gap, 1e-300) if mapping.barrier else gap)
-        top = float(np.max(slope)) if slope.size else 0.0
-        return top * frob2 if np.isfinite(top) else np.inf
+        top = float(np.maximum.reduce(slope_at(w), initial=0.0))
+        return top * frob2 if top < _HUGE else np.inf
 
     seen = [0.0]
 
     def monitor(w):
         """Stop early once float64 cannot represent the trajectory (see the module docstring)."""
+        if maps is not None and w.size:
+            z = AT @ w
+            x, slope = maps[0](z), maps[1](z)
+            if x is not None and slope is not None:
+                size = float(np.maximum.reduce(np.abs(x)))
+                if size > 0.0 and size < np.inf:
+                    seen[0] = max(seen[0], float(np.maximum.reduce(slope * (absAT @ np.abs(w)))) / size)
+                    if _EPS * seen[0] > MAX_ROUNDING:
+                        return "imprecise", _imprecise_message(seen[0])
+                    return None
         x, sign, gap = primal(w)
         if x is not None and np.all(np.isfinite(x)):
             seen[0] = max(seen[0], condition_at(w, x, sign, gap))
@@ -362,6 +380,133 @@ def _fast_primal(mapping):
     return None
 
 
+#: Integer exponents ``k`` up to this use reciprocals and products instead of ``np.power``.
+INTEGER_K_MAX = 8
+
+
+def _integer_power(u, k):
+    """``u**k`` for an integer ``k >= 1`` by repeated squaring; overwrites ``u`` (a temporary)."""
+    out = None
+    base = u
+    while True:
+        if k & 1:
+            if out is None:  # base may be squared in place later unless it is u (then a new array) or this is the last bit
+                out = base if (base is u or k == 1) else base.copy()
+            else:
+                np.multiply(out, base, out=out)
+        k >>= 1
+        if not k:
+            return out
+        base = base * base if base is u else np.multiply(base, base, out=base)
+
+
+def _fast_maps(mapping):
+    """``(X, X')`` as functions of ``z`` for the symmetric networks' maps, without the per-call
+    checks of ``primal``/``slope`` (each returns None where `_fast_primal`'s path does not apply);
+    None for other maps. ``X`` here may differ from `_fast_primal` in rounding only (a few ulp)."""
+    from ..networks.symmetric import HyperbolicMap, PowerBarrierMap
+
+    primal = _fast_primal(mapping)
+    if primal is None:
+        return None
+    if type(mapping) is HyperbolicMap:
+        c, shift = float(mapping.c), float(mapping.log_a + mapping.c)
+
+        if c <= SINH_MAX_C:
+            two_ac = 2.0 * math.exp(float(mapping.log_a)) * c
+
+            def slope(z):  # X' = 2 a c cosh(c z)
+                out = np.cosh(c * z)
+                out *= two_ac
+                return out if np.maximum.reduce(out, initial=0.0) < np.inf else None
+        else:
+            def slope(z):  # X' = c a e^{c|z|} (1 + e^{-2c|z|}), in log domain as the map's own
+                absz = np.abs(z)
+                out = np.exp(shift - c * (1.0 - absz)) * (c * (1.0 + np.exp(-2.0 * c * absz)))
+                return out if np.maximum.reduce(out, initial=0.0) < np.inf else None
+
+        return primal, slope
+    a, k = float(mapping._a), float(mapping.k)
+    if k == round(k) and 1 <= k <= INTEGER_K_MAX:
+        n = int(k) + 1
+
+        def slope(z):  # X' = k a [(1 - z)^{-k-1} + (1 + z)^{-k-1}]
+            u, v = 1.0 - z, 1.0 + z
+            if not (np.minimum.reduce(u, initial=1.0) > 0.0 and np.minimum.reduce(v, initial=1.0) > 0.0):
+                return None
+            out = _integer_power(np.reciprocal(u, out=u), n)
+            out += _integer_power(np.reciprocal(v, out=v), n)
+            out *= k * a
+            return out if np.maximum.reduce(out, initial=0.0) < np.inf else None
+    else:
+        def slope(z):
+            absz = np.abs(z)
+            gap = 1.0 - absz
+            if not gap.min(initial=1.0) > 0.0:
+                return None
+            out = np.power(gap, -(k + 1.0))
+            out += np.power(1.0 + absz, -(k + 1.0))
+            out *= k * a
+            return out if np.maximum.reduce(out, initial=0.0) < np.inf else None
+
+    return primal, slope
+
+
+def _fast_field(mapping, A, y):
+    """``w -> y - A X(A^T w)`` with the map's constant factors folded into the two matrices (the
+    right-hand side is called thousands of times on small problems, where each numpy call's
+    overhead counts more than its arithmetic); the result is None where the fast maps do not
+    apply (see `_fast_primal`) or it is not finite, and the caller takes the checked path.
+
+    Depth 2 (``c <= SINH_MAX_C``): ``X(z) = 2a sinh(c z)``, so ``y - (2a A) sinh((c A^T) w)``;
+    depth p > 2 with integer ``k``: ``X(z) = a [(1 - z)^{-k} - (1 + z)^{-k}]`` from reciprocals
+    and products (a few ulp, as ``np.power``; the rounding of ``z`` itself, ``gap^{-1}``-amplified,
+    is the larger error); otherwise `_fast_primal` with ``A``.
+    """
+    from ..networks.symmetric import HyperbolicMap, PowerBarrierMap
+
+    fast = _fast_primal(mapping)
+    if fast is None:
+        return None
+    AT = np.ascontiguousarray(A.T)
+    add = np.add.reduce
+    if type(mapping) is HyperbolicMap and float(mapping.c) <= SINH_MAX_C:
+        cAT = float(mapping.c) * AT
+        twoaA = (2.0 * math.exp(float(mapping.log_a))) * A
+
+        def field(w):
+            r = twoaA @ np.sinh(cAT @ w)
+            return np.subtract(y, r, out=r) if math.isfinite(add(r)) else None
+
+        return field
+    if type(mapping) is PowerBarrierMap and float(mapping.k) == round(float(mapping.k)) \
+            and 1 <= mapping.k <= INTEGER_K_MAX and mapping._a >= 1e-200:
+        k = int(mapping.k)
+        aA = float(mapping._a) * A  # a >= 1e-200: a A keeps the entries of data of size ~1 normal
+        low = np.minimum.reduce
+
+        def field(w):
+            z = AT @ w
+            u, v = 1.0 - z, 1.0 + z
+            if not (low(u, initial=1.0) > 0.0 and low(v, initial=1.0) > 0.0):
+                return None
+            near = _integer_power(np.reciprocal(u, out=u), k)
+            near -= _integer_power(np.reciprocal(v, out=v), k)
+            r = aA @ near
+            return np.subtract(y, r, out=r) if math.isfinite(add(r)) else None
+
+        return field
+
+    def field(w):
+        x = fast(AT @ w)
+        if x is None:
+            return None
+        r = A @ x
+        return np.subtract(y, r, out=r) if math.isfinite(add(r)) else None
+
+    return field
+
+
 def _imprecise_message(condition):
     return (f"float64 rounding of the dual alone moves x by ~{_EPS * condition:.1e} relative "
             f"(condition {condition:.2e}) > {MAX_ROUNDING:g}: the scale is too small for a "
@@ -389,6 +534,13 @@ def _integrate(rhs, jac, T, w0, method, rtol, atol, monitor, max_steps, curvatur
 
 
 def _lsoda_chunks(rhs, jac, T, w0, rtol, atol, monitor, max_steps, curvature):
+    """`_lsoda_chunks_loop` with scipy's "Excess work done" warning (the end of each chunk) silenced."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Excess work done", category=UserWarning)
+        return _lsoda_chunks_loop(rhs, jac, T, w0, rtol, atol, monitor, max_steps, curvature)
+
+
+def _lsoda_chunks_loop(rhs, jac, T, w0, rtol, atol, monitor, max_steps, curvature):
     """LSODA from 0 to each ``T[k]`` in turn, each output a step end, in calls of at most
     `LSODA_CHUNK` steps into ODEPACK; the same rules as `_integrate_steps` (monitor and rest
     test between calls, `LSODA_SEGMENT_STEPS`, ``max_steps``, Radau from the last state when
@@ -427,9 +579,7 @@ def _lsoda_chunks(rhs, jac, T, w0, rtol, atol, monitor, max_steps, curvature):
             rwork[0] = Tk
             iwork[5] = max(1, min(LSODA_CHUNK, max_steps - int(iwork[10])))  # ODEPACK's mxstep of this call
             t_before, w_before = solver.t, solver.y.copy()
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=".*Excess work done", category=UserWarning)
-                solver.integrate(Tk)
+            solver.integrate(Tk)
             nlu, steps = report()
             istate = integrator.istate
             if istate == -1:  # the chunk's steps are done: continue the same run
