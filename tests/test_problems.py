@@ -79,3 +79,24 @@ def test_large_basis_without_pivoting_is_orthonormal_and_keeps_rank_tests():
     B2 = dl.Problem(A2, y2).basis
     assert B2.rank == 299
     assert np.max(np.abs(B2.Q.T @ B2.Q - np.eye(299))) < 1e-13
+
+
+def test_large_basis_by_cholesky_qr_only_where_certified(monkeypatch):
+    # CholeskyQR (R^T R = A A^T, Q = A^T R^{-1}) serves a well-conditioned A; an ill-conditioned one,
+    # or one whose Q^T Q misses I by more than the certificate allows, gets the Householder QR
+    from dlnlab import problems
+    rng = np.random.default_rng(4)
+    A = rng.standard_normal((300, 1200))
+    y = A @ rng.standard_normal(1200)
+    B = problems._cholesky_basis(A, y)
+    assert B is not None and np.all(np.diag(B.R11) > 0)  # the Cholesky factor (Householder's has either sign)
+    assert np.linalg.norm(B.Q.T @ B.Q - np.eye(300)) <= problems.CHOLESKY_BASIS_ORTHOGONALITY
+    bad = A.copy()
+    bad[0] *= 1e4  # cond(A) ~ 1e4: eps cond^2 ~ 1e-8, rejected by the condition estimate
+    assert problems._cholesky_basis(bad, bad @ np.ones(1200)) is None
+    monkeypatch.setattr(problems, "CHOLESKY_BASIS_ORTHOGONALITY", 0.0)  # no Q^T Q equals I exactly
+    assert problems._cholesky_basis(A, y) is None
+    for A_, y_ in [(A, y), (bad, bad @ np.ones(1200))]:
+        Bh = dl.Problem(A_, y_).basis
+        assert np.max(np.abs(Bh.Q.T @ Bh.Q - np.eye(300))) < 1e-13
+        assert np.max(np.abs(Bh.Q @ Bh.R11 - A_.T)) < 1e-12 * np.max(np.abs(A_))
