@@ -158,6 +158,21 @@ def test_limits_scale_exactly(seed, depth, kA, ky):
     assert bp.success and np.max(np.abs(bp.x / f - bp_ref.x)) <= 1e-13 * np.max(np.abs(bp_ref.x))
 
 
+@settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**16), depth=st.sampled_from([2, 3]), ky=st.integers(-250, 250))
+def test_trajectories_scale_exactly(seed, depth, ky):
+    # y -> 10^ky y at scale 10^ky a: x(t) -> 10^ky x(10^(ky (2-2/p)) t) (dlnlab.dynamics.homogeneity);
+    # the flow's own error (Trajectory.accuracy, ~1e-9 here) bounds the distance of the two runs
+    A, y = _problem(seed)
+    c, t = 10.0 ** ky, np.array([0.0, 1.0, 30.0])
+    ref = dl.flow_trajectory(A, y, dl.SymmetricDLN(depth=depth, scale=1e-2), t)
+    if abs(ky * (2 - 2 / depth)) >= 300:  # the caller's times would leave float range
+        return
+    tc = t * 10.0 ** (-ky * (2 - 2 / depth))
+    tr = dl.flow_trajectory(A, c * y, dl.SymmetricDLN(depth=depth, scale=1e-2 * c), tc)
+    assert np.max(np.abs(tr.x / c - ref.x)) <= 10 * max(ref.accuracy, tr.accuracy) * np.max(np.abs(ref.x))
+
+
 def test_two_layer_spread_initialization():
     # weights over 110 orders of magnitude (squares below 1e-154 underflowed: log(0) warnings, then
     # "continuation stalled"); v0 = 0 gives x = (u0^2 / 2) sinh(2 s) with s = A^T lam (docs/theory.md
