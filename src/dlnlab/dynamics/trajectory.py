@@ -40,6 +40,7 @@ from scipy.integrate import LSODA, Radau, ode
 from ..engine import solve_psd, weighted_gram
 from .classification import check_loss, classification_trajectory
 from .dual import dual_primal
+from .homogeneity import normalized_trajectory
 from ..engine.steps import scaled_norms
 from ..errors import ConvergenceError, NetworkError, OptionError, TimeGridError
 from ..networks.base import Network
@@ -176,6 +177,13 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
     rtol = check_tolerance(rtol, "rtol", "flow_trajectory")
     if not (atol > 0 and np.isfinite(atol)):
         raise OptionError(f"flow_trajectory needs atol > 0 (finite); got atol={atol!r}.")
+    rescaled = normalized_trajectory(problem, net, t, lambda P, n, tc: flow_trajectory(
+        P, n, tc, rtol=rtol, atol=atol, method=method, max_steps=max_steps, throw=False), scaled_norms)
+    if rescaled is not None:  # data far from size 1: exact homogeneity (dlnlab.dynamics.homogeneity)
+        if throw and rescaled.status != "converged":
+            raise ConvergenceError(f"flow_trajectory: {rescaled.message} Pass throw=False to inspect the result.",
+                                   rescaled)
+        return rescaled
     A_, y_ = problem.A, problem.y
     mapping = net.mirror_map()
     d = float(net.dual_scale)
