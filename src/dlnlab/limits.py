@@ -31,6 +31,7 @@ from .engine import (INTERMEDIATE_TOL, KKT_TOL, DualState, HessianCache, blas_th
                      data_size, kkt_error, newton, polish, residual_check, rounding_floor, start_network)
 from .engine.faces import face_tolerance
 from .engine.kernel import KERNEL_SCALE, kernel_kkt, kernel_limit
+from .engine import lean
 from .problems import Problem, as_problem
 from .results import Result, check_tolerance
 
@@ -158,15 +159,26 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
     if isinstance(net, SymmetricDLN) and target.log_scale >= math.log(KERNEL_SCALE):
         return kernel_result(problem, net, target, beta, rtol=rtol, max_iter=max_iter, throw=throw)
     start = start_network(target, Q, z)
-    state = DualState(np.zeros(basis.rank), np.ones(N), np.ones(N), np.zeros(basis.rank))
+    zero = DualState(np.zeros(basis.rank), np.ones(N), np.ones(N), np.zeros(basis.rank))
     total = 0
     stages = 0
     status, message = "converged", ""
     intermediate_tol = max(rtol, INTERMEDIATE_TOL)
+    hessian = HessianCache()  # factorizations the Newton steps of every stage may reuse
+    if start is not target and start.log_scale - target.log_scale <= lean.LEAN_DIRECT_SPAN:
+        # a small problem at a moderate scale: Newton at the target from 0 first, on a budget
+        mapping = target.mirror_map()
+        if lean.lean_kernel(Q, mapping) is not None:
+            state, its, ok = newton(Q, z, mapping, zero, tol=rtol, max_iter=min(lean.LEAN_DIRECT_ITERATIONS, max_iter),
+                                    hessian=hessian)
+            total += its
+            if ok:
+                result = finish(problem, net, target, beta, state, status=status, message=message, iterations=total,
+                                stages=0, rtol=rtol, hessian=hessian)
+                return _checked(result, throw)
 
     tol0 = rtol if start is target else intermediate_tol
-    hessian = HessianCache()  # factorizations the Newton steps of every stage may reuse
-    state, its, ok = newton(Q, z, start.mirror_map(), state, tol=tol0, max_iter=max_iter, hessian=hessian)
+    state, its, ok = newton(Q, z, start.mirror_map(), zero, tol=tol0, max_iter=max_iter, hessian=hessian)
     total += its
     if not ok:
         status = "max_iter" if its >= max_iter else "failed"
@@ -384,14 +396,22 @@ def finish(problem: Problem, net, target, beta: float, state: DualState, *, stat
     if status == "converged":
         state, its = polish(Q, z, mapping, state, hessian=hessian)
         total += its
-    x = beta * mapping.primal(state.sign, state.gap)
     lam = problem.basis.to_dual(state.mu / net.dual_scale)
-    with np.errstate(all="ignore"):
-        finite = bool(np.all(np.isfinite(x)))
-        residual = problem.relative_residual(x) if finite else math.inf
-        kkt = kkt_error(Q, net.mirror_map(), x, state) if finite else math.inf
-    floor = beta * rounding_floor(mapping.slope(state.sign, state.gap), state.gap) if finite else math.inf
-    if status == "converged" and not (finite and residual_check(Q, z * beta, x, rtol, floor)[1]):
+    net_map = net.mirror_map()
+    quick = lean.lean_evidence(problem.A, problem.y, problem.y_norm, Q, z * beta, net_map, mapping, beta, state,
+                               rtol) if lean.lean_kernel(Q, mapping) is not None else None
+    if quick is not None:  # the same evidence on lists of floats (small problems)
+        x, residual, kkt, floor, passes = quick
+        finite = True
+    else:
+        x = beta * mapping.primal(state.sign, state.gap)
+        with np.errstate(all="ignore"):
+            finite = bool(np.all(np.isfinite(x)))
+            residual = problem.relative_residual(x) if finite else math.inf
+            kkt = kkt_error(Q, net_map, x, state) if finite else math.inf
+        floor = beta * rounding_floor(mapping.slope(state.sign, state.gap), state.gap) if finite else math.inf
+        passes = finite and residual_check(Q, z * beta, x, rtol, floor)[1]
+    if status == "converged" and not passes:
         status, message = "failed", "the final point fails the residual check"
     elif status == "converged" and not kkt <= KKT_TOL:
         status, message = "failed", f"the final point fails the KKT check ({kkt:.1e} > {KKT_TOL:g})"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..networks.base import MirrorMap, normalize
+from .lean import lean_kernel, lean_newton, lean_polish
 from .linalg import HessianCache, solve_psd, weighted_gram
 
 #: Slopes below this fraction of the largest are left out of the Hessian: each changes it by
@@ -139,9 +140,15 @@ def newton(Q: np.ndarray, z: np.ndarray, mapping: MirrorMap, state: DualState, *
     whose factorizations later Newton systems reuse; None factors every step. With one, each
     Newton system is solved to the relative residual
     ``max(min(ETA, sqrt(||grad|| / max(||z||, ||x||))), 0.1 g_stop / ||grad||)`` (``g_stop``: the
-    gradient norm the stopping test asks for): superlinear steps that land within the test. Returns the final state, the number of iterations and
+    gradient norm the stopping test asks for): superlinear steps that land within the test. A small
+    problem whose map has scalar kernels runs the same iteration on lists of floats
+    (`dlnlab.engine.lean`, ``N r^2 <= LEAN_WORK``). Returns the final state, the number of iterations and
     whether the criterion of `residual_check` was met.
     """
+    kernel = _lean(Q, mapping, hessian)
+    if kernel is not None:
+        return lean_newton(Q, z, mapping, kernel, state, tol=tol, max_iter=max_iter, max_halvings=max_halvings,
+                           hessian=hessian)
     here = {}  # quantities of the current point that the line search reuses
     terms = getattr(mapping, "terms", None)  # primal, slope and conjugate from one evaluation
     znorm = float(scaled_norms(z))
@@ -206,6 +213,14 @@ def newton(Q: np.ndarray, z: np.ndarray, mapping: MirrorMap, state: DualState, *
                          max_halvings=max_halvings)
 
 
+def _lean(Q, mapping, hessian):
+    """The map's scalar kernels when the lean path applies (`dlnlab.engine.lean.lean_kernel`; not with a
+    `HessianCache` forced to reuse factorizations, whose point is the array path)."""
+    if hessian is not None and hessian.force:
+        return None
+    return lean_kernel(Q, mapping)
+
+
 def barrier_step_limit(sign: np.ndarray, gap: np.ndarray, dz: np.ndarray) -> np.ndarray:
     """The largest ``t`` keeping ``0 < gap - t sign dz < 2`` (barrier maps), over the last axis.
 
@@ -232,6 +247,9 @@ def polish(Q, z, mapping, state, max_steps: int = 2, hessian: HessianCache | Non
     Stopping at ``rtol`` leaves x off by up to ~rtol * cond; from there one quadratic step
     reaches the rounding floor, at the price of one more factorization.
     """
+    kernel = _lean(Q, mapping, hessian)
+    if kernel is not None:
+        return lean_polish(Q, z, mapping, kernel, state, max_steps, hessian)
     best = float(scaled_norms(Q.T @ mapping.primal(state.sign, state.gap) - z))
     its = 0
     for _ in range(max_steps):

@@ -20,6 +20,11 @@ from .twolayer import TwoLayerDLN
 _LOG2 = float(np.log(2.0))
 
 
+def _all_finite(values) -> bool:
+    """Whether every float of a list is finite (`dlnlab.engine.lean`'s test of a map's values)."""
+    return all(map(math.isfinite, values))
+
+
 @dataclass(frozen=True)
 class HyperbolicMap:
     """Depth 2: ``X(z) = 2 a sinh(c z)``, ``z = 4 s / c``, by default ``c = max(log(1/a), 1)``.
@@ -71,6 +76,50 @@ class HyperbolicMap:
         return (sign * big * -np.expm1(-2.0 * self.c * absz), self.c * big * one_plus,
                 (big * one_plus / self.c if conjugate else None))
 
+    def scalar_terms(self, sign, gap, conjugate=True):
+        """`terms` on lists of floats, coordinate by coordinate (`dlnlab.engine.lean`): the same
+        formulas; None if a value is not finite (where the array form has an inf)."""
+        c = self.c
+        base, m2c = self.log_a + c, -2.0 * c
+        exp, expm1 = math.exp, math.expm1
+        xs, ds, fs = [], [], []
+        try:
+            for s, g in zip(sign, gap):
+                big = exp(base - c * g)
+                e = m2c * (1.0 - g)
+                one_plus = 1.0 + exp(e)
+                xs.append(s * big * -expm1(e))
+                ds.append(c * big * one_plus)
+                fs.append(big * one_plus / c)
+        except OverflowError:
+            return None
+        # for c >= 1, x and F are finite where d is (|x| <= d / c, F = d / c^2)
+        if not _all_finite(ds) or (c < 1.0 and not (_all_finite(xs) and _all_finite(fs))):
+            return None
+        return xs, ds, (fs if conjugate else None)
+
+    def scalar_conjugate(self, sign, gap):
+        """`conjugate` on lists of floats; None if a value is not finite."""
+        c = self.c
+        base, m2c = self.log_a + c, -2.0 * c
+        exp = math.exp
+        try:
+            fs = [exp(base - c * g) * (1.0 + exp(m2c * (1.0 - g))) / c for g in gap]
+        except OverflowError:
+            return None
+        return fs if _all_finite(fs) else None
+
+    def scalar_primal(self, sign, gap):
+        """`primal` on lists of floats; None if a value is not finite."""
+        c = self.c
+        base, m2c = self.log_a + c, -2.0 * c
+        exp, expm1 = math.exp, math.expm1
+        try:
+            xs = [s * exp(base - c * g) * -expm1(m2c * (1.0 - g)) for s, g in zip(sign, gap)]
+        except OverflowError:
+            return None
+        return xs if _all_finite(xs) else None
+
     def log_scale_rate(self, sign, gap):
         """``(dX/dlog a) / (dX/dz)`` at fixed ``s``: ``X / X' = tanh(c z) / c`` (``X = 2 a sinh(4 s)``)."""
         ratio = np.exp(-2.0 * self.c * (1.0 - gap))
@@ -95,6 +144,24 @@ class HyperbolicMap:
             1.0 - asinh_w / c,
         )
         return sign, gap
+
+    def scalar_dual(self, x):
+        """`dual` on a list of floats, coordinate by coordinate (the same formulas): ``(sign, gap)`` lists
+        (None is never returned; `PowerBarrierMap.scalar_dual` may)."""
+        c, log_a = self.c, self.log_a
+        log, log1p, exp, sqrt = math.log, math.log1p, math.exp, math.sqrt
+        signs, gaps = [], []
+        for v in x:
+            signs.append(-1.0 if v < 0 else 1.0)
+            ax = abs(v)
+            logw = (log(ax) if ax > 0 else -math.inf) - _LOG2 - log_a  # w = |x| / (2a)
+            if logw > 0:
+                # asinh(w) = log w + log(1 + sqrt(1 + w^-2)); gap = 1 - asinh(w) / c without cancellation
+                tail = log1p(sqrt(1.0 + exp(-2.0 * logw)))
+                gaps.append(((c + log_a) - (log(ax) - _LOG2) - tail) / c)
+            else:
+                gaps.append(1.0 - math.asinh(exp(logw) if logw == logw else logw) / c)
+        return signs, gaps
 
     def potential(self, x):
         x = np.asarray(x, dtype=float)
@@ -182,6 +249,82 @@ class PowerBarrierMap:
         d = k * (direct[1, 0] + direct[1, 1])
         return x, d, ((direct[2, 0] + direct[2, 1]) / (k - 1.0) if conjugate else None)
 
+    def _scalar_pow(self, base, expo):
+        """`_pow` of one float: ``a * base^{-expo}`` where representable, else in log domain."""
+        a = self._a
+        if a > 1e-290:
+            try:
+                v = a * base ** -expo
+            except (OverflowError, ZeroDivisionError):
+                v = math.inf
+            if 1e-290 < v < math.inf:
+                return v
+        try:
+            return math.exp(self.log_a - expo * math.log(base))
+        except (OverflowError, ValueError):
+            return math.inf
+
+    def scalar_terms(self, sign, gap, conjugate=True):
+        """`terms` on lists of floats, coordinate by coordinate (`dlnlab.engine.lean`): the same
+        powers (`_pow`'s rule per value); None if a value is not finite."""
+        a, k = self._a, self.k
+        nk, nk1, nkm1 = -k, -(k + 1.0), -(k - 1.0)
+        xs, ds, fs = [], [], []
+        if a > 1e-290:
+            try:
+                for s, g in zip(sign, gap):
+                    h = 2.0 - g
+                    xs.append(s * (a * g ** nk - a * h ** nk))
+                    ds.append(k * (a * g ** nk1 + a * h ** nk1))
+                    if conjugate:
+                        fs.append((a * g ** nkm1 + a * h ** nkm1) / (k - 1.0))
+                # every power representable: the direct values are the ones `_pow` keeps (the
+                # smallest power is a (2 - g)^-(k+1) >= a 2^-(k+1), the largest a g^-(k+1))
+                if a * 2.0 ** nk1 > 1e-290 and _all_finite(ds):
+                    return xs, ds, (fs if conjugate else None)
+            except (OverflowError, ZeroDivisionError):
+                pass
+        pw = self._scalar_pow
+        xs, ds, fs = [], [], []
+        for s, g in zip(sign, gap):
+            h = 2.0 - g
+            xs.append(s * (pw(g, k) - pw(h, k)))
+            ds.append(k * (pw(g, k + 1.0) + pw(h, k + 1.0)))
+            if conjugate:
+                fs.append((pw(g, k - 1.0) + pw(h, k - 1.0)) / (k - 1.0))
+        if not (_all_finite(ds) and _all_finite(xs) and (not conjugate or _all_finite(fs))):
+            return None
+        return xs, ds, (fs if conjugate else None)
+
+    def scalar_conjugate(self, sign, gap):
+        """`conjugate` on lists of floats; None if a value is not finite."""
+        a, k = self._a, self.k
+        km1 = k - 1.0
+        if a * 2.0 ** -km1 > 1e-290:
+            try:
+                fs = [(a * g ** -km1 + a * (2.0 - g) ** -km1) / km1 for g in gap]
+                if _all_finite(fs):
+                    return fs
+            except (OverflowError, ZeroDivisionError):
+                pass
+        pw = self._scalar_pow
+        fs = [(pw(g, km1) + pw(2.0 - g, km1)) / km1 for g in gap]
+        return fs if _all_finite(fs) else None
+
+    def scalar_primal(self, sign, gap):
+        """`primal` on lists of floats; None if a value is not finite."""
+        a, k = self._a, self.k
+        if a * 2.0 ** -k > 1e-290:
+            try:
+                xs = [s * (a * g ** -k - a * (2.0 - g) ** -k) for s, g in zip(sign, gap)]
+                if _all_finite(xs):
+                    return xs
+            except (OverflowError, ZeroDivisionError):
+                pass
+        pw = self._scalar_pow
+        xs = [s * (pw(g, k) - pw(2.0 - g, k)) for s, g in zip(sign, gap)]
+        return xs if _all_finite(xs) else None
+
     def log_scale_rate(self, sign, gap):
         """``(dX/dlog a) / (dX/dz)`` at fixed ``s``, up to a multiple of ``z``: ``X / X'``.
 
@@ -227,6 +370,45 @@ class PowerBarrierMap:
             G = np.where(bad, 0.5 * (lo + hi), G_new)
         gap = np.where(zero, 1.0, np.exp(G))
         return sign, gap
+
+    def scalar_dual(self, x):
+        """`dual` on a list of floats, coordinate by coordinate: the same safeguarded Newton in
+        ``G = log(gap)``, each coordinate stopped at its own convergence. ``(sign, gap)`` lists, or
+        None where a step leaves float range (``|x| << a``, ``gap`` rounds to 1: `dual` decides there)."""
+        try:
+            return self._scalar_dual(x)
+        except (ValueError, ZeroDivisionError, OverflowError):
+            return None
+
+    def _scalar_dual(self, x):
+        k, log_a = self.k, self.log_a
+        log, log1p, exp = math.log, math.log1p, math.exp
+        signs, gaps = [], []
+        for v in x:
+            signs.append(-1.0 if v < 0 else 1.0)
+            ax = abs(v)
+            logw = log(ax) - log_a if 0 < ax < math.inf else math.nan
+            if not math.isfinite(logw):  # x = 0 (or not finite): z = 0
+                gaps.append(1.0)
+                continue
+            lo, hi = -max(logw, 0.0) / k - 1.0, 0.0
+            G = -logw / k if logw > 0 else log1p(-min(exp(min(logw, 0.0)) / (2.0 * k), 0.5))
+            G = min(max(G, lo), -1e-300)
+            for _ in range(200):
+                g = exp(G)
+                rk = (g / (2.0 - g)) ** k
+                phi = -k * G + log1p(-rk) - logw
+                if phi > 0:
+                    lo = G
+                else:
+                    hi = G
+                step = phi / (-k - (2.0 * k * rk / (2.0 - g)) / (1.0 - rk))
+                if abs(step) <= 4e-16 * max(1.0, abs(G)):
+                    break
+                G_new = G - step
+                G = G_new if lo < G_new < hi else 0.5 * (lo + hi)
+            gaps.append(exp(G))
+        return signs, gaps
 
     def potential(self, x):
         x = np.asarray(x, dtype=float)
