@@ -29,6 +29,7 @@ from .networks.base import Network, ScaleFamily, conforms
 from .networks.symmetric import SymmetricDLN
 from .engine import (INTERMEDIATE_TOL, KKT_TOL, DualState, HessianCache, blas_threads, continuation, continuation_path,
                      data_size, kkt_error, newton, polish, residual_check, rounding_floor, start_network)
+from .engine.steps import POLISH_STEPS
 from .engine.faces import face_tolerance
 from .engine.kernel import KERNEL_SCALE, kernel_kkt, kernel_limit
 from .engine import lean
@@ -168,13 +169,14 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
     if start is not target and start.log_scale - target.log_scale <= lean.LEAN_DIRECT_SPAN:
         # a small problem at a moderate scale: Newton at the target from 0 first, on a budget
         mapping = target.mirror_map()
-        if lean.lean_kernel(Q, mapping) is not None:
-            state, its, ok = newton(Q, z, mapping, zero, tol=rtol, max_iter=min(lean.LEAN_DIRECT_ITERATIONS, max_iter),
-                                    hessian=hessian)
+        kernel = lean.lean_kernel(Q, mapping)
+        if kernel is not None:  # polished as `finish` would (`polish`), in the same loop
+            state, its, ok = lean.lean_newton(Q, z, mapping, kernel, zero, tol=rtol, hessian=hessian,
+                                              max_iter=min(lean.LEAN_DIRECT_ITERATIONS, max_iter), polish=POLISH_STEPS)
             total += its
             if ok:
                 result = finish(problem, net, target, beta, state, status=status, message=message, iterations=total,
-                                stages=0, rtol=rtol, hessian=hessian)
+                                stages=0, rtol=rtol, hessian=hessian, polished=True)
                 return _checked(result, throw)
 
     tol0 = rtol if start is target else intermediate_tol
@@ -381,11 +383,11 @@ def kernel_result(problem: Problem, net: SymmetricDLN, target: SymmetricDLN, bet
 
 
 def finish(problem: Problem, net, target, beta: float, state: DualState, *, status: str, message: str,
-           iterations: int, stages: int, rtol: float, hessian=None) -> LimitResult:
+           iterations: int, stages: int, rtol: float, hessian=None, polished: bool = False) -> LimitResult:
     """The `LimitResult` of a solved dual point, with its evidence recomputed from ``x``.
 
     ``target`` is ``net`` in the solver's units (data divided by ``beta``). A converged point
-    is polished, then must pass the residual test at ``rtol`` (or the float64 floor of its dual
+    is polished (unless ``polished``: its solver did), then must pass the residual test at ``rtol`` (or the float64 floor of its dual
     coordinates, `rounding_floor`) and the KKT test (`kkt_error` <= `KKT_TOL`), both recomputed
     in the caller's units; otherwise its status becomes ``"failed"`` with the reason. A residual
     above ``rtol`` that only the floor admits is ``"imprecise"`` when it exceeds `FLOOR_CAP`.
@@ -393,7 +395,7 @@ def finish(problem: Problem, net, target, beta: float, state: DualState, *, stat
     Q, z = problem.basis.Q, problem.basis.z / beta
     total = iterations
     mapping = target.mirror_map()
-    if status == "converged":
+    if status == "converged" and not polished:
         state, its = polish(Q, z, mapping, state, hessian=hessian)
         total += its
     lam = problem.basis.to_dual(state.mu / net.dual_scale)

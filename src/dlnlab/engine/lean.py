@@ -56,103 +56,99 @@ def lean_kernel(Q: np.ndarray, mapping):
     return terms, mapping.scalar_conjugate, mapping.scalar_primal
 
 
-def cholesky_solve(H: list, b: list, r: int) -> list | None:
-    """``H^{-1} b`` by Cholesky of the r x r list ``H`` (lower triangle read); None unless every
-    pivot is positive and the solution finite (what LAPACK's ``potrf``/``potrs`` report)."""
-    L = [[0.0] * r for _ in range(r)]
-    for j in range(r):
-        Lj = L[j]
-        s = H[j][j] - sum(v * v for v in Lj[:j])
+def cholesky_solve(H: list, b: list, r: int, jitter: float = 0.0) -> list | None:
+    """``(H + jitter I)^{-1} b`` by Cholesky of the r x r list ``H`` (its lower triangle ``H[i][k]``,
+    ``k <= i``, is read); None unless every pivot is positive and the solution finite (what LAPACK's
+    ``potrf``/``potrs`` report)."""
+    L = []
+    for i in range(r):
+        Hi = H[i]
+        row = []
+        for k in range(i):
+            Lk = L[k]
+            s = Hi[k]
+            for t in range(k):
+                s -= row[t] * Lk[t]
+            row.append(s / Lk[k])
+        s = Hi[i] + jitter
+        for v in row:
+            s -= v * v
         if not s > 0.0:
             return None
-        d = _sqrt(s)
-        Lj[j] = d
-        for i in range(j + 1, r):
-            Li = L[i]
-            Li[j] = (H[i][j] - sum(map(mul, Li[:j], Lj[:j]))) / d
-    w = [0.0] * r
+        row.append(_sqrt(s))
+        L.append(row)
+    w = []
     for i in range(r):
-        w[i] = (b[i] - sum(map(mul, L[i][:i], w[:i]))) / L[i][i]
+        Li = L[i]
+        s = b[i]
+        for k in range(i):
+            s -= Li[k] * w[k]
+        w.append(s / Li[i])
     v = [0.0] * r
     for i in range(r - 1, -1, -1):
-        v[i] = (w[i] - sum(L[k][i] * v[k] for k in range(i + 1, r))) / L[i][i]
+        s = w[i]
+        for k in range(i + 1, r):
+            s -= L[k][i] * v[k]
+        v[i] = s / L[i][i]
     return v if all(map(_isfinite, v)) else None
 
 
 def solve_psd_lists(H: list, b: list, r: int) -> list:
-    """`dlnlab.engine.linalg.solve_psd` on lists: Cholesky of ``H + j I`` with ``j = 1e-14 max diag H``,
-    raised 100-fold up to 8 times, then least squares."""
-    diag = [H[i][i] for i in range(r)]
-    scale = max(diag)
+    """`dlnlab.engine.linalg.solve_psd` on lists (lower triangle of ``H`` read): Cholesky of ``H + j I``
+    with ``j = 1e-14 max diag H``, raised 100-fold up to 8 times, then least squares."""
+    scale = max([H[i][i] for i in range(r)])
     if not (_isfinite(scale) and scale > 0):
         scale = 1.0
     jitter = JITTER * scale
     for _ in range(8):
-        Hj = [row[:] for row in H]
-        for i in range(r):
-            Hj[i][i] = diag[i] + jitter
-        v = cholesky_solve(Hj, b, r)
+        v = cholesky_solve(H, b, r, jitter)
         if v is not None:
             return v
         jitter *= 100.0
-    return np.linalg.lstsq(np.array(H), np.array(b), rcond=None)[0].tolist()
+    full = np.array([[H[max(i, k)][min(i, k)] for k in range(r)] for i in range(r)])
+    return np.linalg.lstsq(full, np.array(b), rcond=None)[0].tolist()
 
 
-def lean_newton(Q: np.ndarray, z: np.ndarray, mapping, kernel, state, *, tol: float, max_iter: int,
-                max_halvings: int = 60, hessian=None):
-    """`dlnlab.engine.steps.newton` (damped Newton on ``Phi(mu) = sum F(Q mu) - <mu, z>``) on lists of
-    floats; ``kernel`` from `lean_kernel`. Returns ``(state, iterations, converged)`` like it."""
-    from .steps import DualState
+class _Dual:
+    """``Phi`` of one small problem on lists: the columns, rows and column products of ``Q`` and ``z``."""
 
-    terms, conjugate, primal = kernel
-    N, r = Q.shape
-    rows = Q.tolist()
-    cols = Q.T.tolist()
-    zl = z.tolist()
-    znorm = _hypot(*zl)
-    barrier = mapping.barrier
-    mu, sign, gap, travel = state.mu.tolist(), state.sign.tolist(), state.gap.tolist(), state.travel.tolist()
-    F0 = None  # the conjugate at the current point, once a line search has computed it
-    its, ok = max_iter, False
-    for it in range(max_iter + 1):
-        got = terms(sign, gap, F0 is None)
-        if got is None:
-            its = it
-            break
-        x, d, F = got
-        if F0 is None:
-            F0 = F
-        grad = [sum(map(mul, col, x)) - zj for col, zj in zip(cols, zl)]
-        gnorm = _hypot(*grad)
-        floor = _FLOOR * _hypot(*map(mul, d, gap))
-        if gnorm <= max(tol * max(znorm, _hypot(*x)), floor):
-            its, ok = it, True
-            break
+    def __init__(self, Q: np.ndarray, z: np.ndarray, mapping, kernel):
+        self.terms, self.conjugate, self.primal = kernel
+        self.N, self.r = Q.shape
+        self.rows = Q.tolist()
+        self.cols = cols = Q.T.tolist()
+        self.pairs = [[list(map(mul, cols[j], cols[m])) for m in range(j + 1)] for j in range(self.r)]  # Q_ij Q_im
+        self.z = z.tolist()
+        self.znorm = _hypot(*self.z)
+        self.barrier = mapping.barrier
+
+    def gradient(self, x: list) -> list:
+        """``Q^T x - z``."""
+        return [sum(map(mul, col, x)) - zj for col, zj in zip(self.cols, self.z)]
+
+    def direction(self, d: list, grad: list):
+        """The Newton direction ``dmu = -(Q^T diag(d) Q)^{-1} grad`` over the slopes above the cutoff, and
+        ``dz = Q dmu``; None when every slope underflowed (no curvature to step with)."""
         dmax = max(d)
-        if it == max_iter or not dmax > 0:
-            its = it
-            break
-        # Newton direction: (Q^T diag(d) Q) dmu = -grad over the slopes above the cutoff
+        if not dmax > 0:
+            return None
         cut = _SLOPE_CUTOFF * dmax
-        if min(d) > cut:
-            dk, ck = d, cols
+        if min(d) > cut:  # lower triangle, row by row: H_jm = sum_i d_i Q_ij Q_im
+            H = [[sum(map(mul, d, p)) for p in row] for row in self.pairs]
         else:
-            keep = [i for i in range(N) if d[i] > cut]
+            keep = [i for i in range(self.N) if d[i] > cut]
             dk = [d[i] for i in keep]
-            ck = [[col[i] for i in keep] for col in cols]
-        H = [[0.0] * r for _ in range(r)]
-        for j in range(r):
-            wj = list(map(mul, dk, ck[j]))
-            Hj = H[j]
-            for m in range(j + 1):
-                Hj[m] = H[m][j] = sum(map(mul, wj, ck[m]))
-        if hessian is not None:
-            hessian.factorizations += 1
-        dmu = solve_psd_lists(H, [-g for g in grad], r)
-        dz = [sum(map(mul, row, dmu)) for row in rows]
+            H = [[sum(dk[t] * p[i] for t, i in enumerate(keep)) for p in row] for row in self.pairs]
+        dmu = solve_psd_lists(H, [-g for g in grad], self.r)
+        return dmu, [sum(map(mul, row, dmu)) for row in self.rows]
+
+    def search(self, sign, gap, F0, grad, gnorm, dmu, dz, max_halvings):
+        """`dlnlab.engine.steps.damped_newton`'s line search on ``Phi``: fraction to the boundary, Armijo,
+        and the tie rule (a change below the resolution of ``Phi`` is accepted if the residual improves).
+        Returns ``(t, sign, gap, F)`` of the accepted point or None."""
         decrement = -sum(map(mul, grad, dmu))
-        dmuz = sum(map(mul, dmu, zl))
-        F0_size = sum(map(abs, F0))
+        dmuz = sum(map(mul, dmu, self.z))
+        barrier = self.barrier
         t = 1.0
         if barrier:
             tmax = _INF
@@ -168,7 +164,7 @@ def lean_newton(Q: np.ndarray, z: np.ndarray, mapping, kernel, state, *, tol: fl
                     tmax = lim
             if tmax <= 1.0:
                 t = 0.99 * tmax
-        accepted = None
+        F0_size = None
         for _ in range(max_halvings):
             # the trial point mu + t dmu (gap - sign t dz), inside the domain
             g1 = [g - s * (t * v) for s, g, v in zip(sign, gap, dz)]
@@ -179,54 +175,103 @@ def lean_newton(Q: np.ndarray, z: np.ndarray, mapping, kernel, state, *, tol: fl
             if max(g1) > 1.0:  # flip to the nearer boundary (`normalize`)
                 s1 = [-s if g > 1.0 else s for s, g in zip(sign, g1)]
                 g1 = [2.0 - g if g > 1.0 else g for g in g1]
-            F1 = conjugate(s1, g1)
+            F1 = self.conjugate(s1, g1)
             if F1 is not None:
                 # Phi(new) - Phi(old), term by term (keeps its relative precision at tiny scales)
                 dphi = sum(map(float.__sub__, F1, F0)) - t * dmuz
                 if _isfinite(dphi):
                     if dphi <= -1e-4 * t * decrement:
-                        accepted = (s1, g1, F1)
-                        break
+                        return t, s1, g1, F1
+                    if F0_size is None:
+                        F0_size = sum(map(abs, F0))
                     if abs(dphi) <= _PHI_RESOLUTION * (F0_size + abs(t * dmuz)):
-                        # Phi cannot tell the points apart: accept if the residual improves
-                        x1 = primal(s1, g1)
-                        if x1 is not None and _hypot(*[sum(map(mul, col, x1)) - zj
-                                                       for col, zj in zip(cols, zl)]) < gnorm:
-                            accepted = (s1, g1, F1)
-                            break
+                        x1 = self.primal(s1, g1)
+                        if x1 is not None and _hypot(*self.gradient(x1)) < gnorm:
+                            return t, s1, g1, F1
             t *= 0.5
+        return None
+
+
+def lean_newton(Q: np.ndarray, z: np.ndarray, mapping, kernel, state, *, tol: float, max_iter: int,
+                max_halvings: int = 60, hessian=None, polish: int = 0):
+    """`dlnlab.engine.steps.newton` (damped Newton on ``Phi(mu) = sum F(Q mu) - <mu, z>``) on lists of
+    floats; ``kernel`` from `lean_kernel`. Returns ``(state, iterations, converged)`` like it.
+
+    ``polish``: after convergence, up to this many steps of `dlnlab.engine.steps.polish` (each kept only
+    if it halves the residual; line searches of two trials), counted in the iterations.
+    """
+    from .steps import DualState
+
+    phi = _Dual(Q, z, mapping, kernel)
+    terms = phi.terms
+    mu, sign, gap, travel = state.mu.tolist(), state.sign.tolist(), state.gap.tolist(), state.travel.tolist()
+    F0 = None  # the conjugate at the current point, once a line search has computed it
+    its, ok = max_iter, False
+    for it in range(max_iter + 1):
+        got = terms(sign, gap, F0 is None)
+        if got is None:
+            its = it
+            break
+        x, d, F = got
+        if F0 is None:
+            F0 = F
+        grad = phi.gradient(x)
+        gnorm = _hypot(*grad)
+        floor = _FLOOR * _hypot(*map(mul, d, gap))
+        if gnorm <= max(tol * max(phi.znorm, _hypot(*x)), floor):
+            its, ok = it, True
+            break
+        step = phi.direction(d, grad) if it < max_iter else None
+        if step is None:
+            its = it
+            break
+        if hessian is not None:
+            hessian.factorizations += 1
+        accepted = phi.search(sign, gap, F0, grad, gnorm, *step, max_halvings)
         if accepted is None:
             its = it
             break
-        sign, gap, F0 = accepted
-        step = [t * v for v in dmu]
-        mu = list(map(float.__add__, mu, step))
-        travel = list(map(float.__add__, travel, step))
+        t, sign, gap, F0 = accepted
+        move = [t * v for v in step[0]]
+        mu = list(map(float.__add__, mu, move))
+        travel = list(map(float.__add__, travel, move))
+    for _ in range(polish if ok else 0):
+        # `polish`: Newton steps to tolerance 0 (stop at the rounding floor), kept while the residual halves
+        if gnorm <= floor:
+            break
+        step = phi.direction(d, grad)
+        if step is None:
+            break
+        if hessian is not None:
+            hessian.factorizations += 1
+        accepted = phi.search(sign, gap, F0, grad, gnorm, *step, 2)
+        if accepted is None:
+            break
+        its += 1
+        t, s1, g1, F1 = accepted
+        got = terms(s1, g1, False)
+        if got is None:
+            break
+        x1, d1, _ = got
+        grad1 = phi.gradient(x1)
+        gnorm1 = _hypot(*grad1)
+        if not gnorm1 <= 0.5 * gnorm:
+            break
+        sign, gap, F0, d, grad, gnorm = s1, g1, F1, d1, grad1, gnorm1
+        floor = _FLOOR * _hypot(*map(mul, d, gap))
+        move = [t * v for v in step[0]]
+        mu = list(map(float.__add__, mu, move))
+        travel = list(map(float.__add__, travel, move))
     new = DualState(np.array(mu), np.array(sign, dtype=float), np.array(gap), np.array(travel))
     return new, its, ok
 
 
-def _residual_norm(cols: list, zl: list, x: list) -> float:
-    """``||Q^T x - z||`` from the columns of ``Q`` as lists."""
-    return _hypot(*[sum(map(mul, col, x)) - zj for col, zj in zip(cols, zl)])
-
-
 def lean_polish(Q: np.ndarray, z: np.ndarray, mapping, kernel, state, max_steps: int = 2, hessian=None):
     """`dlnlab.engine.steps.polish` on lists: Newton steps past the tolerance while each halves the residual."""
-    primal = kernel[2]
-    cols, zl = Q.T.tolist(), z.tolist()
-    x = primal(state.sign.tolist(), state.gap.tolist())
-    best = _residual_norm(cols, zl, x) if x is not None else _INF
-    its = 0
-    for _ in range(max_steps):
-        new, n, _ = lean_newton(Q, z, mapping, kernel, state, tol=0.0, max_iter=1, max_halvings=2, hessian=hessian)
-        its += n
-        x = primal(new.sign.tolist(), new.gap.tolist())
-        res = _residual_norm(cols, zl, x) if x is not None else _INF
-        if not res <= 0.5 * best:
-            break
-        state, best = new, res
-    return state, its
+    # tolerance inf: the point is taken as converged, as the caller found it
+    new, its, _ = lean_newton(Q, z, mapping, kernel, state, tol=math.inf, max_iter=0, hessian=hessian,
+                              polish=max_steps)
+    return new, its
 
 
 def lean_evidence(A: np.ndarray, y: np.ndarray, y_norm: float, Q: np.ndarray, z: np.ndarray, net_map, mapping,
@@ -269,5 +314,6 @@ def lean_evidence(A: np.ndarray, y: np.ndarray, y_norm: float, Q: np.ndarray, z:
     residual = res / y_norm if y_norm > 0 else res
     floor = beta * (_FLOOR * _hypot(*map(mul, d, gap)))
     zl = z.tolist()
-    passes = _residual_norm(cols, zl, x) <= max(rtol * max(_hypot(*zl), _hypot(*x)), floor)
+    passes = _hypot(*[sum(map(mul, col, x)) - zj for col, zj in zip(cols, zl)]) <= max(
+        rtol * max(_hypot(*zl), _hypot(*x)), floor)
     return xa, residual, kkt, floor, passes

@@ -241,7 +241,11 @@ def below_resolution(dphi, F0_size, tmz):
     return np.abs(dphi) <= PHI_RESOLUTION * (F0_size + np.abs(tmz))
 
 
-def polish(Q, z, mapping, state, max_steps: int = 2, hessian: HessianCache | None = None):
+#: Newton steps `polish` takes at most past the tolerance.
+POLISH_STEPS = 2
+
+
+def polish(Q, z, mapping, state, max_steps: int = POLISH_STEPS, hessian: HessianCache | None = None):
     """Extra Newton steps past the tolerance while each halves the residual at least.
 
     Stopping at ``rtol`` leaves x off by up to ~rtol * cond; from there one quadratic step
