@@ -251,6 +251,10 @@ def scaled_norm(v) -> float:
     5e-200
     """
     v = np.asarray(v, dtype=float)
+    if v.ndim == 1 and v.size <= 64:  # short vectors: math.hypot (scaled and accurately rounded), no numpy calls
+        h = math.hypot(*v.tolist())
+        if math.isfinite(h):
+            return h
     m = float(np.max(np.abs(v))) if v.size else 0.0
     if m == 0.0 or not math.isfinite(m):  # 0, inf or nan: the norm is the same
         return m
@@ -314,17 +318,21 @@ def _pivoted_qr(At: np.ndarray):
         if info == 0:
             Q, _, info = sla.lapack.dorgqr(qr, tau)
             if info == 0:
-                return Q, np.triu(qr[:m]), jpvt - 1
+                R = qr[:m].copy(order="C")  # its upper triangle, as np.triu returns it (without its 5 us)
+                for i in range(1, m):
+                    R[i, :i] = 0.0
+                return Q, R, jpvt - 1
     return sla.qr(At, mode="economic", pivoting=True)
 
 
 def _solve_upper(R: np.ndarray, b: np.ndarray, transposed: bool = False) -> np.ndarray:
     """``R^{-1} b`` (``R^{-T} b`` if ``transposed``) for upper-triangular ``R`` with a nonzero diagonal."""
     if R.size <= SMALL_BASIS_WORK:
-        trans = 1 if transposed else 0
-        # a C-ordered R as its F-ordered transpose, as `scipy.linalg.solve_triangular` passes it (same rounding)
-        v, info = (sla.lapack.dtrtrs(R.T, b, lower=1, trans=1 - trans) if R.flags.c_contiguous and not
-                   R.flags.f_contiguous else sla.lapack.dtrtrs(R, b, lower=0, trans=trans))
+        # the matrix solved with (R or R^T) as `scipy.linalg.solve_triangular` passes it to LAPACK: itself
+        # when F-ordered, else its transpose with the opposite triangle and trans flag (the same rounding)
+        M, lower = (R.T, 1) if transposed else (R, 0)
+        v, info = (sla.lapack.dtrtrs(M, b, lower=lower, trans=0) if M.flags.f_contiguous else
+                   sla.lapack.dtrtrs(M.T, b, lower=1 - lower, trans=1))
         if info == 0:
             return v
     return sla.solve_triangular(R.T, b, lower=True) if transposed else sla.solve_triangular(R, b, lower=False)

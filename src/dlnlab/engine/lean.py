@@ -21,6 +21,7 @@ from operator import mul
 import numpy as np
 
 from .linalg import JITTER
+from .steps import FLOOR_FACTOR, PHI_RESOLUTION, SLOPE_CUTOFF, DualState
 
 #: Problems with ``N r^2`` at most this run `newton` on lists of floats (`lean_newton`) when the
 #: mirror map has scalar kernels; 0 switches the lean path off. A Newton step measured (p = 2, 3):
@@ -35,11 +36,6 @@ LEAN_WORK = 400
 #: 9-27 for the start solve and continuation.
 LEAN_DIRECT_SPAN = math.log(1e4)
 LEAN_DIRECT_ITERATIONS = 20
-#: `dlnlab.engine.steps` constants, repeated (that module imports this one).
-_SLOPE_CUTOFF = 1e-22
-_PHI_RESOLUTION = 1e-13
-_FLOOR = 4.4e-16
-
 _INF = math.inf
 _hypot, _sqrt, _isfinite = math.hypot, math.sqrt, math.isfinite
 
@@ -50,10 +46,8 @@ def lean_kernel(Q: np.ndarray, mapping):
     N, r = Q.shape
     if not (0 < r and N * r * r <= LEAN_WORK):
         return None
-    terms = getattr(mapping, "scalar_terms", None)
-    if terms is None:
-        return None
-    return terms, mapping.scalar_conjugate, mapping.scalar_primal
+    kernel = tuple(getattr(mapping, name, None) for name in ("scalar_terms", "scalar_conjugate", "scalar_primal"))
+    return None if None in kernel else kernel
 
 
 def cholesky_solve(H: list, b: list, r: int, jitter: float = 0.0) -> list | None:
@@ -132,7 +126,7 @@ class _Dual:
         dmax = max(d)
         if not dmax > 0:
             return None
-        cut = _SLOPE_CUTOFF * dmax
+        cut = SLOPE_CUTOFF * dmax
         if min(d) > cut:  # lower triangle, row by row: H_jm = sum_i d_i Q_ij Q_im
             H = [[sum(map(mul, d, p)) for p in row] for row in self.pairs]
         else:
@@ -184,7 +178,7 @@ class _Dual:
                         return t, s1, g1, F1
                     if F0_size is None:
                         F0_size = sum(map(abs, F0))
-                    if abs(dphi) <= _PHI_RESOLUTION * (F0_size + abs(t * dmuz)):
+                    if abs(dphi) <= PHI_RESOLUTION * (F0_size + abs(t * dmuz)):
                         x1 = self.primal(s1, g1)
                         if x1 is not None and _hypot(*self.gradient(x1)) < gnorm:
                             return t, s1, g1, F1
@@ -200,8 +194,6 @@ def lean_newton(Q: np.ndarray, z: np.ndarray, mapping, kernel, state, *, tol: fl
     ``polish``: after convergence, up to this many steps of `dlnlab.engine.steps.polish` (each kept only
     if it halves the residual; line searches of two trials), counted in the iterations.
     """
-    from .steps import DualState
-
     phi = _Dual(Q, z, mapping, kernel)
     terms = phi.terms
     mu, sign, gap, travel = state.mu.tolist(), state.sign.tolist(), state.gap.tolist(), state.travel.tolist()
@@ -217,7 +209,7 @@ def lean_newton(Q: np.ndarray, z: np.ndarray, mapping, kernel, state, *, tol: fl
             F0 = F
         grad = phi.gradient(x)
         gnorm = _hypot(*grad)
-        floor = _FLOOR * _hypot(*map(mul, d, gap))
+        floor = FLOOR_FACTOR * _hypot(*map(mul, d, gap))
         if gnorm <= max(tol * max(phi.znorm, _hypot(*x)), floor):
             its, ok = it, True
             break
@@ -258,7 +250,7 @@ def lean_newton(Q: np.ndarray, z: np.ndarray, mapping, kernel, state, *, tol: fl
         if not gnorm1 <= 0.5 * gnorm:
             break
         sign, gap, F0, d, grad, gnorm = s1, g1, F1, d1, grad1, gnorm1
-        floor = _FLOOR * _hypot(*map(mul, d, gap))
+        floor = FLOOR_FACTOR * _hypot(*map(mul, d, gap))
         move = [t * v for v in step[0]]
         mu = list(map(float.__add__, mu, move))
         travel = list(map(float.__add__, travel, move))
@@ -312,7 +304,7 @@ def lean_evidence(A: np.ndarray, y: np.ndarray, y_norm: float, Q: np.ndarray, z:
     xa = np.array(x)
     res = _hypot(*(A @ xa - y).tolist())  # A x as `Problem.relative_residual` forms it
     residual = res / y_norm if y_norm > 0 else res
-    floor = beta * (_FLOOR * _hypot(*map(mul, d, gap)))
+    floor = beta * (FLOOR_FACTOR * _hypot(*map(mul, d, gap)))
     zl = z.tolist()
     passes = _hypot(*[sum(map(mul, col, x)) - zj for col, zj in zip(cols, zl)]) <= max(
         rtol * max(_hypot(*zl), _hypot(*x)), floor)

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..networks.base import MirrorMap, normalize
-from .lean import lean_kernel, lean_newton, lean_polish
 from .linalg import HessianCache, solve_psd, weighted_gram
 
 #: Slopes below this fraction of the largest are left out of the Hessian: each changes it by
@@ -29,6 +28,8 @@ SLOPE_CUTOFF = 1e-22
 PHI_RESOLUTION = 1e-13
 #: Largest relative residual of a Newton system solved by reusing a factorization (`newton`).
 ETA = 1e-2
+#: `rounding_floor`: ``FLOOR_FACTOR ||X' gap||`` (the rounding of every dual coordinate, a safety factor 4 in).
+FLOOR_FACTOR = 4.4e-16
 
 
 @dataclass
@@ -274,7 +275,7 @@ def rounding_floor(slope: np.ndarray, gap: np.ndarray):
     ``~k * 1e-16 |x_i|``; near ``z = 0`` (scales far above the data: the kernel regime) it
     is ``1e-16 * scale``, which no Newton step can beat. A safety factor 4 is included.
     """
-    return 4.4e-16 * scaled_norms(slope * gap)
+    return FLOOR_FACTOR * scaled_norms(slope * gap)
 
 
 def residual_check(Q: np.ndarray, z: np.ndarray, x: np.ndarray, tol: float, floor: float = 0.0):
@@ -311,3 +312,7 @@ def scaled_norms(v: np.ndarray) -> np.ndarray:
     ok = (m > 0) & np.isfinite(m)
     unit = np.where(ok, m, 1.0)
     return np.where(ok[..., 0], unit[..., 0] * np.linalg.norm(v / unit, axis=-1), m[..., 0])
+
+
+# the lean path imports this module's rules and constants: imported once they are defined
+from .lean import lean_kernel, lean_newton, lean_polish  # noqa: E402

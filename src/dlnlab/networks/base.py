@@ -22,7 +22,10 @@ A map provides:
 Optional: ``log_scale_rate(sign, gap)``, the rate ``(dX/dlog scale) / (dX/dz)`` at fixed
 ``s = A^T lam`` along the network's `ScaleFamily.at_log_scale`, up to adding a multiple of
 ``z`` (``z`` lies in range(A^T), so the limit cannot see it); `dlnlab.derivatives` needs it
-for derivatives in the scale.
+for derivatives in the scale. Optional too: ``scalar_terms(sign, gap, conjugate)``,
+``scalar_conjugate``, ``scalar_primal`` and ``scalar_dual``, the same map on lists of floats
+(None where a value is not finite), with which small problems run on the lean path
+(`dlnlab.engine.lean`).
 """
 
 from __future__ import annotations
