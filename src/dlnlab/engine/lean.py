@@ -162,11 +162,12 @@ class _Dual:
         for _ in range(max_halvings):
             # the trial point mu + t dmu (gap - sign t dz), inside the domain
             g1 = [g - s * (t * v) for s, g, v in zip(sign, gap, dz)]
-            if barrier and not all(0.0 < g < 2.0 for g in g1):
+            top = max(g1)
+            if barrier and not (min(g1) > 0.0 and top < 2.0):  # (finite: dz is)
                 t *= 0.5
                 continue
             s1 = sign
-            if max(g1) > 1.0:  # flip to the nearer boundary (`normalize`)
+            if top > 1.0:  # flip to the nearer boundary (`normalize`)
                 s1 = [-s if g > 1.0 else s for s, g in zip(sign, g1)]
                 g1 = [2.0 - g if g > 1.0 else g for g in g1]
             F1 = self.conjugate(s1, g1)
