@@ -10,6 +10,7 @@ itself, see tests/test_docs_build.py).
 
 import ast
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -158,5 +159,20 @@ def _skip_foreign(app, what, name, obj, skip, options):
     return skip
 
 
+_THEORY_CITATION = re.compile(r"docs/theory\.md(\s+(sections?)\s+(\d+))?")
+
+
+def _link_theory(app, what, name, obj, options, lines):
+    """Turn the docstrings' plain citations ``docs/theory.md section N`` into links to that
+    section of the theory page (labels ``theory-N`` in docs/theory.md)."""
+    def link(match):
+        if match.group(3):
+            return f":ref:`docs/theory.md {match.group(2)} {match.group(3)} <theory-{match.group(3)}>`"
+        return ":doc:`docs/theory.md </theory>`"
+    text = _THEORY_CITATION.sub(link, "\n".join(lines))
+    lines[:] = text.split("\n")
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_foreign)
+    app.connect("autodoc-process-docstring", _link_theory)
