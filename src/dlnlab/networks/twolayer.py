@@ -269,7 +269,7 @@ class TwoLayerDLN(HyperbolicScale):
 
     def pullback(self, W: np.ndarray, g: np.ndarray) -> np.ndarray:
         """``(v g, u g)``."""
-        return np.stack([W[1] * g, W[0] * g])
+        return W[::-1] * g
 
     @property
     def gd_rates(self) -> tuple[float, ...]:
