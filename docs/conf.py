@@ -15,6 +15,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from docutils import nodes
+
 HERE = Path(__file__).parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -164,7 +166,7 @@ _THEORY_CITATION = re.compile(r"docs/theory\.md(\s+(sections?)\s+(\d+))?")
 
 def _link_theory(app, what, name, obj, options, lines):
     """Turn the docstrings' plain citations ``docs/theory.md section N`` into links to that
-    section of the theory page (labels ``theory-N`` in docs/theory.md)."""
+    section of the theory page (labels ``theory-N``, see `_label_theory_sections`)."""
     def link(match):
         if match.group(3):
             return f":ref:`docs/theory.md {match.group(2)} {match.group(3)} <theory-{match.group(3)}>`"
@@ -173,6 +175,22 @@ def _link_theory(app, what, name, obj, options, lines):
     lines[:] = text.split("\n")
 
 
+def _label_theory_sections(app, doctree):
+    """Label the numbered sections ``## N. Title`` of docs/theory.md ``theory-N`` (as
+    sphinx.ext.autosectionlabel does, without a label line that GitHub would show)."""
+    docname = app.env.current_document.docname
+    if docname != "theory":
+        return
+    std = app.env.domains.standard_domain
+    for section in doctree.findall(nodes.section):
+        number = re.match(r"(\d+)\. ", section[0].astext())
+        if number and section["ids"]:
+            label = f"theory-{number.group(1)}"
+            std.anonlabels[label] = docname, section["ids"][0]
+            std.labels[label] = docname, section["ids"][0], section[0].astext()
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_foreign)
     app.connect("autodoc-process-docstring", _link_theory)
+    app.connect("doctree-read", _label_theory_sections)
