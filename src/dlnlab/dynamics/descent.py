@@ -464,12 +464,36 @@ def _non_negative(name, value) -> float:
     return v
 
 
+#: Relative accuracy of the dual below which a coordinate of ``x`` counts as resolving it (`_bregman_kkt`).
+DUAL_RESOLUTION = 1e-12
+_SUBNORMAL = 2.0 ** -1074
+
+
 def _bregman_kkt(problem, net, x, A=None):
-    """``||P_perp z||_inf / ||z||_inf`` for ``z = grad Q(x) - grad Q(x0)`` (the map's dual of x)."""
-    sign, gap = net.mirror_map().dual(x)
+    """``||P_perp z||_inf / ||z||_inf`` for ``z = grad Q(x) - grad Q(x0)`` (the map's dual of x).
+
+    A float64 ``x_j`` carries its dual to ``dz_j = (eps |x_j| + 2^-1074) / X'(z_j)``. Where both
+    terms of the map are below float64's range (``X'(z_j) < 2^-1074 / (1e-12 ||z||_inf)``, e.g. an
+    effective start ``e^-1700`` after a long edge-of-stability run) ``x_j`` rounds to 0 or a
+    subnormal and says nothing about ``z_j``: those coordinates are left free, and the distance
+    is that of the others from range(A_R^T) (the projection of range(A^T) on them)."""
+    mirror = net.mirror_map()
+    sign, gap = mirror.dual(x)
     z = sign * (1.0 - gap)
-    size = float(np.max(np.abs(z)))
+    with np.errstate(all="ignore"):
+        slope = np.asarray(mirror.slope(sign, gap), dtype=float)
+    known = np.isfinite(z)
+    size = float(np.max(np.abs(z[known]))) if known.any() else math.nan
     if size == 0:
         return 0.0
-    Q = problem.basis.Q if problem is not None else orth(A.T)
+    with np.errstate(all="ignore"):
+        resolved = ~(slope * (DUAL_RESOLUTION * size) < _SUBNORMAL) & known
+    if resolved.all() or not resolved.any():
+        Q = problem.basis.Q if problem is not None else orth(A.T)
+    else:
+        A = problem.A if problem is not None else A
+        A = A.toarray() if hasattr(A, "toarray") else np.asarray(A, dtype=float)
+        z = z[resolved]
+        size = float(np.max(np.abs(z)))
+        Q = orth(A[:, resolved].T)
     return float(np.max(np.abs(z - Q @ (Q.T @ z)))) / size
