@@ -524,3 +524,23 @@ def test_a_missing_network_is_a_network_error():
     P = dl.random_problem()
     with pytest.raises(dl.NetworkError, match="needs a network"):
         dl.gradient_descent(P.A, P.y, step=0.1)
+
+
+def test_each_variant_names_what_it_converges_to():
+    """`GDResult.converges_to`: the effective network's flow limit where theory gives one (and the
+    result carries that network), otherwise what the variant tends to instead, or no prediction."""
+    P = dl.random_problem()
+    run = lambda net=None, **kw: dl.gradient_descent(P, net or _twolayer(), step=0.05, steps=20, tol=0.0, **kw)
+    cases = [  # (phrase, result, whether the result carries an effective network)
+        ("flow_limit(A, y, effective_init)", run(), True),
+        ("exact SGD identity", run(batch_size=2, sampling="replacement"), True),
+        ("stationary point of 1/2 ||A x - y||^2 + weight_decay/2", run(weight_decay=0.1), True),
+        ("no fixed point", run(label_noise=0.1), True),
+        ("Gibbs density", run(langevin=1e-3), False),
+        ("no exact effective initialization (depth > 2)", run(dl.SymmetricDLN(depth=3, alpha=0.3)), False),
+        ("weight-array start", run(init_weights=np.array(run().weights)), False),
+    ]
+    for phrase, result, effective in cases:
+        assert phrase in result.converges_to, (phrase, result.converges_to)
+        assert (result.effective_init is not None) == effective
+    assert "average_x is a mean of flow points" in run(average=5).converges_to
