@@ -1,5 +1,7 @@
 """GD/SGD on the real weights, and the effective initialization that predicts their limit."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -417,6 +419,13 @@ def test_continuing_from_a_result_is_one_run():
     assert rest.iterations == 20
     assert np.array_equal(rest.x, whole.x) and np.array_equal(rest.log_gains, whole.log_gains)  # same arithmetic
     assert np.allclose(rest.effective_init.mirror_map().log_p, whole.effective_init.mirror_map().log_p, rtol=0)
+    saved = json.loads(json.dumps(first.to_dict()))  # e.g. `dlnlab gd --json`: floats round-trip exactly
+    again = dl.gradient_descent(P, _twolayer(), step=0.1, steps=20, tol=0.0, init_weights=saved)
+    assert np.array_equal(again.x, whole.x) and np.array_equal(again.log_gains, whole.log_gains)
+    with pytest.raises(dl.OptionError, match="network that made it"):
+        dl.gradient_descent(P, _even_net(P.N), step=0.1, init_weights=saved)
+    with pytest.raises(dl.OptionError, match="log_gains"):
+        dl.gradient_descent(P, _twolayer(), step=0.1, init_weights={**saved, "log_gains": [[0.0] * 5]})
     raw = dl.gradient_descent(P, _twolayer(), step=0.1, steps=20, tol=0.0, init_weights=np.array(first.weights))
     assert raw.effective_init is None and raw.log_gains is None
     assert np.allclose(raw.x, _plain(P, 20, step=lambda k: 0.1, start=first.weights)[0], rtol=1e-12, atol=1e-15)

@@ -39,6 +39,7 @@ Depth > 2 (and layered L >= 3) networks run, but have no exact effective initial
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -169,6 +170,20 @@ def _start(init_weights, net, W0, rates):
                               "a run with the network that made it.")
         W = np.array(init_weights.weights, dtype=float)
         gains = None if init_weights.log_gains is None or gains is None else np.array(init_weights.log_gains)
+    elif isinstance(init_weights, Mapping) and "weights" in init_weights:  # a GDResult.to_dict() (JSON)
+        made_by = init_weights.get("network")
+        if made_by is not None and made_by != getattr(net, "spec", None):
+            raise OptionError(f"init_weights is the result of {made_by}, not of {getattr(net, 'spec', net)}; continue "
+                              "a run with the network that made it.")
+        W = np.array(real_array(init_weights["weights"], "init_weights['weights']", OptionError))
+        saved = init_weights.get("log_gains")
+        if made_by is None or saved is None or gains is None:
+            gains = None  # without the network that made them, gains cannot be trusted
+        else:
+            saved = np.array(real_array(saved, "init_weights['log_gains']", OptionError))
+            if saved.shape != gains.shape:
+                raise OptionError(f"init_weights['log_gains'] must have shape {gains.shape}; got {saved.shape}.")
+            gains = saved
     else:
         W = np.array(real_array(init_weights, "init_weights", OptionError))
         gains = None  # a start that is not the network's initialization: no effective network
@@ -213,9 +228,10 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
 
     ``gamma_k`` is ``step``, or ``schedule(k)`` (a callable), or from a list of
     ``(n_steps, step)`` pairs (n_1 iterations at step_1, then n_2 at step_2, ...; the run
-    ends with the list). ``init_weights`` continues from a previous result (its weights and
-    log gains: the effective initialization stays exact; the generator restarts from
-    ``seed`` and ``k`` from 0) or from a weight array (no effective initialization).
+    ends with the list). ``init_weights`` continues from a previous result or its
+    ``to_dict()`` (its weights and log gains: the effective initialization stays exact; the
+    generator restarts from ``seed`` and ``k`` from 0) or from a weight array (no effective
+    initialization).
     ``record`` names per-iteration quantities for ``history`` (`RECORDS`).
 
     Stops when ``||A x - y|| / ||y|| <= tol`` (checked every iteration for GD, every epoch
