@@ -73,8 +73,8 @@ class GDResult(Result):
     ``success``; ``"max_iter"``; ``"diverged"``); ``effective_init`` (the network whose
     gradient flow passes through ``x``, whose limit is the GD limit, or None); ``log_gains``
     (the ``c_j`` of the module docstring, one row per rotated weight, or None); ``kkt``
-    (distance of the effective network's dual of ``x`` from range(A^T), relative; None
-    without an effective initialization); ``step`` (None under a schedule); ``history``
+    (distance of the effective network's dual of ``x`` from range(A^T), relative, over the
+    coordinates whose float64 ``x`` resolves the dual; None without an effective initialization); ``step`` (None under a schedule); ``history``
     (the ``record=`` quantities, one entry per iterate from the start: ``"loss"`` of shape
     ``(iterations + 1,)``, ``"gains"`` of shape ``(iterations + 1, J, N)``, ``"sharpness"``
     (`dlnlab.sharpness` of the weights) of shape ``(iterations + 1,)``); ``langevin`` (the
