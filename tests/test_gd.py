@@ -87,13 +87,14 @@ def test_effective_scales_match_even_et_al_formula():
     assert np.allclose((eff.u0 - eff.v0) / np.sqrt(2), alpha_minus, rtol=1e-10)
 
 
-@pytest.mark.parametrize("batch_size", [1, 2])
-def test_sgd_effective_initialization(batch_size):
+@pytest.mark.parametrize("batch_size, sampling", [(1, "shuffle"), (2, "shuffle"), (1, "replacement")])
+def test_sgd_effective_initialization(batch_size, sampling):
     P = dl.random_problem()
-    run = dl.gradient_descent(P, _even_net(P.N), step=0.3, steps=200_000, batch_size=batch_size, seed=4, tol=1e-12)
+    kw = dict(step=0.3, steps=200_000, batch_size=batch_size, sampling=sampling, seed=4, tol=1e-12)
+    run = dl.gradient_descent(P, _even_net(P.N), **kw)
     assert run.converged and run.kkt <= 1e-10 and run.batch_size == batch_size
     assert np.max(np.abs(run.x - dl.flow_limit(P, run.effective_init).x)) <= 1e-9
-    again = dl.gradient_descent(P, _even_net(P.N), step=0.3, steps=200_000, batch_size=batch_size, seed=4, tol=1e-12)
+    again = dl.gradient_descent(P, _even_net(P.N), **kw)
     assert np.array_equal(run.x, again.x)  # the seed fixes the batches
 
 
