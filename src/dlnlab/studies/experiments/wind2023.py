@@ -200,7 +200,7 @@ def fig2(ctx, *, eps, depths, per_decade):
         ax.axvline(p / (p - 2.0) * math.log10(e), color=color, ls=":", lw=0.8)
     for raw, ax, p in zip(raw_axes, axes, depths):
         plots.rate_axes(raw, f"p={p:g}: error (as in the paper)", ylabel=r"$\log_{10} \|x_\infty - (1, 0)\|$")
-        plots.rate_axes(ax, f"p={p:g}: error / a", ylabel=r"$\log_{10} (\|x_\infty - x^*\| / a)$")
+        plots.rate_axes(ax, f"p={p:g}: error / a", ylabel=r"$\log_{10} (\|x_\infty - (1, 0)\| / a)$")
         raw.legend(fontsize=7)
         ax.legend(fontsize=7)
     fig.suptitle("Kink on A = [1, 1-eps]: error (top) and error/a (bottom; dashed: kink constant; "
