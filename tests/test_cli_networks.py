@@ -79,6 +79,15 @@ def test_gd_json_is_the_result(problem):
     assert payload == json.loads(json.dumps(ref.to_dict()))  # the result's to_dict(), same arithmetic: exact
 
 
+def test_gd_text_says_what_the_run_converges_to(problem):
+    spec = "twolayer:u0=1.4142135623730951e-3,v0=0"
+    out = runner.invoke(app, ["gd", str(problem), "--network", spec, "--step", "0.5", "--steps", "20000"])
+    assert out.exit_code == 0, out.output
+    P = _problem()
+    ref = dl.gradient_descent(P, dl.network_from_spec(spec, size=P.N), step=0.5, steps=20000)
+    assert ref.converges_to and " ".join(f"converges to: {ref.converges_to}".split()) in " ".join(out.output.split())
+
+
 def test_rates_on_a_twolayer_spec(tmp_path):
     path = dl.random_problem().save(tmp_path / "random.npz")
     out = runner.invoke(app, ["rates", str(path), "--network", "twolayer:u0=1e-3,v0=0", "--out",

@@ -109,4 +109,6 @@ def gd(
         show_vector(f"mean weights over the last {res.averaged} iterates", {"average_x": np.asarray(res.average_x)},
                     full=full)
     console.print(f"status {res.status}; residual ||Ax-y||/||y|| = {res.residual:.2e}; {res.iterations} iterations")
+    if res.converges_to:
+        console.print(f"converges to: {res.converges_to}")
     finish(res.success)
