@@ -10,9 +10,12 @@ itself, see tests/test_docs_build.py).
 
 import ast
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
+
+from docutils import nodes
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent
@@ -158,5 +161,36 @@ def _skip_foreign(app, what, name, obj, skip, options):
     return skip
 
 
+_THEORY_CITATION = re.compile(r"docs/theory\.md(\s+(sections?)\s+(\d+))?")
+
+
+def _link_theory(app, what, name, obj, options, lines):
+    """Turn the docstrings' plain citations ``docs/theory.md section N`` into links to that
+    section of the theory page (labels ``theory-N``, see `_label_theory_sections`)."""
+    def link(match):
+        if match.group(3):
+            return f":ref:`docs/theory.md {match.group(2)} {match.group(3)} <theory-{match.group(3)}>`"
+        return ":doc:`docs/theory.md </theory>`"
+    text = _THEORY_CITATION.sub(link, "\n".join(lines))
+    lines[:] = text.split("\n")
+
+
+def _label_theory_sections(app, doctree):
+    """Label the numbered sections ``## N. Title`` of docs/theory.md ``theory-N`` (as
+    sphinx.ext.autosectionlabel does, without a label line that GitHub would show)."""
+    docname = app.env.current_document.docname
+    if docname != "theory":
+        return
+    std = app.env.domains.standard_domain
+    for section in doctree.findall(nodes.section):
+        number = re.match(r"(\d+)\. ", section[0].astext())
+        if number and section["ids"]:
+            label = f"theory-{number.group(1)}"
+            std.anonlabels[label] = docname, section["ids"][0]
+            std.labels[label] = docname, section["ids"][0], section[0].astext()
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_foreign)
+    app.connect("autodoc-process-docstring", _link_theory)
+    app.connect("doctree-read", _label_theory_sections)

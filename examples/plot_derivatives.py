@@ -3,7 +3,7 @@ Derivatives of the limit
 ========================
 
 The flow limit is a smooth function of the data and of the scale, and a `LimitResult`
-differentiates itself exactly (docs/theory.md section 10): ``res.jvp(dA=..., dy=...,
+differentiates itself exactly (:ref:`docs/theory.md section 10 <theory-10>`): ``res.jvp(dA=..., dy=...,
 dlog_scale=...)`` is the directional derivative and ``res.dx_dlog_scale`` the derivative
 along the network's family of scales. We check ``dx / dlog(a)`` against centred finite
 differences on the line problem, and draw how each coordinate moves as the scale changes.

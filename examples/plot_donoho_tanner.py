@@ -4,7 +4,7 @@ A small Donoho-Tanner diagram
 
 For Gaussian ``A`` of size ``m x N`` and ``k``-sparse signals, basis pursuit recovers the
 signal with high probability below the weak threshold curve ``rho_W(delta)`` of Donoho and
-Tanner (``delta = m / N``, ``rho = k / m``; docs/theory.md section 9). A small-scale
+Tanner (``delta = m / N``, ``rho = k / m``; :ref:`docs/theory.md section 9 <theory-9>`). A small-scale
 diagonal network inherits that phase transition. We count, on a coarse grid, how often the
 depth-2 flow limit at scale ``a = 1e-12`` recovers ``x_true``, computing the limits of the
 trials of one grid point together with `dlnlab.batch_flow_limit`.

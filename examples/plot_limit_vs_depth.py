@@ -5,7 +5,7 @@ Limit vs depth on the line problem
 On ``A = [[1, 1, 1], [3, 0, 1]]``, ``y = (3, 3)`` the l1 minimizers form a segment,
 ``x = (1 - t, 2 (1 - t), 3 t)`` for ``t`` in ``[0, 1]``. Gradient flow from a small scale
 ``a = alpha^p`` picks one point of it, and which one depends on the depth ``p``
-(docs/theory.md section 4). We compute the flow limit for a range of scales at depths 2, 3
+(:ref:`docs/theory.md section 4 <theory-4>`). We compute the flow limit for a range of scales at depths 2, 3
 and 4 and read off its position ``t = x_3 / 3`` on the face, then compare with the point
 `dlnlab.selected_minimizer` computes directly for ``a -> 0``.
 """

@@ -4,7 +4,7 @@ A linear program solved by a diagonal network
 
 The non-negative network ``x = u * u`` started at ``u0 = exp(-c / (2 reg))`` converges to
 the entropic linear program ``argmin c^T x + reg sum(x log x - x)`` on ``A x = b``, which
-tends to the LP ``min c^T x, A x = b, x >= 0`` as ``reg -> 0`` (docs/theory.md section 7).
+tends to the LP ``min c^T x, A x = b, x >= 0`` as ``reg -> 0`` (:ref:`docs/theory.md section 7 <theory-7>`).
 We draw the entropic solutions of a small transport-like LP as ``reg`` decreases and
 compare with `dlnlab.solve_lp`, which follows that path to the exact LP vertex and
 certifies it.

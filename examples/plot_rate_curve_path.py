@@ -6,7 +6,7 @@ A rate curve from one continuation run
 a single continuation run, stopping exactly at each requested scale, each limit with its
 own evidence. Here it gives the error to the depth-selected l1 minimizer on the line
 problem (whose l1 minimizers form a segment) over twelve decades of the scale, at depths
-2, 3 and 4. The limit is smooth in the small parameter ``eps`` of docs/theory.md section 4:
+2, 3 and 4. The limit is smooth in the small parameter ``eps`` of :ref:`docs/theory.md section 4 <theory-4>`:
 at depth ``p > 2``, ``eps = alpha^(p-2)`` and the error is linear in the scale ``a``; at
 depth 2, ``eps = 1 / log(1 / a)`` and the error decays only logarithmically (the nearly
 flat curve). `dlnlab.batch_flow_limit` solves one network on many problems at once: we use

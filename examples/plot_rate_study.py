@@ -3,7 +3,7 @@ A rate study on your own problem
 ================================
 
 How fast does the flow limit approach the basis-pursuit solution ``x*`` as the scale
-``a = alpha^p`` shrinks? docs/theory.md section 5 predicts ``||x_inf - x*|| ~ a^(1 - rho)``
+``a = alpha^p`` shrinks? :ref:`docs/theory.md section 5 <theory-5>` predicts ``||x_inf - x*|| ~ a^(1 - rho)``
 at depth 2, with ``rho`` the dual certificate constant of ``A`` at ``x*``, and ``~ a`` at
 depth ``p > 2``. `dlnlab.rate_study` computes the error far below float64 resolution
 (`dlnlab.deviation_from_bp`), fits the slopes and states the predictions. Here the problem

@@ -5,7 +5,7 @@ The saddle-to-saddle path
 As the scale goes to 0, gradient flow on a depth-2 network from ``u(0) = v(0) = alpha``
 no longer moves smoothly: in the rescaled time ``T = dual_scale * t`` it stays on a
 plateau (a saddle of the loss), jumps to the next, and ends at the basis-pursuit solution
-(Pesme and Flammarion; docs/theory.md section 6). `dlnlab.saddle_to_saddle` computes the
+(Pesme and Flammarion; :ref:`docs/theory.md section 6 <theory-6>`). `dlnlab.saddle_to_saddle` computes the
 plateaus exactly; we compare them with the trajectory of a network at a small scale.
 """
 

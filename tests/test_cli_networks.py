@@ -79,6 +79,15 @@ def test_gd_json_is_the_result(problem):
     assert payload == json.loads(json.dumps(ref.to_dict()))  # the result's to_dict(), same arithmetic: exact
 
 
+def test_gd_text_says_what_the_run_converges_to(problem):
+    spec = "twolayer:u0=1.4142135623730951e-3,v0=0"
+    out = runner.invoke(app, ["gd", str(problem), "--network", spec, "--step", "0.5", "--steps", "20000"])
+    assert out.exit_code == 0, out.output
+    P = _problem()
+    ref = dl.gradient_descent(P, dl.network_from_spec(spec, size=P.N), step=0.5, steps=20000)
+    assert ref.converges_to and " ".join(f"converges to: {ref.converges_to}".split()) in " ".join(out.output.split())
+
+
 def test_rates_on_a_twolayer_spec(tmp_path):
     path = dl.random_problem().save(tmp_path / "random.npz")
     out = runner.invoke(app, ["rates", str(path), "--network", "twolayer:u0=1e-3,v0=0", "--out",
@@ -108,14 +117,19 @@ def test_gd_training_options_are_the_library_call(problem, tmp_path):
                               seed=5, weight_decay=0.01, label_noise=0.1, record=("loss", "gains"), tol=0.0)
     assert payload == json.loads(json.dumps(ref.to_dict()))  # same arithmetic: exact
     assert len(payload["history"]["loss"]) == 51 and payload["iterations"] == 50
-    # continue from the saved weights: the library run from the same weight array
+    # continue from the saved run: the library run continued from the result (weights and log
+    # gains, so the effective initialization carries over)
     saved = tmp_path / "run.json"
     saved.write_text(out.output)
     more = runner.invoke(app, ["gd", str(problem), "--network", spec, "--step", "0.05", "--steps", "10",
                                "--init-weights", str(saved), "--tol", "0", "--json"])
     assert more.exit_code == 1, more.output  # tol 0 again: max_iter
-    cont = dl.gradient_descent(P, net, step=0.05, steps=10, init_weights=np.array(ref.weights), tol=0.0)
-    assert json.loads(more.output)["result"]["x"] == cont.x.tolist() and cont.effective_init is None
+    cont = dl.gradient_descent(P, net, step=0.05, steps=10, init_weights=ref, tol=0.0)
+    assert json.loads(more.output)["result"] == json.loads(json.dumps(cont.to_dict()))
+    assert cont.effective_init is not None
+    other = runner.invoke(app, ["gd", str(problem), "--network", "twolayer:u0=0.3,v0=0", "--step", "0.05",
+                                "--init-weights", str(saved)])
+    assert other.exit_code == 2 and "network that made it" in other.output
 
 
 def test_gd_langevin_average_and_loss_are_the_library_call(problem):
@@ -133,6 +147,18 @@ def test_gd_langevin_average_and_loss_are_the_library_call(problem):
     assert "mean weights over the last 30 iterates" in text.output
     bad = runner.invoke(app, ["gd", str(problem), "--network", spec, "--step", "0.05", "--loss", "hinge"])
     assert bad.exit_code == 2 and "loss" in bad.output
+
+
+def test_gd_record_sharpness_is_the_library_call(problem):
+    spec = "symmetric:depth=2,alpha=0.5"
+    out = runner.invoke(app, ["gd", str(problem), "--network", spec, "--step", "0.05", "--steps", "8",
+                              "--record", "loss,sharpness", "--tol", "0", "--json"])
+    assert out.exit_code == 1, out.output  # tol 0: max_iter
+    P = _problem()
+    ref = dl.gradient_descent(P, dl.network_from_spec(spec, size=P.N), step=0.05, steps=8, tol=0.0,
+                              record=("loss", "sharpness"))
+    history = json.loads(out.output)["result"]["history"]
+    assert history["sharpness"] == ref.history["sharpness"].tolist() and len(history["sharpness"]) == 9
 
 
 @pytest.mark.parametrize("extra, match", [

@@ -85,7 +85,8 @@ def test_every_experiment_writes_its_files(quick_results):
         assert meta["mode"] == "quick"
         for f in meta["files"]:
             assert (folder / f).stat().st_size > 0
-        assert any(f.endswith(".png") for f in meta["files"]) and any(f.endswith(".pdf") for f in meta["files"])
+        assert any(f.endswith(".png") for f in meta["files"])
+        assert not any(f.endswith(".pdf") for f in meta["files"]), "quick runs draw PNG only"
         assert any(f.endswith(".csv") for f in meta["files"])
         assert not list(folder.glob(".*.tmp")), "atomic writes leave no temporary files"
 
@@ -218,9 +219,24 @@ def test_report(quick_results):
     text = path.read_text()
     for name in EXPECTED:
         assert f"id='{name}'" in text
-    assert "wind2023-fig2/kink.png" in text and "kink.pdf" in text
+    assert "wind2023-fig2/kink.png" in text and "kink.pdf" not in text  # quick: no PDF to link
     rows = summary_rows(load_results(out))
     assert rows and all({"experiment", "curve", "quantity", "measured", "theory", "pass"} <= set(r) for r in rows)
+
+
+def test_full_mode_figures_come_with_a_pdf(tmp_path):
+    from dlnlab.plots import new_figure
+
+    for quick, expected in ((True, ["f.png"]), (False, ["f.png", "f.pdf"])):
+        ctx = ex.Context("demo", tmp_path / str(quick), quick)
+        ctx.out.mkdir()
+        fig, ax = new_figure()
+        ax.plot([0, 1], [1, 0])
+        ctx.save_figure(fig, "f")
+        assert ctx.files == expected
+        assert (ctx.out / "f.pdf").exists() == (not quick)
+        assert (ctx.out / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "False" / "f.pdf").read_bytes()[:5] == b"%PDF-"
 
 
 def test_report_errors(tmp_path):

@@ -294,9 +294,10 @@ def test_sweeps_started_at_once_share_one_store(tmp_path):
     in 14 of 20 rounds)."""
     import multiprocessing
 
-    if "fork" not in multiprocessing.get_all_start_methods():
-        pytest.skip("needs the fork start method to start the processes at the same moment")
-    ctx = multiprocessing.get_context("fork")
+    # forkserver, not fork: the suite may have imported jax, whose threads make os.fork unsafe
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        pytest.skip("needs the forkserver start method to start the processes at the same moment")
+    ctx = multiprocessing.get_context("forkserver")
     total = len(parse_config(SMALL).points())
     for trial in range(5):
         barrier, results = ctx.Barrier(8), ctx.Queue()

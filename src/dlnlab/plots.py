@@ -2,7 +2,7 @@
 
 Scales and errors reach 1e-300 and below, beyond float range for some quantities, so
 every rate plot takes ``log10`` values and draws them on linear axes labelled as powers
-of ten. `save_figure` writes PNG and PDF atomically.
+of ten. `save_figure` writes PNG (and PDF, for papers) atomically.
 
 >>> fig, ax = new_figure()
 >>> _ = rate_axes(ax, "error vs scale")
@@ -38,11 +38,12 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, size=(5.0, 3.8), **kw):
     return fig, (axes[0, 0] if nrows == ncols == 1 else axes)
 
 
-def save_figure(fig, stem) -> list[Path]:
-    """Write ``stem.png`` (150 dpi) and ``stem.pdf`` atomically; returns both paths."""
+def save_figure(fig, stem, formats=("png", "pdf")) -> list[Path]:
+    """Write ``stem.png`` (150 dpi) and ``stem.pdf`` (or the given ``formats``) atomically;
+    returns the paths. Each format draws the figure again (PDF about as long as PNG)."""
     stem = Path(stem)
     paths = []
-    for ext in ("png", "pdf"):
+    for ext in formats:
         buf = io.BytesIO()
         fig.savefig(buf, format=ext, dpi=150)
         paths.append(atomic_write_bytes(stem.with_suffix(f".{ext}"), buf.getvalue()))

@@ -46,11 +46,13 @@ def _pieces(text: str) -> list:
     return pairs
 
 
-def _saved_weights(path: Path) -> np.ndarray:
-    """The ``weights`` of a result saved by ``dlnlab gd --json``."""
+def _saved_weights(path: Path) -> dict:
+    """The result saved by ``dlnlab gd --json`` (its ``to_dict()``: weights, log gains, network)."""
     try:
         saved = json.loads(path.read_text())
-        return np.array(saved.get("result", saved)["weights"], dtype=float)
+        result = saved.get("result", saved)
+        np.array(result["weights"], dtype=float)
+        return result
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise OptionError(f"--init-weights needs the JSON of a previous `dlnlab gd --json` run (with its weights); "
                           f"could not read {path}: {exc}.") from None
@@ -76,8 +78,9 @@ def gd(
                                           "(tail averaging; reported as average_x)."),
     loss: str = typer.Option("square", "--loss", help="Training loss: square, or exponential / logistic "
                              "(classification: y holds labels +-1)."),
-    init_weights: Optional[Path] = typer.Option(None, "--init-weights", help="Start from the weights of a previous "
-                                                "`dlnlab gd --json` output file."),
+    init_weights: Optional[Path] = typer.Option(None, "--init-weights", help="Continue from a previous "
+                                                "`dlnlab gd --json` output file (its weights and effective "
+                                                "initialization)."),
     record: str = typer.Option("", "--record", help="Per-iteration history to keep: loss, gains, sharpness (comma-separated)."),
     tol: float = typer.Option(1e-10, "--tol", help="Stop at relative residual ||Ax-y||/||y|| <= tol."),
     full: bool = typer.Option(False, "--full", help=FULL_HELP),
@@ -106,4 +109,6 @@ def gd(
         show_vector(f"mean weights over the last {res.averaged} iterates", {"average_x": np.asarray(res.average_x)},
                     full=full)
     console.print(f"status {res.status}; residual ||Ax-y||/||y|| = {res.residual:.2e}; {res.iterations} iterations")
+    if res.converges_to:
+        console.print(f"converges to: {res.converges_to}")
     finish(res.success)

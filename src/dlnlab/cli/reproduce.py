@@ -72,7 +72,7 @@ def reproduce(
                                        "(default: one per core; 1: in this process, with a progress bar each)."),
     as_json: bool = typer.Option(False, "--json", help=AS_JSON_HELP),
 ):
-    """Reproduce the papers' figures: figures (PNG, PDF), data (CSV), OUT/NAME/summary.json, OUT/report.html."""
+    """Reproduce the papers' figures: figures (PNG; PDF too in full mode), data (CSV), OUT/NAME/summary.json, OUT/report.html."""
     try:
         output_folder(out)
         registry = ex.load()

@@ -39,6 +39,7 @@ Depth > 2 (and layered L >= 3) networks run, but have no exact effective initial
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,8 +73,8 @@ class GDResult(Result):
     ``success``; ``"max_iter"``; ``"diverged"``); ``effective_init`` (the network whose
     gradient flow passes through ``x``, whose limit is the GD limit, or None); ``log_gains``
     (the ``c_j`` of the module docstring, one row per rotated weight, or None); ``kkt``
-    (distance of the effective network's dual of ``x`` from range(A^T), relative; None
-    without an effective initialization); ``step`` (None under a schedule); ``history``
+    (distance of the effective network's dual of ``x`` from range(A^T), relative, over the
+    coordinates whose float64 ``x`` resolves the dual; None without an effective initialization); ``step`` (None under a schedule); ``history``
     (the ``record=`` quantities, one entry per iterate from the start: ``"loss"`` of shape
     ``(iterations + 1,)``, ``"gains"`` of shape ``(iterations + 1, J, N)``, ``"sharpness"``
     (`dlnlab.sharpness` of the weights) of shape ``(iterations + 1,)``); ``langevin`` (the
@@ -169,6 +170,20 @@ def _start(init_weights, net, W0, rates):
                               "a run with the network that made it.")
         W = np.array(init_weights.weights, dtype=float)
         gains = None if init_weights.log_gains is None or gains is None else np.array(init_weights.log_gains)
+    elif isinstance(init_weights, Mapping) and "weights" in init_weights:  # a GDResult.to_dict() (JSON)
+        made_by = init_weights.get("network")
+        if made_by is not None and made_by != getattr(net, "spec", None):
+            raise OptionError(f"init_weights is the result of {made_by}, not of {getattr(net, 'spec', net)}; continue "
+                              "a run with the network that made it.")
+        W = np.array(real_array(init_weights["weights"], "init_weights['weights']", OptionError))
+        saved = init_weights.get("log_gains")
+        if made_by is None or saved is None or gains is None:
+            gains = None  # without the network that made them, gains cannot be trusted
+        else:
+            saved = np.array(real_array(saved, "init_weights['log_gains']", OptionError))
+            if saved.shape != gains.shape:
+                raise OptionError(f"init_weights['log_gains'] must have shape {gains.shape}; got {saved.shape}.")
+            gains = saved
     else:
         W = np.array(real_array(init_weights, "init_weights", OptionError))
         gains = None  # a start that is not the network's initialization: no effective network
@@ -213,9 +228,10 @@ def gradient_descent(A, y=None, net=None, *, step: float | None = None, steps: i
 
     ``gamma_k`` is ``step``, or ``schedule(k)`` (a callable), or from a list of
     ``(n_steps, step)`` pairs (n_1 iterations at step_1, then n_2 at step_2, ...; the run
-    ends with the list). ``init_weights`` continues from a previous result (its weights and
-    log gains: the effective initialization stays exact; the generator restarts from
-    ``seed`` and ``k`` from 0) or from a weight array (no effective initialization).
+    ends with the list). ``init_weights`` continues from a previous result or its
+    ``to_dict()`` (its weights and log gains: the effective initialization stays exact; the
+    generator restarts from ``seed`` and ``k`` from 0) or from a weight array (no effective
+    initialization).
     ``record`` names per-iteration quantities for ``history`` (`RECORDS`).
 
     Stops when ``||A x - y|| / ||y|| <= tol`` (checked every iteration for GD, every epoch
@@ -464,12 +480,36 @@ def _non_negative(name, value) -> float:
     return v
 
 
+#: Relative accuracy of the dual below which a coordinate of ``x`` counts as resolving it (`_bregman_kkt`).
+DUAL_RESOLUTION = 1e-12
+_SUBNORMAL = 2.0 ** -1074
+
+
 def _bregman_kkt(problem, net, x, A=None):
-    """``||P_perp z||_inf / ||z||_inf`` for ``z = grad Q(x) - grad Q(x0)`` (the map's dual of x)."""
-    sign, gap = net.mirror_map().dual(x)
+    """``||P_perp z||_inf / ||z||_inf`` for ``z = grad Q(x) - grad Q(x0)`` (the map's dual of x).
+
+    A float64 ``x_j`` carries its dual to ``dz_j = (eps |x_j| + 2^-1074) / X'(z_j)``. Where both
+    terms of the map are below float64's range (``X'(z_j) < 2^-1074 / (1e-12 ||z||_inf)``, e.g. an
+    effective start ``e^-1700`` after a long edge-of-stability run) ``x_j`` rounds to 0 or a
+    subnormal and says nothing about ``z_j``: those coordinates are left free, and the distance
+    is that of the others from range(A_R^T) (the projection of range(A^T) on them)."""
+    mirror = net.mirror_map()
+    sign, gap = mirror.dual(x)
     z = sign * (1.0 - gap)
-    size = float(np.max(np.abs(z)))
+    with np.errstate(all="ignore"):
+        slope = np.asarray(mirror.slope(sign, gap), dtype=float)
+    known = np.isfinite(z)
+    size = float(np.max(np.abs(z[known]))) if known.any() else math.nan
     if size == 0:
         return 0.0
-    Q = problem.basis.Q if problem is not None else orth(A.T)
+    with np.errstate(all="ignore"):
+        resolved = ~(slope * (DUAL_RESOLUTION * size) < _SUBNORMAL) & known
+    if resolved.all() or not resolved.any():
+        Q = problem.basis.Q if problem is not None else orth(A.T)
+    else:
+        A = problem.A if problem is not None else A
+        A = A.toarray() if hasattr(A, "toarray") else np.asarray(A, dtype=float)
+        z = z[resolved]
+        size = float(np.max(np.abs(z)))
+        Q = orth(A[:, resolved].T)
     return float(np.max(np.abs(z - Q @ (Q.T @ z)))) / size

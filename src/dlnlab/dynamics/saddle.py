@@ -178,8 +178,13 @@ def _bounded_lsq(A, y, state):
         return beta
     lower = np.where(state[active] > 0, 0.0, -np.inf)
     upper = np.where(state[active] > 0, np.inf, 0.0)
-    sol = lsq_linear(A[:, active], y, bounds=(lower, upper), method="bvls", tol=1e-15)
-    b = sol.x
+    # beta is positively homogeneous in y: solve for y of size 1 (BVLS squares the residual,
+    # which overflows for ||y|| ~ 1e160)
+    size = float(np.max(np.abs(y)))
+    if not size > 0.0:
+        return beta
+    sol = lsq_linear(A[:, active], y / size, bounds=(lower, upper), method="bvls", tol=1e-15)
+    b = sol.x * size
     b[(state[active] > 0) & (b < 0)] = 0.0
     b[(state[active] < 0) & (b > 0)] = 0.0
     beta[active] = b

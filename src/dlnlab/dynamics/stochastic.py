@@ -150,11 +150,12 @@ def stochastic_flow(A, y=None, net=None, *, step: float, batch_size: int = 1, dt
     rnorm0 = rnorm = scaled_norm(r)
     losses = [0.5 * rnorm * rnorm]
     it, diverged, met = 0, False, rnorm / ynorm <= tol
+    ito = 0.5 * gamma * h_t * rates[:, None] ** 2  # Ito drift of log w_j per step: -(gamma kappa_j^2 / 2) diag dt
     while not met and it < budget:
         db = dB[it] if brownian is not None else math.sqrt(h_t) * rng.standard_normal(m)
         g = A_.T @ r
-        if noise == "sgd":
-            zeta = math.sqrt(m) * (A_.T @ (r * (db - db.mean())))
+        if noise == "sgd":  # sqrt(m) A^T diag(r) (I - 1 1^T / m) dB
+            zeta = math.sqrt(m) * (A_.T @ (r * db) - (float(db.sum()) / m) * g)
             diag = (m * (A2.T @ (r * r)) - g * g) / b
         else:
             zeta = rnorm * (A_.T @ db)  # sqrt(2 F) = ||r||
@@ -164,12 +165,13 @@ def stochastic_flow(A, y=None, net=None, *, step: float, batch_size: int = 1, dt
             kh = rates[:, None] * h
             with np.errstate(divide="ignore"):
                 gains += np.log(np.abs(1.0 - kh)) + kh
-            pred -= 0.5 * gamma * (rates[:, None] ** 2) * diag[None, :] * h_t
+            pred -= ito * diag
         W = W - net.pullback(W, h)
         x = net.weights_to_x(W)
         it += 1
         r = A_ @ x - y_
-        rnorm = scaled_norm(r)
+        rr = float(r @ r)
+        rnorm = math.sqrt(rr) if 1e-290 < rr < 1e290 else scaled_norm(r)  # squares in range: the plain norm
         losses.append(0.5 * rnorm * rnorm)
         if not math.isfinite(rnorm) or rnorm > math.sqrt(DIVERGENCE_FACTOR) * (rnorm0 or 1e-300):
             diverged = True

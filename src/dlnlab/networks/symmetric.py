@@ -351,23 +351,26 @@ class PowerBarrierMap:
         tau0 = np.minimum(np.exp(np.minimum(logw, 0.0)) / (2.0 * k), 0.5)
         G = np.where(logw > 0, -logw / k, np.log1p(-tau0))
         G = np.clip(G, lo, -1e-300)
-        for _ in range(200):
-            g = np.exp(G)
-            r = g / (2.0 - g)
-            rk = r**k
-            phi = -k * G + np.log1p(-rk) - logw
-            lo = np.where(phi > 0, G, lo)
-            hi = np.where(phi <= 0, G, hi)
-            dphi = -k - (2.0 * k * rk / (2.0 - g)) / (1.0 - rk)
-            step = phi / dphi
-            converged = np.abs(step) <= 4e-16 * np.maximum(1.0, np.abs(G))
-            if np.all(converged):
-                break
-            G_new = G - step
-            # the bracket test would reject a converged entry's own fixed point (on the bracket) and
-            # bisect it away: converged entries keep their Newton step
-            bad = ~((G_new > lo) & (G_new < hi) | converged)
-            G = np.where(bad, 0.5 * (lo + hi), G_new)
+        # entries with w below ~k eps have gap = exp(G) = 1 in float64: phi = -inf, dphi = -inf and a
+        # nan step there, which the bracket test turns into bisection
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for _ in range(200):
+                g = np.exp(G)
+                r = g / (2.0 - g)
+                rk = r**k
+                phi = -k * G + np.log1p(-rk) - logw
+                lo = np.where(phi > 0, G, lo)
+                hi = np.where(phi <= 0, G, hi)
+                dphi = -k - (2.0 * k * rk / (2.0 - g)) / (1.0 - rk)
+                step = phi / dphi
+                converged = np.abs(step) <= 4e-16 * np.maximum(1.0, np.abs(G))
+                if np.all(converged):
+                    break
+                G_new = G - step
+                # the bracket test would reject a converged entry's own fixed point (on the bracket) and
+                # bisect it away: converged entries keep their Newton step
+                bad = ~((G_new > lo) & (G_new < hi) | converged)
+                G = np.where(bad, 0.5 * (lo + hi), G_new)
         gap = np.where(zero, 1.0, np.exp(G))
         return sign, gap
 

@@ -89,13 +89,14 @@ class TwoLayerMap:
 
     def dual(self, x):
         """``z`` with ``P e^{cz} - M e^{-cz} = x``: the root of a quadratic in ``e^{cz}``, taken
-        on the side without cancellation."""
+        on the side without cancellation; at ``x = 0``, ``cz = (log M - log P) / 2`` (exact, also
+        where ``P M`` is below float64's range)."""
         x = np.asarray(x, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             root = np.hypot(x, 2.0 * np.exp(0.5 * (self.log_p + self.log_m)))  # sqrt(x^2 + 4PM)
             up = np.log(x + root) - _LOG2 - self.log_p  # for x >= 0
             down = -(np.log(root - x) - _LOG2 - self.log_m)  # for x < 0
-            cz = np.where(x >= 0, up, down)
+            cz = np.where(x == 0, 0.5 * (self.log_m - self.log_p), np.where(x > 0, up, down))
         z = cz / self.c
         sign = np.where(z < 0, -1.0, 1.0)
         return sign, 1.0 - np.abs(z)
@@ -269,7 +270,7 @@ class TwoLayerDLN(HyperbolicScale):
 
     def pullback(self, W: np.ndarray, g: np.ndarray) -> np.ndarray:
         """``(v g, u g)``."""
-        return np.stack([W[1] * g, W[0] * g])
+        return W[::-1] * g
 
     @property
     def gd_rates(self) -> tuple[float, ...]:

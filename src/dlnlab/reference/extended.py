@@ -69,12 +69,29 @@ def mp_flow_limit(A, y, depth: float, log10_scale: float, *, dps: int | None = N
     >>> round(r.log10_error([1.0, 0.0]), 5)
     -9.87116
     """
+    return mp_flow_limit_path(A, y, depth, [log10_scale], dps=dps, max_iter=max_iter)[0]
+
+
+def mp_flow_limit_path(A, y, depth: float, log10_scales, *, dps: int | None = None,
+                       max_iter: int = 200) -> list:
+    """`mp_flow_limit` at several scales from one continuation run, which stops exactly at each
+    ``log10 a`` of ``log10_scales`` on its way down (list of `MPLimit`, in the order given;
+    ``stages`` and ``iterations`` count from scale 1). The default ``dps`` is that of the
+    smallest scale.
+
+    >>> rs = mp_flow_limit_path([[1.0, 0.9]], [1.0], 2, [-50.0, -100.0])
+    >>> [round(r.log10_error([1.0, 0.0]), 5) for r in rs]
+    [-4.87116, -9.87116]
+    """
     import mpmath
     A = np.asarray(A, dtype=float)
     m, N = A.shape
     p = float(depth)
+    wanted = [float(v) for v in np.atleast_1d(np.asarray(log10_scales, dtype=float))]
+    if not wanted or not all(math.isfinite(v) for v in wanted):
+        raise SolverError(f"mp_flow_limit_path needs finite log10 scales; got {log10_scales!r}.")
     if dps is None:
-        dps = int(40 + 1.1 * (1 + (0 if p == 2 else (p - 2) / p)) * abs(log10_scale))
+        dps = int(40 + 1.1 * (1 + (0 if p == 2 else (p - 2) / p)) * max(abs(v) for v in wanted))
     with mpmath.workdps(dps):
         mpf = mpmath.mpf
         Am = [[mpf(float(v)) for v in row] for row in A]
@@ -137,7 +154,9 @@ def mp_flow_limit(A, y, depth: float, log10_scale: float, *, dps: int | None = N
             return mu, x, its, False
 
         mu = [mpf(0)] * m
-        L, L_prev, target = mpf(0), None, mpf(log10_scale)
+        targets = sorted(set(wanted), reverse=True)  # visited from scale 1 down
+        found = {}
+        L, L_prev, target = mpf(0), None, mpf(targets[0])
         step = mpf(1)
         stages = total = 0
         history = []
@@ -166,9 +185,12 @@ def mp_flow_limit(A, y, depth: float, log10_scale: float, *, dps: int | None = N
             history = (history + [(L, mu)])[-2:]
             stages += 1
             if L == target:
-                break
+                g = [mpmath.fsum(Am[i][j] * x[j] for j in range(N)) - ym[i] for i in range(m)]
+                found[targets[len(found)]] = MPLimit(list(x), max(abs(v) for v in g), dps, stages, total)
+                if len(found) == len(targets):
+                    break
+                target = mpf(targets[len(found)])
             if its <= 12:
                 step = min(2 * step, 20)
             L = max(L - step, target)
-        g = [mpmath.fsum(Am[i][j] * x[j] for j in range(N)) - ym[i] for i in range(m)]
-        return MPLimit(list(x), max(abs(v) for v in g), dps, stages, total)
+        return [found[v] for v in wanted]

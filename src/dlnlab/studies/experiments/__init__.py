@@ -169,8 +169,10 @@ class Context:
         return path
 
     def save_figure(self, fig, stem: str) -> list[Path]:
+        """``stem.png``, and ``stem.pdf`` in full mode (a quick run is looked at, not printed:
+        drawing the PDF too cost about 15% of `make demo`)."""
         from ...plots import save_figure
-        paths = save_figure(fig, self.out / stem)
+        paths = save_figure(fig, self.out / stem, formats=("png",) if self.quick else ("png", "pdf"))
         self.files.extend(p.name for p in paths)
         return paths
 

@@ -229,13 +229,13 @@ def eos(ctx, *, fractions, every, seed, alpha, transient, budget):
         ax_l, ax_s = row_axes
         ax_l.plot(np.arange(L.size), np.log10(np.maximum(L, 1e-300)), lw=0.7, color=plots.CYCLE[0])
         ax_l.axvline(end, color="k", ls=":", lw=0.9, label=f"loss = {transient:g} x start")
-        ax_l.set(xlabel="iteration", ylabel=r"$\log_{10}$ loss", title=rf"GD loss, $\gamma$ = {gamma:.4g}")
+        ax_l.set(xlabel="iteration", ylabel=r"$\log_{10}$ loss", title=rf"GD loss, $\gamma$ = {fraction:g} x $2 / s_{{flat}}$ = {gamma:.4g}")
         ax_s.plot(k, S / gamma, lw=0.7, color=plots.CYCLE[1], label="sharpness")
         ax_s.axhline(2.0 / gamma, color="k", lw=1.0, ls="--", label=r"$2 / \gamma$")
         ax_s.axvline(end, color="k", ls=":", lw=0.9)
         ax_s.set_ylim(0.9 * 2.0 / gamma, 1.15 * 2.0 / gamma)
         ax_s.set(xlabel="iteration", ylabel=r"$\lambda_{max}(\nabla^2 L(W))$",
-                 title=f"sharpness (peak {S.max() / 2:.2f} x 2/step, clipped)")
+                 title=rf"sharpness (peak {S.max() / 2:.2f} x $2 / \gamma$, clipped)")
         for ax in row_axes:
             ax.grid(True, alpha=0.3)
             ax.legend(fontsize=7)

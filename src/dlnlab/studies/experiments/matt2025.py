@@ -337,6 +337,8 @@ def generalization_experiment(ctx, *, size, sparsities, depths, log10_scales, re
         axes[1, col].set_ylabel("> 0: deeper better")
         for ax in axes[:, col]:
             ax.set_xscale("log")
+            ax.set_xticks(-grid, [f"{-L:g}" for L in grid])  # the values of log10(1/a), not powers of ten
+            ax.minorticks_off()
             ax.set_xlabel(r"$\log_{10}(1/a)$, $a = \alpha^p$")
             ax.axvspan(-max(realistic), -min(realistic), color="0.9", zorder=0)
             ax.grid(True, alpha=0.3)

@@ -187,7 +187,9 @@ def _sgf_figure(ctx, steps, stat, gf_err, alpha):
         axes[0].errorbar(g, [v.mean() for v in vals], yerr=[v.std() for v in vals], marker=marker, ms=4,
                          capsize=2, color=color, label=label)
     axes[0].axhline(gf_err, color=plots.CYCLE[0], lw=1.2, label=rf"gradient flow ($\alpha$ = {alpha:g})")
-    axes[0].set(xlabel=r"step $\gamma$", ylabel=r"$\|x_\infty - x_{true}\|$", title="test error of the limit")
+    seeds = len(stat[steps[0]]["sgf_err"])
+    axes[0].set(xlabel=r"step $\gamma$", ylabel=r"$\|x_\infty - x_{true}\|$")
+    axes[0].set_title(f"test error of the limit (bars: std, {seeds} seed{'s' * (seeds > 1)})", fontsize=9)
     for key, label, color, marker in (("sgf_gain", "SGF, discrete gains", plots.CYCLE[1], "s"),
                                       ("sgf_pred_gain", "SGF, Ito integral", plots.CYCLE[3], "x"),
                                       ("sgd_gain", "SGD", plots.CYCLE[2], "^")):
@@ -196,8 +198,8 @@ def _sgf_figure(ctx, steps, stat, gf_err, alpha):
                          capsize=2, color=color, label=label)
     axes[1].axhline(alpha, color=plots.CYCLE[0], lw=1.2, label=r"gradient flow: $\alpha$")
     axes[1].set_yscale("log")
-    axes[1].set(xlabel=r"step $\gamma$", ylabel=r"$\alpha \exp(\mathrm{mean}_j\, c_j)$",
-                title="effective scale (geometric mean)")
+    axes[1].set(xlabel=r"step $\gamma$", ylabel=r"$\alpha \exp(\mathrm{mean}_j\, c_j)$")
+    axes[1].set_title(f"effective scale, geometric mean (bars: std, {seeds} seed{'s' * (seeds > 1)})", fontsize=9)
     for ax in axes:
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)

@@ -20,7 +20,7 @@ from ...l1 import basis_pursuit
 from ...networks.base import to_z
 from ...networks.symmetric import SymmetricDLN
 from ...problems import FIXTURES, kink_problem
-from ...reference.extended import mp_flow_limit
+from ...reference.extended import mp_flow_limit_path
 from ...theory import asymptotic_upper, bp_target, h_p, kink_constant, line_selection_t, selected_target
 from ..rates import fit_slope, rate_curve
 from . import check, experiment, record
@@ -41,16 +41,18 @@ def _grid(lo: float, per_decade: float) -> np.ndarray:
     return np.linspace(0.0, lo, int(round(-lo * per_decade)) + 1)
 
 
-def _mp_selected_error(P, name: str, p: float, L: float) -> float:
-    """``log10`` of the error to the selected minimizer, all in extended precision (line/plane).
+def _mp_selected_errors(P, name: str, p: float, scales) -> list:
+    """``log10`` of the error to the selected minimizer at each ``log10 a`` of ``scales``, all in
+    extended precision (line/plane).
 
-    The flow limit by `dlnlab.rates.mp_flow_limit`; the selected minimizer from docs/theory.md
-    section 4's closed form ``(1-t*, 2(1-t*), 3t*[, 0])`` evaluated in mpmath. The error is
-    ``Theta(a^2)`` (p = 2) or ``Theta(a)``, and support entries near the barrier lose
-    ``|log10 a| / k`` digits: ``40 + 2.2 |log10 a|`` digits cover both.
+    The flow limits by `dlnlab.reference.extended.mp_flow_limit_path` (one continuation run
+    through every scale); the selected minimizer from docs/theory.md section 4's closed form
+    ``(1-t*, 2(1-t*), 3t*[, 0])`` evaluated in mpmath. The error is ``Theta(a^2)`` (p = 2) or
+    ``Theta(a)``, and support entries near the barrier lose ``|log10 a| / k`` digits:
+    ``40 + 2.2 |log10 a|`` digits at the smallest scale cover both.
     """
-    dps = int(40 + 2.2 * abs(L))
-    lim = mp_flow_limit(P.A, P.y, p, L, dps=dps)
+    dps = int(40 + 2.2 * max(abs(L) for L in scales))
+    limits = mp_flow_limit_path(P.A, P.y, p, scales, dps=dps)
     with mpmath.workdps(dps):
         q = mpmath.mpf(p)
         if p == 2:
@@ -59,7 +61,7 @@ def _mp_selected_error(P, name: str, p: float, L: float) -> float:
             ratio = mpmath.power(3, 2 / q) / (mpmath.power(2, 2 / q) + 1)
             t = 1 / (1 + ratio ** (-q / (q - 2)))
         xhat = [1 - t, 2 * (1 - t), 3 * t] + ([mpmath.mpf(0)] if name == "plane" else [])
-        return float(mpmath.log10(mpmath.norm([a - b for a, b in zip(lim.x, xhat)])))
+        return [float(mpmath.log10(mpmath.norm([a - b for a, b in zip(lim.x, xhat)]))) for lim in limits]
 
 
 @experiment("wind2023-fig1", title="Error to the selected l1 minimizer vs scale (Wind-Antun-Hansen 2023, Fig. 1)",
@@ -70,7 +72,7 @@ def _mp_selected_error(P, name: str, p: float, L: float) -> float:
 def fig1(ctx, *, problems, depths, per_decade, lowest, mp_scales):
     """Line and plane (non-unique BP): error to the depth's selected minimizer, by subtraction
     (resolved to ~1e-13 / eps) and, at ``mp_scales`` below that, entirely in extended precision
-    (`_mp_selected_error`); random (unique BP): error to x* by `deviation_from_bp`, down to
+    (`_mp_selected_errors`); random (unique BP): error to x* by `deviation_from_bp`, down to
     ``10^lowest``. Predicted slopes: `dlnlab.rates.predicted_slope`."""
     plan = []
     for name in problems:
@@ -93,10 +95,10 @@ def fig1(ctx, *, problems, depths, per_decade, lowest, mp_scales):
         kept = tuple(L for L in mp_grid if L < resolved.min())  # only where float64 cannot resolve
         ctx.step(len(mp_grid) - len(kept))
         mp_grid = kept
-        for L in mp_grid:
-            mp_err.append(_mp_selected_error(P, name, p, L))
-            rows.append([name, p, L, mp_err[-1], "", "", "", "mpmath"])
-            ctx.step()
+        if mp_grid:
+            mp_err = _mp_selected_errors(P, name, p, mp_grid)
+            rows.extend([name, p, L, e, "", "", "", "mpmath"] for L, e in zip(mp_grid, mp_err))
+            ctx.step(len(mp_grid))
         if mp_grid:  # refit over float64 and extended-precision points together
             fit = fit_slope(np.r_[curve.log10_scale, mp_grid], np.r_[curve.log10_error, mp_err],
                             hi=asymptotic_upper(p, target))
@@ -198,7 +200,7 @@ def fig2(ctx, *, eps, depths, per_decade):
         ax.axvline(p / (p - 2.0) * math.log10(e), color=color, ls=":", lw=0.8)
     for raw, ax, p in zip(raw_axes, axes, depths):
         plots.rate_axes(raw, f"p={p:g}: error (as in the paper)", ylabel=r"$\log_{10} \|x_\infty - (1, 0)\|$")
-        plots.rate_axes(ax, f"p={p:g}: error / a", ylabel=r"$\log_{10} (\|x_\infty - x^*\| / a)$")
+        plots.rate_axes(ax, f"p={p:g}: error / a", ylabel=r"$\log_{10} (\|x_\infty - (1, 0)\| / a)$")
         raw.legend(fontsize=7)
         ax.legend(fontsize=7)
     fig.suptitle("Kink on A = [1, 1-eps]: error (top) and error/a (bottom; dashed: kink constant; "
