@@ -175,7 +175,7 @@ class _Dual:
                 # Phi(new) - Phi(old), term by term (keeps its relative precision at tiny scales)
                 dphi = sum(map(float.__sub__, F1, F0)) - t * dmuz
                 if _isfinite(dphi):
-                    if dphi <= -1e-4 * t * decrement:
+                    if dphi <= -1e-4 * t * decrement:  # Armijo, `damped_newton`'s constant
                         return t, s1, g1, F1
                     if F0_size is None:
                         F0_size = sum(map(abs, F0))
