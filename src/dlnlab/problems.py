@@ -245,7 +245,8 @@ def as_problem(A, y=None) -> Problem:
 
 
 def scaled_norm(v) -> float:
-    """``||v||_2`` computed as ``m ||v / m||`` with ``m = max |v|``: no underflow or overflow of the squares.
+    """``||v||_2`` at any magnitude: ``math.hypot`` for short vectors, the plain sum of squares
+    where it cannot under- or overflow, else ``m ||v / m||`` with ``m = max |v|``.
 
     >>> scaled_norm(np.array([3e-200, 4e-200]))
     5e-200
