@@ -542,9 +542,12 @@ def _integrate(rhs, jac, T, w0, method, rtol, atol, monitor, max_steps, curvatur
 
 
 def _lsoda_chunks(rhs, jac, T, w0, rtol, atol, monitor, max_steps, curvature):
-    """`_lsoda_chunks_loop` with scipy's "Excess work done" warning (the end of each chunk) silenced."""
+    """`_lsoda_chunks_loop` with scipy's LSODA warnings silenced: "Excess work done" marks the end of
+    each chunk, and a failed call ("Repeated convergence failures", ...) is continued by Radau
+    from the last state, with the method reported as ``"LSODA+Radau"``."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*Excess work done", category=UserWarning)
+        warnings.filterwarnings("ignore", message="lsoda: ", category=UserWarning)
         return _lsoda_chunks_loop(rhs, jac, T, w0, rtol, atol, monitor, max_steps, curvature)
 
 
