@@ -257,3 +257,123 @@ def test_trajectory_accuracy_is_never_optimistic(seed, depth, log10_scale, rtol)
     assert error <= tr.accuracy
     # an estimate, not a blanket bound: the a-priori (rtol + eps) * condition, or the measured distance
     assert tr.accuracy <= max(3 * (rtol + 2.3e-16) * tr.condition, 1e3 * error)
+
+
+def _kernel_flow(A, y, slope, t):
+    """The flow linearized at ``x = 0``, ``x' = -D A^T (A x - y)`` with ``D = X'(0)`` in the flow's
+    own time (``x(0) = 0``), in closed form: ``x(t) = A^T f(A A^T) y``, ``f(mu) = (1 - e^{-D mu t}) / mu``.
+    Exact to ``O(|z|^2)`` relative, ``z`` the map's coordinate (~||x|| / (D ||A||^2)): the kernel regime."""
+    mu, Q = np.linalg.eigh(A @ A.T)
+    return np.array([A.T @ (Q @ (-np.expm1(-slope * mu * tk) / mu * (Q.T @ y))) for tk in t])
+
+
+def _relative_error(x, ref):
+    size = np.max(np.abs(ref), axis=1)
+    return float(np.max(np.max(np.abs(x - ref), axis=1) / np.where(size > 0, size, 1.0)))
+
+
+def _symmetric_slope(depth, scale):
+    """``X'(0) = 2 p^2 alpha^(2p - 2)``: ``u, v = alpha + O(x)`` and ``x' = p alpha^(p-1) (u' - v')``."""
+    return 2.0 * depth ** 2 * scale ** ((2.0 * depth - 2.0) / depth)
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+@pytest.mark.parametrize("fixture", ["random", "line"])
+def test_trajectory_of_tiny_data_is_the_kernel_flow(fixture, depth):
+    # y = 1e-100 y0 at scale 1e-3: |z| ~ 1e-97, far below the fixed atol = 1e-13 and below eps, so
+    # x came back 0 with status "converged", accuracy 0.0 and true error 1.0 ("random" goes through
+    # dlnlab.dynamics.homogeneity, "line" (||y|| = 3e-100) is integrated directly).
+    # Measured: error 1.5e-13..6.2e-13 against the closed form, accuracy 1.25e-10..1.5e-10.
+    P = dl.FIXTURES[fixture]()
+    y, t = 1e-100 * P.y, np.array([0.0, 1.0, 10.0, 100.0, 1e4])
+    tr = dl.flow_trajectory(P.A, y, dl.SymmetricDLN(depth=depth, scale=1e-3), t)
+    error = _relative_error(tr.x, _kernel_flow(P.A, y, _symmetric_slope(depth, 1e-3), t))
+    assert tr.success and error <= tr.accuracy
+    assert error <= 1e-11
+    assert tr.residual[1] == pytest.approx(_true_residual(P.A, y, tr.x[1]), rel=1e-12)
+
+
+def _deviation_flow(A, y, depth, scale, t):
+    """The weights' own flow ``u' = -p u^(p-1) A^T r``, ``v' = p v^(p-1) A^T r`` (``r = A x - y``) in
+    the relative deviations ``u = alpha (1 + du)`` (LSODA with its Jacobian, rtol 1e-12, atol 1e-14 of the
+    deviations' size ||x_ls|| / (p a)): ``x = a (expm1(p log1p du) - expm1(p log1p dv))`` keeps its
+    digits where ``u^p - v^p`` would cancel."""
+    from scipy.integrate import solve_ivp
+
+    p, N = float(depth), A.shape[1]
+    rate = p * scale ** ((p - 2.0) / p)
+
+    def x_of(d):
+        return scale * (np.expm1(p * np.log1p(d[:N])) - np.expm1(p * np.log1p(d[N:])))
+
+    def rhs(_, d):
+        g = A.T @ (A @ x_of(d) - y)
+        return np.concatenate([-rate * (1 + d[:N]) ** (p - 1) * g, rate * (1 + d[N:]) ** (p - 1) * g])
+
+    G = A.T @ A
+
+    def jac(_, d):
+        g = A.T @ (A @ x_of(d) - y)
+        bu, bv = 1 + d[:N], 1 + d[N:]
+        dx = np.concatenate([scale * p * bu ** (p - 1), -scale * p * bv ** (p - 1)])  # dx/d(du, dv)
+        lead = np.concatenate([-rate * bu ** (p - 1), rate * bv ** (p - 1)])
+        J = lead[:, None] * np.tile(G, (2, 2)) * dx[None, :]
+        J[np.arange(2 * N), np.arange(2 * N)] += np.concatenate([-rate * (p - 1) * bu ** (p - 2) * g,
+                                                                  rate * (p - 1) * bv ** (p - 2) * g])
+        return J
+
+    size = np.max(np.abs(np.linalg.lstsq(A, y, rcond=None)[0])) / (p * scale)
+    sol = solve_ivp(rhs, (0.0, t[-1]), np.zeros(2 * N), method="LSODA", jac=jac, t_eval=t, rtol=1e-12,
+                    atol=1e-14 * size)
+    assert sol.success
+    return np.array([x_of(d) for d in sol.y.T])
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+def test_trajectory_at_a_scale_far_above_the_data_is_honest(depth):
+    # y ~ 1 at scale 1e10: |z| ~ 1e-10, so atol = 1e-13 was 1e-3 of the dual and the maps' gap = 1 - |z|
+    # kept 1e-6 of it: accuracy 2.1e-10 claimed, true error 3.1e-6 (depth 2; depth 3: error 2.4e-5).
+    # Measured now: <= 4.3e-16 against the closed form, accuracy 1.6e-10; the two references agree
+    # to 7.8e-16 (depth 2) and 5.9e-15 (depth 3).
+    A, y = _problem(1)
+    t = np.array([0.0, 1.0, 10.0, 100.0])
+    tr = dl.flow_trajectory(A, y, dl.SymmetricDLN(depth=depth, scale=1e10), t)
+    closed = _kernel_flow(A, y, _symmetric_slope(depth, 1e10), t)
+    assert _relative_error(_deviation_flow(A, y, depth, 1e10, t), closed) <= 1e-13  # the references agree
+    error = _relative_error(tr.x, closed)
+    assert tr.success and error <= tr.accuracy
+    assert error <= 1e-11
+
+
+@pytest.mark.parametrize("family", ["two-layer", "azulay"])
+@pytest.mark.parametrize("size, scale, t", [(1e-100, 1e-3, [0.0, 1.0, 10.0, 100.0]),
+                                            (1.0, 1e10, [0.0, 1e-11, 1e-10, 1.0])])
+def test_other_networks_in_the_kernel_regime(family, size, scale, t):
+    # TwoLayerDLN(u0, 0) (x' ~ -u0^2 A^T r) and AzulayDLN with four equal weights alpha (x' ~ -4a A^T r):
+    # at 1e-100 x was 0 with "converged" and accuracy 0.0 (their map's x = P e^{cz} - M e^{-cz}
+    # cancels, from a gap that keeps eps of z); at 1e10 "max_iter"/"failed" after 20-180 s. Measured
+    # now: error 2.1e-13..4.7e-12 against the closed form, accuracy 1.0e-10..1.5e-10.
+    P = dl.line_problem()
+    y, t = size * P.y, np.array(t)
+    if family == "two-layer":
+        net, slope = dl.TwoLayerDLN(np.full(3, math.sqrt(2 * scale)), np.zeros(3)), 2 * scale
+    else:
+        alpha = math.sqrt(scale)
+        net, slope = dl.AzulayDLN(up=alpha, vp=alpha, um=alpha, vm=alpha), 4 * scale
+    tr = dl.flow_trajectory(P.A, y, net, t)
+    error = _relative_error(tr.x, _kernel_flow(P.A, y, slope, t))
+    assert tr.success and error <= tr.accuracy
+    assert error <= 1e-10
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+def test_trajectory_whose_dual_underflows_is_not_converged(depth):
+    # y ~ 3e-100 at scale 1e300: |z| ~ 1e-400 is below float64 (x = 0, residual 1 was "converged" with
+    # accuracy 0.0); 1e200: |z| ~ 1e-300, below the smallest size the tolerance follows (1e-280)
+    P = dl.line_problem()
+    for scale in (1e300, 1e200):
+        tr = dl.flow_trajectory(P.A, 1e-100 * P.y, dl.SymmetricDLN(depth=depth, scale=scale), [0.0, 1.0, 1e3],
+                                throw=False)
+        assert tr.status == "imprecise" and tr.accuracy == math.inf and "1e-280" in tr.message
+    with pytest.raises(dl.ConvergenceError):
+        dl.flow_trajectory(P.A, 1e-100 * P.y, dl.SymmetricDLN(depth=depth, scale=1e300), [0.0, 1.0])

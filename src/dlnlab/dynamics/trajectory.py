@@ -13,7 +13,16 @@ with ``d = net.dual_scale`` (``z = A^T w`` is the map's coordinate, ``|z| ~ 1`` 
 regime). ``T`` is the natural clock of the small-scale regime: the flow reaches the
 l1 regime at ``T ~ 1`` for every depth (docs/theory.md section 6), whatever the scale.
 
-Accuracy. The integrator controls the error of ``w`` (``rtol``, ``atol`` in z units); an
+Accuracy. The integrator controls the error of ``w``: ``rtol`` relative, and ``atol`` relative
+to ``S = min(1, max |w|)``, the size the dual reaches (its absolute tolerance is ``atol S``).
+``S`` is that of the flow linearized at ``w = 0`` (exact in the kernel regime, data tiny
+against the initialization, where ``|z| ~ ||y|| / X'(0)`` can be 1e-100: an absolute 1e-13
+would accept anything), lowered to the size the run actually reached if that stayed below a
+tenth of it; ``S = 1`` in the rich regime, so there ``atol`` is absolute as before (``S`` is
+also at least the change of ``w`` that moves ``x`` by its own size, where ``x`` stays near a
+nonzero ``x(0)``); a dual below `TINIEST_DUAL` = 1e-280 is "imprecise". ``x`` is
+evaluated from ``z`` itself, not from the maps' ``gap = 1 - |z|``, which keeps only ``eps``
+of ``z`` absolute (maps without such a form add that rounding to the condition). An
 error ``dz`` moves ``x_i`` by ``X'(z_i) dz``. `Trajectory.condition` is the largest
 ``X'(z_i) (|A|^T |w|)_i / ||x||_inf`` met at the output times: ``x`` is accurate to about
 ``rtol * condition`` relative, and float64 rounding of the dual alone costs
@@ -136,8 +145,11 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
     times
         sorted non-negative output times (the flow's own clock ``t``).
     rtol, atol
-        tolerances of the integrator on the scaled dual ``w = dual_scale * lam``; ``x`` is
-        integrated at ``rtol / 100`` and checked against a run at ``rtol`` (``accuracy``), ``0 < rtol < 1``.
+        tolerances of the integrator on the scaled dual ``w = dual_scale * lam``: ``rtol``
+        relative, ``atol`` relative to ``S = min(1, size of w along the flow)`` (absolute
+        tolerance ``atol * S``; ``S = 1``, ``atol`` absolute, in the rich regime; ``S << 1`` in
+        the kernel regime, see the module docstring); ``x`` is integrated at ``rtol / 100``
+        and checked against a run at ``rtol`` (``accuracy``), ``0 < rtol < 1``.
     method
         ``"LSODA"`` (default: Adams while the flow is non-stiff, BDF once it is),
         or ``"Radau"``; both use the analytic Jacobian.
@@ -232,14 +244,25 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
             return -weighted_gram(AT, slope)
         return -weighted_gram(AT[keep], slope[keep])
 
-    def condition_at(w, x, sign, gap):
-        """``max_i X'(z_i) (|A|^T |w|)_i / ||x||_inf``: relative sensitivity of x to the dual."""
+    def condition_at(w, x, sign, gap, output=False, from_gap=False):
+        """``max_i X'(z_i) (|A|^T |w|)_i / ||x||_inf``: relative sensitivity of x to the dual.
+
+        ``output``: an output's ``x`` is exactly 0 while the dual moved it: ``inf``.
+        ``from_gap``: ``x`` came from the map's ``primal(sign, gap)``, whose ``gap = 1 - |z|``
+        keeps only ``eps |gap|`` of ``z != 0`` absolute: ``X'(z_i) |gap_i|`` is added (``~1 / |z|``
+        in the kernel regime, ``|z| << 1``, and ``x = 0`` for ``|z| < eps / 4``)."""
         size = float(np.max(np.abs(x))) if x.size else 0.0
-        if size == 0:
+        if size == 0 and not output:
             return 0.0
         with np.errstate(over="ignore", invalid="ignore"):
             slope = mapping.slope(sign, gap)
-        return float(np.max(slope * (absAT @ np.abs(w)))) / size
+            reach = absAT @ np.abs(w)
+            if from_gap:
+                reach += np.where(AT @ w != 0.0, np.abs(gap), 0.0)
+            top = float(np.max(slope * reach, initial=0.0))
+        if size == 0:
+            return 0.0 if top == 0.0 else np.inf
+        return top / size
 
     frob2 = float(np.sum(A_ * A_))
 
@@ -288,23 +311,46 @@ def flow_trajectory(A, y=None, net=None, times=None, *, rtol: float = 1e-10, ato
         for k, w in enumerate(W):
             if not np.all(np.isfinite(w)):
                 continue
-            x, sign, gap = primal(w)
-            if x is None:
-                continue
+            z = AT @ w
+            x = maps[0](z) if maps is not None else None  # from z itself (the kernel regime's tiny z)
+            from_gap = x is None
+            if from_gap:
+                x, sign, gap = primal(w)
+                if x is None:
+                    continue
+            else:
+                sign, gap = np.where(z < 0, -1.0, 1.0), 1.0 - np.abs(z)
             X[k] = x
-            cond = max(cond, condition_at(w, x, sign, gap))
+            cond = max(cond, condition_at(w, x, sign, gap, output=True, from_gap=from_gap))
         return W, X, nlu, steps, used, status, message, cond
 
+    # atol is relative to the size S the dual reaches (capped at 1): the kernel regime's dual is tiny
+    # (|z| ~ ||y|| / X'(0)), and an absolute 1e-13 would let the integrator accept anything there.
+    # A-priori from the flow linearized at w = 0 (exact in the kernel regime), then a-posteriori
+    # from the run's own states, if they stayed well below it (`_kernel_size`).
+    size, gain = _kernel_size(mapping, A_, y_, AT, float(T[-1]))
+    reach = _tolerance_size(size)
     # x from a run 100x tighter than rtol; its a-posteriori error bound from the distance to the run
     # at rtol (whose error is the larger one), with a 2x margin (see the module docstring)
     inner = max(0.01 * rtol, _TIGHTEST)
-    W, X, nlu, steps, used, status, message, cond = solve(inner, inner / rtol * atol)
+    W, X, nlu, steps, used, status, message, cond = solve(inner, inner / rtol * atol * reach)
+    if status == "converged" and size > 0.0:
+        reached = _reached_size(W, X, gain)
+        if 0.0 < reached < 0.1 * reach and reach > TINIEST_DUAL:
+            calls[:] = [0, 0]
+            size, reach = reached, _tolerance_size(reached)
+            W, X, nlu, steps, used, status, message, cond = solve(inner, inner / rtol * atol * reach)
+    if status == "converged" and 0.0 < size < TINIEST_DUAL:
+        status, message = "imprecise", (
+            f"the flow's dual stays at ~{size:.1e} < {TINIEST_DUAL:g} (data of size {float(np.max(np.abs(y_))):.1e} "
+            "far below the initialization's kernel scale): its absolute tolerance would leave float64's "
+            "normal range; dl.flow_limit takes any size.")
     nfev, njev = calls
     condition = max(seen[0], cond)
     accuracy = np.inf
     if status == "converged":
         outer = rtol if inner < rtol else min(10.0 * rtol, 0.5)
-        other = solve(outer, atol if inner < rtol else 10.0 * atol)
+        other = solve(outer, (atol if inner < rtol else 10.0 * atol) * reach)
         if other[5] == "converged":
             with np.errstate(over="ignore", invalid="ignore"):
                 size = np.max(np.abs(X), axis=1)
@@ -336,14 +382,18 @@ SINH_MAX_C = 50.0
 
 
 def _fast_primal(mapping):
-    """``z -> X(z)`` for the symmetric networks' maps, the same operations as their ``primal``
-    without its per-call checks (None where that path does not apply: another map, a scale whose
-    powers leave the float range, ``z`` outside a barrier's domain); None for other maps.
+    """``z -> X(z)`` for the symmetric networks' maps (and `TwoLayerMap`, `_two_layer_maps`), the
+    same values as their ``primal`` without its per-call checks (None where that path does not
+    apply: another map, a scale whose powers leave the float range, ``z`` outside a barrier's
+    domain); None for other maps.
 
     The right-hand side runs it thousands of times on small problems, where the checks cost
     more than the arithmetic. Depth 2 with ``c <= SINH_MAX_C`` is ``2 a sinh(c z)`` itself: its
     rounding, ``c eps`` relative, is that of ``z = A^T w`` already; at larger ``c`` the log-domain
-    form keeps the support entries' precision.
+    form keeps the support entries' precision. Both, and depth p > 2 as
+    ``a gap^-k (-expm1(-2k atanh|z|))``, take ``z`` itself, not ``gap = 1 - |z|``: in the kernel
+    regime (``|z| << 1``, even below ``eps``) ``x`` keeps its relative precision, where the map's
+    ``primal(sign, gap)`` keeps only ``eps`` of ``z`` absolute (and ``x = 0`` for ``|z| < eps / 4``).
     """
     from ..networks.symmetric import HyperbolicMap, PowerBarrierMap
 
@@ -360,33 +410,91 @@ def _fast_primal(mapping):
             return sinh
 
         def hyperbolic(z):
-            gap = 1.0 - np.abs(z)
-            x = np.exp(shift - c * gap) * -np.expm1(-2.0 * c * (1.0 - gap))
+            absz = np.abs(z)
+            x = np.exp(shift - c * (1.0 - absz)) * -np.expm1(-2.0 * c * absz)  # |z| itself: tiny z keep their digits
             return np.copysign(x, np.where(z < 0, -1.0, 1.0))
 
         return hyperbolic
     if type(mapping) is PowerBarrierMap and mapping._a > 1e-290:
         a, k = float(mapping._a), float(mapping.k)
 
-        far_may_underflow = not a * 2.0 ** -k > 1e-290  # far = a (1 + |z|)^-k >= a 2^-k inside the domain
-
-        def power(z):
+        def power(z):  # a gap^-k (1 - ((1-|z|)/(1+|z|))^k) = a gap^-k (-expm1(-2k atanh|z|)): no cancellation
             absz = np.abs(z)
             gap = 1.0 - absz
             if not gap.min(initial=1.0) > 0.0:
                 return None
             near = np.power(gap, -k)
             near *= a
-            far = np.power(1.0 + absz, -k)
-            far *= a
-            if not near.max(initial=0.0) < np.inf or (far_may_underflow and not far.min(initial=np.inf) > 1e-290):
+            if not near.max(initial=0.0) < np.inf:
                 return None  # the map's own log-domain powers
-            near -= far
+            near *= -np.expm1(-2.0 * k * np.arctanh(absz))
             return np.copysign(near, z)
 
         return power
-    return None
+    return _two_layer_maps(mapping)[0]
 
+
+def _two_layer_maps(mapping):
+    """``(X, X')`` of z for `TwoLayerMap` (`TwoLayerDLN`, `AzulayDLN`), or ``(None, None)``.
+
+    ``X(z) = P e^{cz} - M e^{-cz} = 2 sqrt(PM) sinh(cz + h)``, ``h = log(P/M) / 2``, evaluated as
+    ``sign(u) e^{m + |u|} (-expm1(-2|u|))`` (``u = cz + h``, ``m = log(PM) / 2``): no overflow, and
+    no cancellation at ``P = M`` (the balanced start ``x0 = 0``), where the map's ``primal(sign, gap)``
+    keeps only ``eps`` of ``z`` absolute; one-signed coordinates (``P`` or ``M`` zero) are
+    ``P e^{cz}`` or ``-M e^{-cz}``. Each returns None where a value is not finite (the checked path
+    takes over); both are None where ``sqrt(PM)`` is not a normal float.
+    """
+    from ..networks.twolayer import TwoLayerMap
+
+    if type(mapping) is not TwoLayerMap:
+        return None, None
+    lp, lm = np.asarray(mapping.log_p, dtype=float), np.asarray(mapping.log_m, dtype=float)
+    c = float(mapping.c)
+    if lp.shape != lm.shape or lp.ndim != 1 or np.any(np.isnan(lp)) or np.any(np.isnan(lm)) \
+            or np.any((lp == np.inf) | (lm == np.inf)):
+        return None, None
+    both = np.isfinite(lp) & np.isfinite(lm)
+    mid = np.where(both, 0.5 * (np.where(both, lp, 0.0) + np.where(both, lm, 0.0)), 0.0)
+    if np.any(both & (mid < -660.0)):  # sqrt(PM) below 1e-287
+        return None, None
+    half = np.where(both, 0.5 * (np.where(both, lp, 0.0) - np.where(both, lm, 0.0)), 0.0)
+    plus_only = ~both & np.isfinite(lp)
+    minus_only = ~both & ~plus_only
+    one_sided = bool(np.any(~both))
+    log_one = np.where(plus_only, np.where(plus_only, lp, 0.0),
+                       np.where(minus_only, np.where(minus_only, lm, 0.0), 0.0))
+    side = np.where(minus_only, -1.0, 1.0)
+
+    def primal(z):
+        u = c * z
+        u += half
+        au = np.abs(u)
+        with np.errstate(over="ignore"):
+            x = np.exp(mid + au)
+            x *= -np.expm1(-2.0 * au)
+            x = np.copysign(x, u)
+            if one_sided:
+                x = np.where(both, x, side * np.exp(log_one + side * c * z))
+        return x if np.maximum.reduce(np.abs(x), initial=0.0) < np.inf else None
+
+    def slope(z):  # X' = c (P e^{cz} + M e^{-cz}) = c e^{m + |u|} (1 + e^{-2|u|})
+        u = c * z
+        u += half
+        au = np.abs(u)
+        with np.errstate(over="ignore"):
+            out = np.exp(mid + au)
+            out *= c * (1.0 + np.exp(-2.0 * au))
+            if one_sided:
+                out = np.where(both, out, c * np.exp(log_one + side * c * z))
+        return out if np.maximum.reduce(out, initial=0.0) < np.inf else None
+
+    return primal, slope
+
+
+#: The depth > 2 right-hand side forms ``a [(1 - z)^-k - (1 + z)^-k]`` directly only once some
+#: ``|z_i| >= CANCEL_Z``: its cancellation costs ``~eps / (k max|z|)`` of ``||x||_inf`` (<= 1e-14 / k);
+#: below, `_fast_primal`'s cancellation-free form (the kernel regime, where all of ``z`` is tiny).
+CANCEL_Z = 1e-2
 
 #: Integer exponents ``k`` up to this use reciprocals and products instead of ``np.power``.
 INTEGER_K_MAX = 8
@@ -409,14 +517,17 @@ def _integer_power(u, k):
 
 
 def _fast_maps(mapping):
-    """``(X, X')`` as functions of ``z`` for the symmetric networks' maps, without the per-call
-    checks of ``primal``/``slope`` (each returns None where `_fast_primal`'s path does not apply);
-    None for other maps. ``X`` here may differ from `_fast_primal` in rounding only (a few ulp)."""
+    """``(X, X')`` as functions of ``z`` for the symmetric networks' maps and `TwoLayerMap`, without
+    the per-call checks of ``primal``/``slope`` (each returns None where `_fast_primal`'s path does
+    not apply); None for other maps. ``X`` here may differ from `_fast_primal` in rounding only
+    (a few ulp)."""
     from ..networks.symmetric import HyperbolicMap, PowerBarrierMap
 
     primal = _fast_primal(mapping)
     if primal is None:
         return None
+    if type(mapping) not in (HyperbolicMap, PowerBarrierMap):
+        return _two_layer_maps(mapping)
     if type(mapping) is HyperbolicMap:
         c, shift = float(mapping.c), float(mapping.log_a + mapping.c)
 
@@ -469,7 +580,8 @@ def _fast_field(mapping, A, y):
     Depth 2 (``c <= SINH_MAX_C``): ``X(z) = 2a sinh(c z)``, so ``y - (2a A) sinh((c A^T) w)``;
     depth p > 2 with integer ``k``: ``X(z) = a [(1 - z)^{-k} - (1 + z)^{-k}]`` from reciprocals
     and products (a few ulp, as ``np.power``; the rounding of ``z`` itself, ``gap^{-1}``-amplified,
-    is the larger error); otherwise `_fast_primal` with ``A``.
+    is the larger error; while every ``|z_i| < CANCEL_Z``, `_fast_primal`'s form instead);
+    otherwise `_fast_primal` with ``A``.
     """
     from ..networks.symmetric import HyperbolicMap, PowerBarrierMap
 
@@ -496,8 +608,15 @@ def _fast_field(mapping, A, y):
         def field(w):
             z = AT @ w
             u, v = 1.0 - z, 1.0 + z
-            if not (low(u, initial=1.0) > 0.0 and low(v, initial=1.0) > 0.0):
+            closest = min(low(u, initial=1.0), low(v, initial=1.0))  # 1 - max |z|
+            if not closest > 0.0:
                 return None
+            if closest > 1.0 - CANCEL_Z:  # near - far would cancel
+                x = fast(z)
+                if x is None:
+                    return None
+                r = A @ x
+                return np.subtract(y, r, out=r) if math.isfinite(add(r)) else None
             near = _integer_power(np.reciprocal(u, out=u), k)
             near -= _integer_power(np.reciprocal(v, out=v), k)
             r = aA @ near
@@ -513,6 +632,66 @@ def _fast_field(mapping, A, y):
         return np.subtract(y, r, out=r) if math.isfinite(add(r)) else None
 
     return field
+
+
+#: Smallest dual size ``S`` the absolute tolerance follows; below it, "imprecise".
+TINIEST_DUAL = 1e-280
+
+
+def _tolerance_size(size):
+    """``S`` of the absolute tolerance ``atol S``: ``min(1, size)``; 1 where nothing moves (``size = 0``)."""
+    return 1.0 if size == 0.0 else max(min(1.0, size), TINIEST_DUAL)
+
+
+def _kernel_size(mapping, A, y, AT, T):
+    """``(size, gain)``: the size of the dual that ``atol`` is relative to, from the flow
+    linearized at ``w = 0`` (``w' = r0 - K w``, ``K = A diag X'(0) A^T``, ``r0 = y - A X(0)``, so
+    ``w_lin(T) = f(K) r0`` with ``f(l) = (1 - e^{-l T}) / l``, ``T`` at 0), and
+    ``gain = max_i X'(0)_i ||A e_i||_1`` (``||dx||_inf <= gain ||dw||_inf`` near 0).
+
+    ``size = max(||w_lin(T)||_inf, ||x_lin(T)||_inf / gain)``, ``x_lin = X(0) + X'(0) A^T w_lin``:
+    ``w`` to ``atol`` relative, or ``x`` to ``atol`` relative, whichever asks less (the second
+    where ``x`` stays near a nonzero ``x(0)``). Exact in the kernel regime (``x`` linear in
+    ``z`` along the flow); in the rich regime it is huge (``X'(0)`` tiny) and the caller caps it
+    at 1: ``inf`` without an ``m x m`` eigendecomposition when ``f(l_max) ||r0|| / sqrt(m) >= 1``
+    (``l_max <= trace K``, ``f(l) >= (1 - 1/e) min(T, 1/l)``), or where ``X(0)``, ``X'(0)`` are
+    not finite. ``size = 0`` where nothing moves (``r0 = 0`` and ``X(0) = 0``, or ``T = 0``);
+    ``5e-324`` where it moves but the size underflows.
+    """
+    m, N = A.shape
+    if not (T > 0.0 and m):
+        return 0.0, np.inf
+    ones = np.ones(N)
+    with np.errstate(all="ignore"):
+        x0, slope0 = mapping.primal(ones, ones), mapping.slope(ones, ones)  # z = 0: sign 1, gap 1 (exact)
+        r0 = y - A @ x0
+        if not (np.all(np.isfinite(r0)) and np.all(np.isfinite(slope0)) and np.all(np.isfinite(x0))):
+            return np.inf, np.inf
+        gain = float(np.max(slope0 * np.abs(A).sum(axis=0)))
+        start = float(np.max(np.abs(x0))) / gain if gain > 0.0 else np.inf
+        norm = float(np.linalg.norm(r0))
+        if norm == 0.0:
+            return start, gain
+        trace = float(slope0 @ np.einsum("ij,ij->j", A, A))
+        if 0.632 * min(T, 1.0 / trace if trace > 0 else np.inf) * norm >= math.sqrt(m):
+            return np.inf, gain
+        lam, Q = np.linalg.eigh(weighted_gram(AT, slope0))
+        lam = np.maximum(lam, 0.0)
+        f = np.where(lam > 0, -np.expm1(-lam * T) / np.where(lam > 0, lam, 1.0), T)
+        w = Q @ (f * (Q.T @ r0))
+        x = x0 + slope0 * (AT @ w)
+        size = max(float(np.max(np.abs(w))), float(np.max(np.abs(x))) / gain if gain > 0.0 else np.inf)
+    if not math.isfinite(size):
+        return np.inf, gain
+    return max(size, 5e-324), gain
+
+
+def _reached_size(W, X, gain):
+    """`_kernel_size`'s measure on a run's outputs: ``max(max_k ||w_k||_inf, max_k ||x_k||_inf / gain)``."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        top_w = float(np.max(np.abs(W), initial=0.0, where=np.isfinite(W)))
+        top_x = float(np.max(np.abs(X), initial=0.0, where=np.isfinite(X)))
+        return max(top_w, top_x / gain if gain > 0.0 else np.inf)
 
 
 def _imprecise_message(condition):
