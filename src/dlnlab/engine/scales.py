@@ -37,21 +37,25 @@ DIRECT_STEP = 5.0
 DIRECT_ITERATIONS = 8
 
 
-def data_size(Q: np.ndarray, z: np.ndarray) -> float:
-    """``||x_ls||_inf`` of the minimum-norm interpolator ``x_ls = Q z`` (1.0 if it is 0)."""
-    size = float(np.max(np.abs(Q @ z))) if z.size else 0.0
+def data_size(Q: np.ndarray, z: np.ndarray, x_ls: np.ndarray | None = None) -> float:
+    """``||x_ls||_inf`` of the minimum-norm interpolator ``x_ls = Q z`` (1.0 if it is 0); ``x_ls``
+    given: of that vector (a basis that is not orthonormal, `dlnlab.problems.GramBasis`)."""
+    if x_ls is None:
+        x_ls = Q @ z if z.size else z
+    size = float(np.max(np.abs(x_ls))) if x_ls.size else 0.0
     return size if size > 0 and math.isfinite(size) else 1.0
 
 
-def start_network(net, Q, z):
+def start_network(net, Q, z, size=None):
     """A scale at which Newton from ``lam = 0`` is easy: comparable to the data's own size.
 
     At ``scale >= ||x_ls||_inf`` (``x_ls = Q z``, the minimum-norm interpolator) the map
-    is nearly linear over the solution's range (the kernel regime).
+    is nearly linear over the solution's range (the kernel regime). ``size``: ``||x_ls||_inf``
+    when known (a basis that is not orthonormal computes it otherwise).
     """
     if not conforms(net, ScaleFamily):
         return net
-    log_start = math.log(data_size(Q, z))
+    log_start = math.log(data_size(Q, z) if size is None else size)
     if net.log_scale >= log_start:
         return net
     return net.at_log_scale(log_start)
