@@ -71,8 +71,8 @@ class RowBasis:
 @dataclass(frozen=True)
 class GramBasis:
     """The rows of ``A`` themselves as the dual's basis, for a large well-conditioned problem:
-    ``Q = A^T / s``, ``z = y / s`` (``s``: the power of two nearest ``||A||_2``, so that ``||Q||_2 ~ 1`` as
-    for an orthonormal basis and the division is exact), with ``R11`` the Cholesky factor of ``Q^T Q = R11^T R11`` (``A A^T / s^2``).
+    ``Q = A^T / s``, ``z = y / s`` (``s``: the power of two just above ``||A||_2``, so that
+    ``1/2 < ||Q||_2 <= 1`` as for an orthonormal basis, and the division is exact), with ``R11`` the Cholesky factor of ``Q^T Q = R11^T R11`` (``A A^T / s^2``).
 
     ``Q^T x = z`` is ``A x = y``; Newton's method is affine invariant, so the dual solved in these
     coordinates takes the steps it takes on the orthonormal form, without the cost of orthonormalizing
@@ -363,15 +363,16 @@ def _gram_basis(A: np.ndarray, y: np.ndarray) -> GramBasis | None:
         rcond, info = sla.lapack.dtrcon(R, norm="1", uplo="U", diag="N")
     if info != 0 or not rcond > CHOLESKY_BASIS_RCOND:
         return None
-    # s ~ ||A||_2 = ||R||_2 (30 power steps on R^T R), rounded to a power of two: A / s is exact
-    v = np.ones(m) / math.sqrt(m)
-    for _ in range(30):
-        w = R.T @ (R @ v)
-        v = w / np.linalg.norm(w)
-    norm = math.sqrt(float(np.linalg.norm(R.T @ (R @ v))))
+    # s >= ||A||_2 = ||R||_2 (10 power steps on R^T R, 2% added), the next power of two: A / s is exact
+    with serial_blas():
+        v = np.ones(m) / math.sqrt(m)
+        for _ in range(10):
+            w = R.T @ (R @ v)
+            v = w / np.linalg.norm(w)
+        norm = math.sqrt(float(np.linalg.norm(R.T @ (R @ v))))
     if not (math.isfinite(norm) and norm > 0):
         return None
-    s = 2.0 ** round(math.log2(norm))
+    s = 2.0 ** math.ceil(math.log2(1.02 * norm))
     return GramBasis(Q=(A / s).T, z=y / s, R11=R / s, scale=s, m=m)
 
 

@@ -149,32 +149,40 @@ def gram_threads():
 REUSE_KAPPA = 256.0
 #: The bounds on ``kappa`` that `HessianCache` tries, each with the coordinates outside it corrected
 #: exactly (a low-rank correction of the kept factor); the cheapest by `reuse_cost` is used.
-REUSE_WINDOWS = (4.0, 16.0, 64.0, REUSE_KAPPA)
+REUSE_WINDOWS = (4.0, 8.0, 16.0, 32.0, 64.0, 128.0, REUSE_KAPPA)
 #: Preconditioned CG iterations allowed to one Newton system before it is factored afresh.
 REUSE_CG_ITERATIONS = 20
+#: A window is tried while CG's bound is at most this many times `REUSE_CG_ITERATIONS`.
+REUSE_BOUND_SLACK = 2.0
 #: Problems with fewer Hessian flops ``N r^2`` than this factor every step: their factorization is
 #: cheaper than the Python of a CG loop.
 REUSE_WORK = 1e8
-#: A low-rank correction has at most this fraction of ``r`` coordinates (beyond it a fresh
-#: factorization costs about as much as setting the correction up).
+#: A low-rank correction has at most this fraction of ``r`` coordinates (beyond it the correction's
+#: own factorization approaches the Hessian's).
 MAX_CORRECTION = 0.5
-#: Time of one CG iteration (two passes over ``Q``, bound by memory bandwidth) in units of a Gram
-#: product ``N r^2`` flops: measured 0.04-0.06 at 1000 x 10000 on 2 cores (`reuse_cost`).
+#: The kept columns ``L^{-1} q_i`` of corrected coordinates (see `HessianCache`) number at most this many
+#: times ``r`` (their Gram matrix is kept too); beyond, they are computed afresh for the coordinates at hand.
+MAX_KEPT_ROWS = 2
+#: Time of one CG iteration (two passes over ``Q``, bound by memory bandwidth, one thread) in units
+#: of a Gram product ``N r^2``: measured 0.025-0.06 at 1000 x 10000 on 2 cores (`reuse_cost`).
 CG_ITERATION_COST = 0.05
+#: Time of a flop of the correction's setup (one thread) in units of a flop of the Gram product (the
+#: process's threads): measured 3.6 (busy machine) to 5 (quiet) at 1000 x 10000 on 2 cores.
+SETUP_FLOP_COST = 4.0
 
 
 def reuse_cost(N: int, r: int, kappa: float, corrected: int, new: int, eta: float) -> float:
     """The cost, in Gram products ``N r^2``, of a reused solve: CG's iteration bound
     ``0.5 sqrt(kappa) log(2 / eta)`` at `CG_ITERATION_COST` each, plus a correction of ``corrected``
-    coordinates, ``new`` of them not yet solved for (a triangular solve ``r^2 new``, the capacitance
-    ``c^2 r``, its LU ``2/3 c^3``).
+    coordinates, ``new`` of them not yet solved for (a triangular solve ``r^2 new``, their part of the
+    capacitance ``new c r``, its LU ``2/3 c^3``) at `SETUP_FLOP_COST`.
 
     >>> round(reuse_cost(10000, 1000, 16.0, 0, 0, 1e-2), 2)
     0.53
     """
     c = float(corrected)
-    setup = (r * r * float(new) + c * c * r + 2.0 / 3.0 * c ** 3) / (float(N) * r * r)
-    return 0.5 * math.sqrt(kappa) * math.log(2.0 / eta) * CG_ITERATION_COST + setup
+    setup = (r * r * float(new) + float(new) * c * r + 2.0 / 3.0 * c ** 3) / (float(N) * r * r)
+    return 0.5 * math.sqrt(kappa) * math.log(2.0 / eta) * CG_ITERATION_COST + SETUP_FLOP_COST * setup
 
 
 def reuse_windows(rho: np.ndarray, widths=REUSE_WINDOWS):
@@ -219,13 +227,13 @@ class HessianCache:
     the two agree exactly on ``C``, so ``min(rho / t) M <= H + t j_ref I <= max(rho / t) M`` over the
     coordinates outside ``C``: the preconditioned condition number is at most their
     ``kappa = max(rho) / min(rho)``, and CG reaches a relative residual ``eta`` within
-    ``~0.5 sqrt(kappa) log(2 / eta)`` steps. `reuse_window` picks ``t`` and ``C`` (the ratios outside
+    ``~0.5 sqrt(kappa) log(2 / eta)`` steps. `reuse_windows` picks ``t`` and ``C`` (the ratios outside
     the window of width ``kappa`` that holds the most) for each of `REUSE_WINDOWS`; the cheapest by
-    `reuse_cost` is applied by the Woodbury identity on the kept factor ``L`` (``|C| r^2`` flops
-    to set up, ``Z = L^{-1} Q_C^T |d_C - t d_ref_C|^{1/2}``, an LU of the ``|C| x |C|`` capacitance
-    ``S + Z^T Z / t``). `solve` uses it when CG's bound is within twice `REUSE_CG_ITERATIONS` steps and
-    CG confirms it within `REUSE_CG_ITERATIONS`, and otherwise forms, factors and keeps the Hessian of
-    the point (the direct solve of `solve_psd`, its jitter ``j``). Any direction it returns solves
+    `reuse_cost` is applied by the Woodbury identity on the kept factor
+    ``L`` (``|C| r^2`` flops to set up, ``Z = L^{-1} Q_C^T |d_C - t d_ref_C|^{1/2}``, an LU of the
+    ``|C| x |C|`` capacitance ``S + Z^T Z / t``). `solve` uses it when CG's bound is within twice
+    `REUSE_CG_ITERATIONS` steps and CG confirms it within `REUSE_CG_ITERATIONS`, and otherwise forms,
+    factors and keeps the Hessian of the point (the direct solve of `solve_psd`, its jitter ``j``). Any direction it returns solves
     its system to relative residual ``eta``; Newton's stopping test uses the exact gradient, so the
     reuse changes the path to a limit, not the limit.
 
@@ -253,26 +261,29 @@ class HessianCache:
 
     def _kept(self, factor) -> None:
         self.factor = factor
-        if factor is not None:  # the columns of L^{-1} Q_C^T computed so far, as rows (see _preconditioner)
+        if factor is not None:  # the columns of L^{-1} Q_C^T computed so far, as rows, and their Gram matrix
             self._row = np.full(factor[1].shape, -1)
             self._rows = np.empty((0, factor[0].shape[0]))
+            self._gram = np.empty((0, 0))
 
-    def solve(self, Q: np.ndarray, d: np.ndarray, b: np.ndarray, *, eta: float, keep=None) -> np.ndarray:
+    def solve(self, Q: np.ndarray, d: np.ndarray, b: np.ndarray, *, eta: float, keep=None, image: bool = False):
         """``v`` with ``||(H + j I) v - b|| <= eta ||b||`` (exactly, up to rounding, after a fresh factorization);
-        ``keep``: the coordinates of ``d`` the Hessian is formed over (the others are negligible)."""
+        ``keep``: the coordinates of ``d`` the Hessian is formed over (the others are negligible);
+        ``image``: return ``(v, Q v)`` (CG has ``Q v`` as a sum of its products ``Q p``: one pass over ``Q`` less)."""
         N, r = Q.shape
         large = N * r * r >= REUSE_WORK
         if self.factor is not None and (self.force or large):
             with serial_blas() if large else nullcontext():
-                v = self._reuse(Q, d, b, eta)
-            if v is not None:
-                return v
+                found = self._reuse(Q, d, b, eta)
+            if found is not None:
+                return found if image else found[0]
         H = weighted_gram(Q, d) if keep is None or keep.all() else weighted_gram(Q[keep], d[keep])
         self.factorizations += 1
         with serial_blas() if large else nullcontext():
             v, c, jitter = _solve_psd_factor(H, b)
+            Qv = Q @ v if image else None
         self._kept(None if c is None else (c, d.copy(), jitter))
-        return v
+        return (v, Qv) if image else v
 
     def _reuse(self, Q, d, b, eta):
         c, d_ref, jitter = self.factor
@@ -284,8 +295,8 @@ class HessianCache:
             rho = d / d_ref
         best = None
         for C, t, k in reuse_windows(rho):
-            # the bound is pessimistic (CG took about a quarter of it): try up to twice the budget
-            if C.size > MAX_CORRECTION * r or 0.5 * math.sqrt(k) * math.log(2.0 / eta) > 2 * REUSE_CG_ITERATIONS:
+            # the bound is pessimistic (CG took about a quarter of it): try up to REUSE_BOUND_SLACK times the budget
+            if C.size > MAX_CORRECTION * r or 0.5 * math.sqrt(k) * math.log(2.0 / eta) > REUSE_BOUND_SLACK * REUSE_CG_ITERATIONS:
                 continue
             cost = reuse_cost(N, r, k, C.size, np.count_nonzero(self._row[C] < 0), eta)
             if best is None or cost < best[0]:
@@ -305,7 +316,8 @@ class HessianCache:
         """``v -> M^{-1} v`` for ``M = t L L^T + Q_C^T diag(d_C - t d_ref_C) Q_C`` (``L``: the kept
         factor) by the Woodbury identity; None when its capacitance matrix is singular.
 
-        With ``Y = L^{-1} Q_C^T`` (its columns kept while the factor is), ``w = |d_C - t d_ref_C|^{1/2}``,
+        With ``Y = L^{-1} Q_C^T`` (its columns and their Gram matrix kept while the factor is, up to
+        `MAX_KEPT_ROWS` r of them), ``w = |d_C - t d_ref_C|^{1/2}``,
         ``S`` the signs and ``Z = Y diag(w)``: ``M^{-1} v = L^{-T} (u - Z K^{-1} Z^T u / t) / t``,
         ``u = L^{-1} v``, ``K = S + Z^T Z / t``.
         """
@@ -314,34 +326,62 @@ class HessianCache:
             return lambda v: _potrs(c, v, lower=True)[0] / t
         new = C[self._row[C] < 0]
         if new.size:
+            if self._rows.shape[0] + new.size > MAX_KEPT_ROWS * c.shape[0]:  # start the kept rows afresh
+                self._kept(self.factor)
+                new = C
             Y, info = _trtrs(c, Q[new].T, lower=1)
+            if info != 0 or not np.isfinite(Y).all():
+                return None
+            Y = Y.T
+            n = self._rows.shape[0]
+            cross = Y @ self._rows.T
+            gram = np.empty((n + new.size, n + new.size))
+            gram[:n, :n] = self._gram
+            gram[n:, :n] = cross
+            gram[:n, n:] = cross.T
+            gram[n:, n:] = Y @ Y.T
+            self._row[new] = np.arange(n, n + new.size)
+            self._rows = np.concatenate([self._rows, Y])
+            self._gram = gram
+        delta = d[C] - t * d_ref[C]
+        w = np.sqrt(np.abs(delta))
+        rows = self._row[C]
+        Zt = self._rows[rows] * w[:, None]
+        K = self._gram[np.ix_(rows, rows)] * (w[:, None] * (w[None, :] / t))
+        if not (np.isfinite(Zt).all() and np.isfinite(K).all()):
+            return None
+        if np.all(delta >= 0):  # K = I + Z^T Z / t is positive definite
+            K.flat[:: K.shape[0] + 1] += 1.0
+            L, info = _potrf(K, lower=True, clean=False, overwrite_a=True)
             if info != 0:
                 return None
-            self._row[new] = np.arange(self._rows.shape[0], self._rows.shape[0] + new.size)
-            self._rows = np.concatenate([self._rows, Y.T])
-        delta = d[C] - t * d_ref[C]
-        Zt = self._rows[self._row[C]] * np.sqrt(np.abs(delta))[:, None]
-        if not np.isfinite(Zt).all():
-            return None
-        K = (Zt @ Zt.T) / t
-        K.flat[:: K.shape[0] + 1] += np.where(delta < 0, -1.0, 1.0)
-        lu, piv, info = _getrf(K, overwrite_a=1)
-        if info != 0:
-            return None
+
+            def capacitance(u):
+                return _potrs(L, u, lower=True)[0]
+        else:
+            K.flat[:: K.shape[0] + 1] += np.where(delta < 0, -1.0, 1.0)
+            lu, piv, info = _getrf(K, overwrite_a=1)
+            if info != 0:
+                return None
+
+            def capacitance(u):
+                return _getrs(lu, piv, u)[0]
 
         def corrected(v):
             u = _trtrs(c, v, lower=1)[0]
-            u = u - (_getrs(lu, piv, Zt @ u)[0] / t) @ Zt
+            u = u - (capacitance(Zt @ u) / t) @ Zt
             return _trtrs(c, u, lower=1, trans=1)[0] / t
 
         return corrected
 
     def _cg(self, Q, d, b, eta, jitter, precondition):
-        """CG on ``(H + jitter I) v = b`` from ``v = 0``; None unless it converges within `REUSE_CG_ITERATIONS`."""
+        """CG on ``(H + jitter I) v = b`` from ``v = 0``: ``(v, Q v)``, or None unless it converges within
+        `REUSE_CG_ITERATIONS`."""
         bnorm = float(np.sqrt(b @ b))
         if not bnorm > 0:
-            return np.zeros_like(b)
+            return np.zeros_like(b), np.zeros(Q.shape[0])
         v = np.zeros_like(b)
+        Qv = np.zeros(Q.shape[0])
         res = b.copy()
         w = precondition(res)
         p = w
@@ -349,16 +389,18 @@ class HessianCache:
         if not (rw > 0 and math.isfinite(rw)):
             return None
         for _ in range(REUSE_CG_ITERATIONS):
-            Hp = Q.T @ (d * (Q @ p)) + jitter * p
+            Qp = Q @ p
+            Hp = Q.T @ (d * Qp) + jitter * p
             curv = float(p @ Hp)
             self.cg_iterations += 1
             if not (curv > 0 and math.isfinite(curv)):
                 return None
             alpha = rw / curv
             v = v + alpha * p
+            Qv += alpha * Qp
             res = res - alpha * Hp
             if float(np.sqrt(res @ res)) <= eta * bnorm:
-                return v if np.isfinite(v).all() else None
+                return (v, Qv) if np.isfinite(v).all() else None
             w = precondition(res)
             rw_new = float(res @ w)
             if not (rw_new > 0 and math.isfinite(rw_new)):
