@@ -140,3 +140,17 @@ def test_large_limit_with_reuse_equals_factoring_every_step(depth, monkeypatch):
     # both solve to rtol 1e-12 and polish to the rounding floor: x agrees to ~cond * 1e-15
     assert np.max(np.abs(reused.x - fresh.x)) <= 1e-12 * np.max(np.abs(fresh.x))
     assert reused.residual <= 1e-12 and reused.kkt <= dl.limits.KKT_TOL
+
+
+@pytest.mark.parametrize("depth", [2.0, 3.0])
+def test_large_problems_reach_the_target_in_one_stage_with_the_continuations_limit(depth, monkeypatch):
+    from dlnlab.engine import scales
+    P = dl.gaussian_problem(250, 1600, 20, seed=1)
+    net = dl.SymmetricDLN(depth=depth, scale=1e-6)
+    one = dl.flow_limit(P, net)
+    monkeypatch.setattr(scales, "LARGE_DIRECT_STEP", 0.0)  # the stages of FIRST_STEP, as for small problems
+    staged = dl.flow_limit(P, net)
+    assert one.stages == 1 < staged.stages and one.iterations < staged.iterations
+    # both polish to the rounding floor (measured 5e-16 relative)
+    assert np.max(np.abs(one.x - staged.x)) <= 1e-12 * np.max(np.abs(staged.x))
+    assert one.converged and one.residual <= 1e-12 and one.kkt <= dl.limits.KKT_TOL

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..networks.base import ScaleFamily, conforms, normalize
 from .faces import SNAP_CONSISTENCY, snap_to_face
-from .linalg import REUSE_WORK
+from . import linalg
 from .steps import DualState, newton, step_to
 
 #: Residual tolerance of the intermediate continuation stages: they only need to be close
@@ -101,7 +101,7 @@ def continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_s
     point reached and the failure's status.
     """
     total, stages = 0, 0
-    large = Q.shape[0] * Q.shape[1] ** 2 >= REUSE_WORK
+    large = Q.shape[0] * Q.shape[1] ** 2 >= linalg.REUSE_WORK
     direct_step, direct_iterations = (LARGE_DIRECT_STEP, LARGE_DIRECT_ITERATIONS) if large else (DIRECT_STEP,
                                                                                              DIRECT_ITERATIONS)
     theta, eps = start.log_scale, start.small_parameter
