@@ -190,7 +190,7 @@ def _hessian_cache(basis) -> HessianCache:
     cache = HessianCache()
     if isinstance(basis, GramBasis):
         R = basis.R11
-        cache.keep(R.T, np.ones(basis.Q.shape[0]), JITTER * float(np.max(np.einsum("ij,ij->j", R, R))))
+        cache.use_factor(R.T, np.ones(basis.Q.shape[0]), JITTER * float(np.max(np.einsum("ij,ij->j", R, R))))
     return cache
 
 

@@ -71,8 +71,9 @@ class RowBasis:
 @dataclass(frozen=True)
 class GramBasis:
     """The rows of ``A`` themselves as the dual's basis, for a large well-conditioned problem:
-    ``Q = A^T / s``, ``z = y / s`` (``s``: the power of two just above ``||A||_2``, so that
-    ``1/2 < ||Q||_2 <= 1`` as for an orthonormal basis, and the division is exact), with ``R11`` the Cholesky factor of ``Q^T Q = R11^T R11`` (``A A^T / s^2``).
+    ``Q = A^T / s``, ``z = y / s`` with ``s`` the power of two just above ``||A||_2`` (as estimated by
+    10 power steps: ``||Q||_2`` is about 1, as for an orthonormal basis, and the division is exact),
+    and ``R11`` the Cholesky factor of ``Q^T Q = R11^T R11`` (``A A^T / s^2``).
 
     ``Q^T x = z`` is ``A x = y``; Newton's method is affine invariant, so the dual solved in these
     coordinates takes the steps it takes on the orthonormal form, without the cost of orthonormalizing

@@ -191,7 +191,8 @@ def reuse_windows(rho: np.ndarray, widths=REUSE_WINDOWS):
     its actual width. Zero and infinite ratios are always corrected, NaN ones (``0 / 0``: a coordinate
     absent from both Hessians) never.
 
-    >>> [(c.tolist(), round(t, 3), round(k, 3)) for c, t, k in reuse_windows(np.array([1.0, 1.1, 0.9, 50.0, 0.0]), [4.0])]
+    >>> [(c.tolist(), round(t, 3), round(k, 3))
+    ...  for c, t, k in reuse_windows(np.array([1.0, 1.1, 0.9, 50.0, 0.0]), [4.0])]
     [([3, 4], 0.995, 1.222)]
     """
     ok = (rho > 0) & np.isfinite(rho)
@@ -229,13 +230,14 @@ class HessianCache:
     ``kappa = max(rho) / min(rho)``, and CG reaches a relative residual ``eta`` within
     ``~0.5 sqrt(kappa) log(2 / eta)`` steps. `reuse_windows` picks ``t`` and ``C`` (the ratios outside
     the window of width ``kappa`` that holds the most) for each of `REUSE_WINDOWS`; the cheapest by
-    `reuse_cost` is applied by the Woodbury identity on the kept factor
-    ``L`` (``|C| r^2`` flops to set up, ``Z = L^{-1} Q_C^T |d_C - t d_ref_C|^{1/2}``, an LU of the
-    ``|C| x |C|`` capacitance ``S + Z^T Z / t``). `solve` uses it when CG's bound is within twice
-    `REUSE_CG_ITERATIONS` steps and CG confirms it within `REUSE_CG_ITERATIONS`, and otherwise forms,
-    factors and keeps the Hessian of the point (the direct solve of `solve_psd`, its jitter ``j``). Any direction it returns solves
-    its system to relative residual ``eta``; Newton's stopping test uses the exact gradient, so the
-    reuse changes the path to a limit, not the limit.
+    `reuse_cost` is applied by the Woodbury identity on the kept factor ``L`` (``|C| r^2`` flops to set
+    up, ``Z = L^{-1} Q_C^T |d_C - t d_ref_C|^{1/2}``, an LU of the ``|C| x |C|`` capacitance
+    ``S + Z^T Z / t``, ``S`` the signs of ``d_C - t d_ref_C``). `solve` uses it when CG's bound is within
+    `REUSE_BOUND_SLACK` times `REUSE_CG_ITERATIONS` steps and CG confirms it within
+    `REUSE_CG_ITERATIONS`, and otherwise forms, factors and keeps the Hessian of the point (the direct
+    solve of `solve_psd`, its jitter ``j``). Any direction it returns solves its system to relative
+    residual ``eta``; Newton's stopping test uses the exact gradient, so the reuse changes the path to
+    a limit, not the limit.
 
     >>> import numpy as np
     >>> Q = np.linalg.qr(np.random.default_rng(0).standard_normal((40, 12)))[0]
@@ -255,7 +257,7 @@ class HessianCache:
         self.corrections = 0  # reused solves with a low-rank correction
         self.corrected = 0  # coordinates in those corrections, summed
 
-    def keep(self, factor: np.ndarray, d_ref: np.ndarray, jitter: float = 0.0) -> None:
+    def use_factor(self, factor: np.ndarray, d_ref: np.ndarray, jitter: float = 0.0) -> None:
         """Keep the lower Cholesky factor of ``Q^T diag(d_ref) Q + jitter I``, computed elsewhere."""
         self._kept((factor, np.array(d_ref, dtype=float), float(jitter)))
 
@@ -295,8 +297,9 @@ class HessianCache:
             rho = d / d_ref
         best = None
         for C, t, k in reuse_windows(rho):
-            # the bound is pessimistic (CG took about a quarter of it): try up to REUSE_BOUND_SLACK times the budget
-            if C.size > MAX_CORRECTION * r or 0.5 * math.sqrt(k) * math.log(2.0 / eta) > REUSE_BOUND_SLACK * REUSE_CG_ITERATIONS:
+            # the bound is pessimistic (CG took about a quarter of it): up to REUSE_BOUND_SLACK times the budget
+            bound = 0.5 * math.sqrt(k) * math.log(2.0 / eta)
+            if C.size > MAX_CORRECTION * r or bound > REUSE_BOUND_SLACK * REUSE_CG_ITERATIONS:
                 continue
             cost = reuse_cost(N, r, k, C.size, np.count_nonzero(self._row[C] < 0), eta)
             if best is None or cost < best[0]:
