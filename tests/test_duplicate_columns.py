@@ -109,3 +109,28 @@ def test_the_batch_axis_keeps_duplicates_equal(seed, depth, log10_scale):
         if single.success:
             assert np.max(np.abs(res.x - single.x)) <= 1e-9 * size
     assert not out.fallback.all()  # the batch itself solved some of them
+
+
+def test_faces_of_full_row_rank_skip_the_svd_with_its_answer(monkeypatch):
+    """`face_projector` certifies full row rank by a Cholesky of ``Q_F Q_F^T`` (no SVD): where it does, the
+    SVD finds full rank too (the answer is None); rank-deficient or ill-conditioned faces go to the SVD."""
+    from dlnlab.engine import faces
+    rng = np.random.default_rng(7)
+    Q = np.linalg.qr(rng.standard_normal((2000, 300)))[0]
+    cases = [Q[rng.choice(2000, n, replace=False)] for n in (2, 50, 200, 290)]
+    dup = Q[:40].copy()
+    dup[-1] = dup[0]  # a repeated row: rank 39
+    ill = Q[:40].copy()
+    ill[-1] = ill[0] + 1e-9 * ill[1]  # cond ~ 1e9, above FULL_RANK_BOUND
+    for QF in cases:
+        assert faces._certified_full_row_rank(QF)
+        assert np.linalg.matrix_rank(QF, tol=faces.FACE_RANK_RTOL * np.linalg.norm(QF, 2)) == QF.shape[0]
+    assert not faces._certified_full_row_rank(dup) and not faces._certified_full_row_rank(ill)
+    signs = [np.where(rng.random(QF.shape[0]) < 0.5, -1.0, 1.0) for QF in cases + [dup, ill]]
+    signs[-2][-1] = signs[-2][0]  # the repeated row's sign: a consistent face
+    fast = [faces.face_projector(QF, sF) for QF, sF in zip(cases + [dup, ill], signs)]
+    monkeypatch.setattr(faces, "FULL_RANK_BOUND", 0.0)  # the SVD every time
+    slow = [faces.face_projector(QF, sF) for QF, sF in zip(cases + [dup, ill], signs)]
+    assert all(f is None and s is None for f, s in zip(fast[:4], slow[:4]))
+    assert fast[4] is not None and np.array_equal(fast[4], slow[4])  # the duplicate's face, by the SVD
+    assert (fast[5] is None) == (slow[5] is None)

@@ -33,7 +33,8 @@ from .engine.steps import POLISH_STEPS
 from .engine.faces import face_tolerance
 from .engine.kernel import KERNEL_SCALE, kernel_kkt, kernel_limit
 from .engine import lean
-from .problems import Problem, as_problem
+from .engine.linalg import JITTER
+from .problems import GramBasis, Problem, RowBasis, as_problem
 from .results import Result, check_tolerance
 
 #: Default tolerance on the relative residual of the orthonormal system. Newton converges
@@ -147,25 +148,26 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
     problem = as_problem(A, y) if conforms(net, Network) else None
     _check_network(net, "flow_limit(A, y, net)")
     rtol = _check_options(rtol, max_iter, max_stages, "flow_limit")
-    basis = problem.basis
+    basis = problem.solver_basis
     Q, z = basis.Q, basis.z
     N = problem.N
+    x_ls = None if isinstance(basis, RowBasis) else basis.min_norm()
 
     # Homogeneity (SymmetricDLN.normalized): solve for y / beta at scale / beta, with
     # beta the size of the minimum-norm interpolator, so that tiny or huge data behave
     # like data of size 1.
-    beta = data_size(Q, z) if isinstance(net, SymmetricDLN) else 1.0
+    beta = data_size(Q, z, x_ls) if isinstance(net, SymmetricDLN) else 1.0
     target = net.normalized(beta) if beta != 1.0 else net
     z = z / beta
     if isinstance(net, SymmetricDLN) and target.log_scale >= math.log(KERNEL_SCALE):
         return kernel_result(problem, net, target, beta, rtol=rtol, max_iter=max_iter, throw=throw)
-    start = start_network(target, Q, z)
+    start = start_network(target, Q, z, None if x_ls is None else data_size(Q, z, x_ls / beta))
     zero = DualState(np.zeros(basis.rank), np.ones(N), np.ones(N), np.zeros(basis.rank))
     total = 0
     stages = 0
     status, message = "converged", ""
     intermediate_tol = max(rtol, INTERMEDIATE_TOL)
-    hessian = HessianCache()  # factorizations the Newton steps of every stage may reuse
+    hessian = _hessian_cache(basis)  # factorizations the Newton steps of every stage may reuse
     if start is not target and start.log_scale - target.log_scale <= lean.LEAN_DIRECT_SPAN:
         # a small problem at a moderate scale: Newton at the target from 0 first, on a budget
         mapping = target.mirror_map()
@@ -193,6 +195,17 @@ def flow_limit(A, y=None, net=None, *, rtol: float = RTOL, max_iter: int = 100,
     result = finish(problem, net, target, beta, state, status=status, message=message, iterations=total,
                     stages=stages, rtol=rtol, hessian=hessian)
     return _checked(result, throw)
+
+
+def _hessian_cache(basis) -> HessianCache:
+    """A `HessianCache` for the Newton steps of one continuation; for a `GramBasis` it starts with the
+    factor ``R11^T`` of ``Q^T Q = Q^T diag(1) Q`` (the basis's own Cholesky factor: the Hessian at
+    ``lam = 0``, where every slope is ``X'(0)``, is a multiple of it)."""
+    cache = HessianCache()
+    if isinstance(basis, GramBasis):
+        R = basis.R11
+        cache.use_factor(R.T, np.ones(basis.Q.shape[0]), JITTER * float(np.max(np.einsum("ij,ij->j", R, R))))
+    return cache
 
 
 def _checked(result: LimitResult, throw: bool) -> LimitResult:
@@ -266,9 +279,10 @@ def flow_limit_path(A, y=None, net=None, scales=None, *, log_scales=None, rtol: 
     nets = {t: net.at_log_scale(t) for t in order}
     for each in nets.values():
         _check_network(each, "flow_limit_path(A, y, net, scales)")
-    basis = problem.basis
+    basis = problem.solver_basis
     Q, z = basis.Q, basis.z
-    beta = data_size(Q, z) if isinstance(net, SymmetricDLN) else 1.0
+    x_ls = None if isinstance(basis, RowBasis) else basis.min_norm()
+    beta = data_size(Q, z, x_ls) if isinstance(net, SymmetricDLN) else 1.0
     solved = {}
     if isinstance(net, SymmetricDLN):  # scales far above the data: flow_limit's kernel-regime solve
         for t in order:
@@ -279,11 +293,11 @@ def flow_limit_path(A, y=None, net=None, scales=None, *, log_scales=None, rtol: 
     z = z / beta
     run, polishing, stages = 0, sum(res.iterations for res in solved.values()), 0
     if order:
-        start = start_network(targets[0], Q, z)
+        start = start_network(targets[0], Q, z, None if x_ls is None else data_size(Q, z, x_ls / beta))
         state = DualState(np.zeros(basis.rank), np.ones(problem.N), np.ones(problem.N), np.zeros(basis.rank))
         intermediate_tol = max(rtol, INTERMEDIATE_TOL)
         tol0 = rtol if start is targets[0] else intermediate_tol
-        hessian = HessianCache()
+        hessian = _hessian_cache(basis)
         state, its0, ok = newton(Q, z, start.mirror_map(), state, tol=tol0, max_iter=max_iter, hessian=hessian)
         if ok:
             stops = continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_stages, hessian,
@@ -392,17 +406,19 @@ def finish(problem: Problem, net, target, beta: float, state: DualState, *, stat
     in the caller's units; otherwise its status becomes ``"failed"`` with the reason. A residual
     above ``rtol`` that only the floor admits is ``"imprecise"`` when it exceeds `FLOOR_CAP`.
     """
-    Q, z = problem.basis.Q, problem.basis.z / beta
+    basis = problem.solver_basis
+    Q, z = basis.Q, basis.z / beta
     total = iterations
     mapping = target.mirror_map()
     if status == "converged" and not polished:
         state, its = polish(Q, z, mapping, state, hessian=hessian)
         total += its
-    lam = problem.basis.to_dual(state.mu / net.dual_scale)
+    lam = basis.to_dual(state.mu / net.dual_scale)
     net_map = net.mirror_map()
+    # the same evidence on lists of floats (small problems; their basis is orthonormal, RowBasis)
     quick = lean.lean_evidence(problem.A, problem.y, problem.y_norm, Q, z * beta, net_map, mapping, beta, state,
-                               rtol) if lean.lean_kernel(Q, mapping) is not None else None
-    if quick is not None:  # the same evidence on lists of floats (small problems)
+                               rtol) if isinstance(basis, RowBasis) and lean.lean_kernel(Q, mapping) is not None else None
+    if quick is not None:
         x, residual, kkt, floor, passes = quick
         finite = True
     else:
@@ -410,7 +426,7 @@ def finish(problem: Problem, net, target, beta: float, state: DualState, *, stat
         with np.errstate(all="ignore"):
             finite = bool(np.all(np.isfinite(x)))
             residual = problem.relative_residual(x) if finite else math.inf
-            kkt = kkt_error(Q, net_map, x, state) if finite else math.inf
+            kkt = kkt_error(Q, net_map, x, state, basis.off_range) if finite else math.inf
         floor = beta * rounding_floor(mapping.slope(state.sign, state.gap), state.gap) if finite else math.inf
         passes = finite and residual_check(Q, z * beta, x, rtol, floor)[1]
     if status == "converged" and not passes:

@@ -59,6 +59,61 @@ class RowBasis:
         lam[self.perm[: self.rank]] = _solve_upper(self.R11, mu)
         return lam
 
+    def min_norm(self) -> np.ndarray:
+        """The minimum-norm solution ``x_ls = Q z`` of ``A x = y``."""
+        return self.Q @ self.z
+
+    def off_range(self, v: np.ndarray) -> np.ndarray:
+        """``v - Q Q^T v``: the part of ``v`` off range(A^T)."""
+        return v - self.Q @ (self.Q.T @ v)
+
+
+@dataclass(frozen=True)
+class GramBasis:
+    """The rows of ``A`` themselves as the dual's basis, for a large well-conditioned problem:
+    ``Q = A^T / s``, ``z = y / s`` with ``s`` the power of two just above ``||A||_2`` (as estimated by
+    10 power steps: ``||Q||_2`` is about 1, as for an orthonormal basis, and the division is exact),
+    and ``R11`` the Cholesky factor of ``Q^T Q = R11^T R11`` (``A A^T / s^2``).
+
+    ``Q^T x = z`` is ``A x = y``; Newton's method is affine invariant, so the dual solved in these
+    coordinates takes the steps it takes on the orthonormal form, without the cost of orthonormalizing
+    (2-3 Gram products at 1000 x 10000). ``to_dual(mu) = mu / s`` (``A^T lam = Q mu``); the projections
+    that orthonormality gave for free (`min_norm`, `off_range`) are solves with ``R11``.
+    """
+
+    Q: np.ndarray
+    z: np.ndarray
+    R11: np.ndarray
+    scale: float
+    m: int
+
+    @property
+    def rank(self) -> int:
+        return self.m
+
+    @property
+    def perm(self) -> np.ndarray:
+        return np.arange(self.m)
+
+    def to_dual(self, mu: np.ndarray) -> np.ndarray:
+        return np.asarray(mu, dtype=float) / self.scale
+
+    def _normal_solve(self, b: np.ndarray) -> np.ndarray:
+        return sla.cho_solve((self.R11, False), b, check_finite=False)
+
+    def min_norm(self) -> np.ndarray:
+        """``x_ls = Q (Q^T Q)^{-1} z``, the minimum-norm solution of ``A x = y``."""
+        return self.Q @ self._normal_solve(self.z)
+
+    def off_range(self, v: np.ndarray) -> np.ndarray:
+        """``v - Q lam`` for the least-squares ``lam`` (normal equations and one step of refinement):
+        the part of ``v`` off range(A^T), and an explicit certificate (``||v - Q lam||`` bounds the
+        distance of ``v`` from range(A^T) for any ``lam``)."""
+        lam = self._normal_solve(self.Q.T @ v)
+        res = v - self.Q @ lam
+        lam = lam + self._normal_solve(self.Q.T @ res)
+        return v - self.Q @ lam
+
 
 def real_array(v, name: str, error: type = ProblemError) -> np.ndarray:
     """``v`` (array-like or `scipy.sparse`) as a float64 array, or `ProblemError` saying why not.
@@ -150,7 +205,8 @@ class Problem:
     x_true: np.ndarray | None = None
     name: str = ""
     A_sparse: sp.csr_array | None = field(init=False, repr=False)
-    _basis: RowBasis = field(init=False, repr=False)
+    _basis: RowBasis | None = field(init=False, repr=False)
+    _gram: GramBasis | None = field(init=False, repr=False)
 
     def __post_init__(self):
         given = self.A
@@ -170,7 +226,9 @@ class Problem:
         object.__setattr__(self, "A_sparse", A_sparse)
         object.__setattr__(self, "y", y)
         object.__setattr__(self, "x_true", x_true)
-        object.__setattr__(self, "_basis", _row_basis(A, y))
+        gram = _gram_basis(A, y)
+        object.__setattr__(self, "_gram", gram)
+        object.__setattr__(self, "_basis", _row_basis(A, y) if gram is None else None)
         if x_true is not None and self.truth_residual > RANGE_RTOL:
             warnings.warn(
                 f"x_true does not satisfy A x_true = y: ||A x_true - y|| is {self.truth_residual:.2e} relative to "
@@ -188,12 +246,21 @@ class Problem:
 
     @property
     def rank(self) -> int:
-        return self._basis.rank
+        return self.solver_basis.rank
 
     @property
     def basis(self) -> RowBasis:
-        """Orthonormal-row form used by the solvers (see `RowBasis`)."""
+        """Orthonormal-row form (see `RowBasis`); computed on first use for a problem whose solvers
+        run on its rows (`solver_basis`)."""
+        if self._basis is None:
+            object.__setattr__(self, "_basis", _row_basis(self.A, self.y, self._gram))
         return self._basis
+
+    @property
+    def solver_basis(self) -> RowBasis | GramBasis:
+        """The basis `flow_limit` solves the dual in: the rows of ``A`` (`GramBasis`) for a large
+        problem whose ``A A^T`` is certified well conditioned, else the orthonormal `basis`."""
+        return self._gram if self._gram is not None else self.basis
 
     @cached_property
     def truth_residual(self) -> float | None:
@@ -284,21 +351,54 @@ CHOLESKY_BASIS_RCOND = 1e-3
 CHOLESKY_BASIS_ORTHOGONALITY = 1e-13
 
 
-def _cholesky_basis(A: np.ndarray, y: np.ndarray) -> RowBasis | None:
-    """The row basis by CholeskyQR, ``R^T R = A A^T``, ``Q = A^T R^{-1}``, or None where it is not certified.
+def _gram_basis(A: np.ndarray, y: np.ndarray) -> GramBasis | None:
+    """The `GramBasis` of a problem with at least `FAST_BASIS_WORK` flops ``m^2 N`` whose ``A A^T = R^T R``
+    has LAPACK's estimate of ``1 / cond_1(R)`` above `CHOLESKY_BASIS_RCOND` (then ``A`` has full row rank
+    ``m`` and every ``y`` is in its range); None otherwise. One Gram product and an ``m x m`` Cholesky."""
+    m, N = A.shape
+    if not (0 < m <= N and m * m * N >= FAST_BASIS_WORK):
+        return None
+    from .engine.linalg import gram_threads, serial_blas  # (the engine imports the networks, which import this module)
+
+    with gram_threads():
+        G = A @ A.T
+    with serial_blas():
+        R, info = sla.lapack.dpotrf(G, lower=False, clean=True, overwrite_a=True)
+        if info != 0 or not np.all(np.isfinite(R)):
+            return None
+        rcond, info = sla.lapack.dtrcon(R, norm="1", uplo="U", diag="N")
+    if info != 0 or not rcond > CHOLESKY_BASIS_RCOND:
+        return None
+    # s >= ||A||_2 = ||R||_2 (10 power steps on R^T R, 2% added), the next power of two: A / s is exact
+    with serial_blas():
+        v = np.ones(m) / math.sqrt(m)
+        for _ in range(10):
+            w = R.T @ (R @ v)
+            v = w / np.linalg.norm(w)
+        norm = math.sqrt(float(np.linalg.norm(R.T @ (R @ v))))
+    if not (math.isfinite(norm) and norm > 0):
+        return None
+    s = 2.0 ** math.ceil(math.log2(1.02 * norm))
+    return GramBasis(Q=(A / s).T, z=y / s, R11=R / s, scale=s, m=m)
+
+
+def _cholesky_basis(A: np.ndarray, y: np.ndarray, R: np.ndarray | None = None) -> RowBasis | None:
+    """The row basis by CholeskyQR, ``R^T R = A A^T``, ``Q = A^T R^{-1}``, or None where it is not certified
+    (``R``: the factor when already known, e.g. from `_gram_basis`).
 
     Its cost is one Gram product, one triangular solve and the certificate (a second Gram product,
     ``Q^T Q``): 3.3 products ``A A^T`` at 1000 x 10000, against 5.2 for the Householder QR.
     ``range(Q) = range(A^T)`` by construction; orthonormality is measured, not assumed: the basis
     is kept only when ``||Q^T Q - I||_F <= CHOLESKY_BASIS_ORTHOGONALITY``.
     """
-    G = A @ A.T
-    R, info = sla.lapack.dpotrf(G, lower=False, clean=True, overwrite_a=True)
-    if info != 0 or not np.all(np.isfinite(R)):
-        return None
-    rcond, info = sla.lapack.dtrcon(R, norm="1", uplo="U", diag="N")
-    if info != 0 or not rcond > CHOLESKY_BASIS_RCOND:
-        return None
+    if R is None:
+        G = A @ A.T
+        R, info = sla.lapack.dpotrf(G, lower=False, clean=True, overwrite_a=True)
+        if info != 0 or not np.all(np.isfinite(R)):
+            return None
+        rcond, info = sla.lapack.dtrcon(R, norm="1", uplo="U", diag="N")
+        if info != 0 or not rcond > CHOLESKY_BASIS_RCOND:
+            return None
     W = sla.solve_triangular(R, A, trans="T", lower=False, check_finite=False)  # W = R^{-T} A = Q^T
     E = W @ W.T
     E.flat[:: E.shape[0] + 1] -= 1.0
@@ -345,7 +445,7 @@ def _solve_upper(R: np.ndarray, b: np.ndarray, transposed: bool = False) -> np.n
     return sla.solve_triangular(R.T, b, lower=True) if transposed else sla.solve_triangular(R, b, lower=False)
 
 
-def _row_basis(A: np.ndarray, y: np.ndarray) -> RowBasis:
+def _row_basis(A: np.ndarray, y: np.ndarray, gram: GramBasis | None = None) -> RowBasis:
     """QR of ``A^T``: rank, orthonormal rows, and the range test for ``y``.
 
     For large problems (`FAST_BASIS_WORK`), first CholeskyQR where it is certified orthonormal
@@ -357,7 +457,7 @@ def _row_basis(A: np.ndarray, y: np.ndarray) -> RowBasis:
     """
     m = A.shape[0]
     if 0 < m <= A.shape[1] and m * m * A.shape[1] >= FAST_BASIS_WORK:
-        basis = _cholesky_basis(A, y)
+        basis = _cholesky_basis(A, y, None if gram is None else gram.R11 * gram.scale)
         if basis is not None:
             return basis
         Q, R = sla.qr(A.T, mode="economic")

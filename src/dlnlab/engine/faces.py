@@ -26,6 +26,11 @@ SNAP_CONSISTENCY_CAP = 1e-10
 #: differ by that much), so the rank test must look well above it; the consistency test
 #: (`SNAP_CONSISTENCY`) guards what the projection may then change.
 FACE_RANK_RTOL = 1e-12
+#: `face_projector` skips its SVD when ``||R||_F ||R^{-1}||_F`` (an upper bound on ``cond_2(Q_F)``, with
+#: ``R^T R = Q_F Q_F^T``) is below this: the SVD would then find full row rank (singular values above
+#: 1e-6 of the largest, far above `FACE_RANK_RTOL`) and return None. Gaussian 1000 x 10000 faces of
+#: 200-230 rows measured bounds of ~1e3; the SVD cost them 1.7 Gram products ``A A^T`` each.
+FULL_RANK_BOUND = 1e6
 #: Gaps more than this factor apart are snapped on separate levels (see `_finest_level`):
 #: a level then keeps ~1e-16 * LEVEL_RATIO relative precision in its smallest gap.
 LEVEL_RATIO = 1e4
@@ -93,7 +98,9 @@ def _finest_level(gap: np.ndarray) -> np.ndarray:
 
 def face_projector(QF: np.ndarray, sF: np.ndarray, tol: float = SNAP_CONSISTENCY) -> np.ndarray | None:
     """Orthonormal basis of range(A_F^T) if F is an overdetermined face (``sign_F`` in it to
-    ``tol``); else None."""
+    ``tol``); else None (a face of full row rank is certified by `FULL_RANK_BOUND` without an SVD)."""
+    if QF.shape[0] <= QF.shape[1] and _certified_full_row_rank(QF):
+        return None
     U, sv, _ = np.linalg.svd(QF, full_matrices=False)
     r = int(np.sum(sv > FACE_RANK_RTOL * sv[0]))
     if r >= QF.shape[0]:
@@ -102,3 +109,20 @@ def face_projector(QF: np.ndarray, sF: np.ndarray, tol: float = SNAP_CONSISTENCY
     if np.max(np.abs(sF - U @ (U.T @ sF))) > tol:
         return None
     return U
+
+
+def _certified_full_row_rank(QF: np.ndarray) -> bool:
+    """Whether ``cond_2(Q_F) <= ||R||_F ||R^{-1}||_F < FULL_RANK_BOUND``, ``R^T R = Q_F Q_F^T`` (Cholesky):
+    ``n^3`` flops for ``n`` rows, against ``n^2 r`` and more for the SVD.
+
+    >>> _certified_full_row_rank(np.eye(3)[:2]), _certified_full_row_rank(np.array([[1.0, 0.0], [1.0, 0.0]]))
+    (True, False)
+    """
+    R, info = lapack.dpotrf(QF @ QF.T, lower=False, clean=True)
+    if info != 0:
+        return False
+    Rinv, info = lapack.dtrtri(R, lower=False)
+    if info != 0:
+        return False
+    bound = float(np.linalg.norm(R)) * float(np.linalg.norm(Rinv))
+    return math.isfinite(bound) and bound < FULL_RANK_BOUND

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..networks.base import ScaleFamily, conforms, normalize
 from .faces import SNAP_CONSISTENCY, snap_to_face
+from . import linalg
 from .steps import DualState, newton, step_to
 
 #: Residual tolerance of the intermediate continuation stages: they only need to be close
@@ -32,26 +33,41 @@ EASY_STAGE = 4
 #: The first continuation step, in log-scale units.
 FIRST_STEP = 2.0
 #: A target at most this far below the start (in log-scale units) is first tried in one stage, with
-#: at most `DIRECT_ITERATIONS` Newton iterations; if that fails the run takes the usual first step.
+#: at most `DIRECT_ITERATIONS` Newton iterations; if that fails the run takes the usual first step
+#: (large problems: `LARGE_DIRECT_STEP`).
 DIRECT_STEP = 5.0
 DIRECT_ITERATIONS = 8
+#: Problems whose Newton systems reuse a kept factorization (``N r^2 >=``
+#: `dlnlab.engine.linalg.REUSE_WORK`) pay per Newton step, not per stage, and a stage's corrector
+#: there takes about as many steps as a solve from the start (1000 x 10000, scale 1e-6: 17 and 30
+#: Newton steps in one stage at p = 2 and 3, against 48 and 82 in 7 and 10 stages of `FIRST_STEP`;
+#: scale 1e-9, p = 2, 3, 4: 17-21, 30-32, 31-36 against 65, 89, 185): they try a target up to this far
+#: below the start in one stage, with `LARGE_DIRECT_ITERATIONS`. Farther, the weak directions of the
+#: Hessian (slopes below its jitter, 1e-14 of the largest) slow the direct stage down (p = 3 at
+#: scale 1e-12 stalled at a residual of 4e-11).
+LARGE_DIRECT_STEP = 22.0
+LARGE_DIRECT_ITERATIONS = 50
 
 
-def data_size(Q: np.ndarray, z: np.ndarray) -> float:
-    """``||x_ls||_inf`` of the minimum-norm interpolator ``x_ls = Q z`` (1.0 if it is 0)."""
-    size = float(np.max(np.abs(Q @ z))) if z.size else 0.0
+def data_size(Q: np.ndarray, z: np.ndarray, x_ls: np.ndarray | None = None) -> float:
+    """``||x_ls||_inf`` of the minimum-norm interpolator ``x_ls = Q z`` (1.0 if it is 0); ``x_ls``
+    given: of that vector (a basis that is not orthonormal, `dlnlab.problems.GramBasis`)."""
+    if x_ls is None:
+        x_ls = Q @ z if z.size else z
+    size = float(np.max(np.abs(x_ls))) if x_ls.size else 0.0
     return size if size > 0 and math.isfinite(size) else 1.0
 
 
-def start_network(net, Q, z):
+def start_network(net, Q, z, size=None):
     """A scale at which Newton from ``lam = 0`` is easy: comparable to the data's own size.
 
     At ``scale >= ||x_ls||_inf`` (``x_ls = Q z``, the minimum-norm interpolator) the map
-    is nearly linear over the solution's range (the kernel regime).
+    is nearly linear over the solution's range (the kernel regime). ``size``: ``||x_ls||_inf``
+    when known (a basis that is not orthonormal computes it otherwise).
     """
     if not conforms(net, ScaleFamily):
         return net
-    log_start = math.log(data_size(Q, z))
+    log_start = math.log(data_size(Q, z) if size is None else size)
     if net.log_scale >= log_start:
         return net
     return net.at_log_scale(log_start)
@@ -85,6 +101,9 @@ def continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_s
     point reached and the failure's status.
     """
     total, stages = 0, 0
+    large = Q.shape[0] * Q.shape[1] ** 2 >= linalg.REUSE_WORK
+    direct_step, direct_iterations = (LARGE_DIRECT_STEP, LARGE_DIRECT_ITERATIONS) if large else (DIRECT_STEP,
+                                                                                             DIRECT_ITERATIONS)
     theta, eps = start.log_scale, start.small_parameter
     step = None
     last = None  # (eps before, eps after, move) of the last stage
@@ -94,7 +113,7 @@ def continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_s
         theta_end = target.log_scale
         direct = False  # the first stage tries the whole way to a near target, on a small budget
         if step is None and theta > theta_end:
-            direct = theta - theta_end <= DIRECT_STEP
+            direct = theta - theta_end <= direct_step
             step = theta - theta_end if direct else max(min(FIRST_STEP, theta - theta_end), 1e-3)
         # a target solved as the start itself is in its own units (its c, see SymmetricDLN.normalized)
         segment, r_end = 0, (stage_rescaling(target, target.mirror_map()) if target is start else 1.0)
@@ -123,7 +142,7 @@ def continuation_path(Q, z, start, targets, state, rtol, intermediate_tol, max_s
                 # the prediction shrinks tiny gaps by cancellation: restore the face exactly
                 guess = snap_to_face(Q, guess, faces, face_tol)
             tol = rtol if net is target else intermediate_tol
-            budget = DIRECT_ITERATIONS if direct else STAGE_ITERATIONS
+            budget = direct_iterations if direct else STAGE_ITERATIONS
             new_state, its, ok = newton(Q, z, mapping, guess, tol=tol, max_iter=budget, hessian=hessian)
             total += its
             if not ok and guess is not base:

@@ -72,6 +72,23 @@ class Local:
     done: bool
 
 
+class _Deferred:
+    """A `Local` that is not done, whose direction is solved for when `damped_newton` first reads it
+    (it does not at its last iteration: a loop stopped by ``max_iter`` solves one system less)."""
+
+    __slots__ = ("grad", "_solve", "_direction")
+    done = False
+
+    def __init__(self, grad, solve):
+        self.grad, self._solve, self._direction = grad, solve, None
+
+    @property
+    def direction(self):
+        if self._solve is not None:
+            self._direction, self._solve = self._solve(), None
+        return self._direction
+
+
 def damped_newton(point, local, trial, decrease, *, max_iter: int, max_step=None, tie=None,
                   max_halvings: int = 60, armijo: float = 1e-4):
     """Damped Newton with Armijo backtracking: the one Newton loop of dlnlab.
@@ -171,22 +188,24 @@ def newton(Q: np.ndarray, z: np.ndarray, mapping: MirrorMap, state: DualState, *
         if done or not dmax > 0:  # every slope underflowed: no curvature to step with
             return Local(grad, None, done)
         keep = d > SLOPE_CUTOFF * dmax
-        if hessian is not None:
-            # forcing term: loose far away, ~sqrt(relative gradient) near the limit (superlinear
-            # steps), never tighter than needed to land within the stopping test
-            gscale = max(znorm, float(scaled_norms(x)), 1e-300)
-            eta = max(min(ETA, math.sqrt(gnorm / gscale)), 0.1 * g_stop / gnorm)
-            dmu = hessian.solve(Q, d, -grad, eta=eta, keep=keep)
-        else:
-            H = weighted_gram(Q, d) if keep.all() else weighted_gram(Q[keep], d[keep])
-            dmu = solve_psd(H, -grad)
-        # the conjugate at an accepted trial point is the one its line search computed
-        if reuse:
-            F0 = here["F1"]
-        elif F0 is None:
-            F0 = mapping.conjugate(state.sign, state.gap)
-        here.update(dmu=dmu, dz=Q @ dmu, F0=F0, F0_size=float(np.abs(F0).sum()), gnorm=gnorm)
-        return Local(grad, dmu, False)
+
+        def direction():
+            if hessian is not None:
+                # forcing term: loose far away, ~sqrt(relative gradient) near the limit (superlinear
+                # steps), never tighter than needed to land within the stopping test
+                gscale = max(znorm, float(scaled_norms(x)), 1e-300)
+                eta = max(min(ETA, math.sqrt(gnorm / gscale)), 0.1 * g_stop / gnorm)
+                dmu, dz = hessian.solve(Q, d, -grad, eta=eta, keep=keep, image=True)
+            else:
+                H = weighted_gram(Q, d) if keep.all() else weighted_gram(Q[keep], d[keep])
+                dmu = solve_psd(H, -grad)
+                dz = Q @ dmu
+            # the conjugate at an accepted trial point is the one its line search computed
+            F = here["F1"] if reuse else (F0 if F0 is not None else mapping.conjugate(state.sign, state.gap))
+            here.update(dmu=dmu, dz=dz, F0=F, F0_size=float(np.abs(F).sum()), gnorm=gnorm)
+            return dmu
+
+        return _Deferred(grad, direction)
 
     def max_step(state, dmu):
         return float(barrier_step_limit(state.sign, state.gap, here["dz"])) if mapping.barrier else np.inf
