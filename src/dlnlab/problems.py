@@ -358,16 +358,10 @@ def _gram_basis(A: np.ndarray, y: np.ndarray) -> GramBasis | None:
     m, N = A.shape
     if not (0 < m <= N and m * m * N >= FAST_BASIS_WORK):
         return None
-    from .engine.linalg import gram_threads, serial_blas  # (the engine imports the networks, which import this module)
+    from .engine.linalg import serial_blas  # (the engine imports the networks, which import this module)
 
-    with gram_threads():
-        G = A @ A.T
-    with serial_blas():
-        R, info = sla.lapack.dpotrf(G, lower=False, clean=True, overwrite_a=True)
-        if info != 0 or not np.all(np.isfinite(R)):
-            return None
-        rcond, info = sla.lapack.dtrcon(R, norm="1", uplo="U", diag="N")
-    if info != 0 or not rcond > CHOLESKY_BASIS_RCOND:
+    R = _gram_factor(A)
+    if R is None:
         return None
     # s >= ||A||_2 = ||R||_2 (10 power steps on R^T R, 2% added), the next power of two: A / s is exact
     with serial_blas():
@@ -382,6 +376,22 @@ def _gram_basis(A: np.ndarray, y: np.ndarray) -> GramBasis | None:
     return GramBasis(Q=(A / s).T, z=y / s, R11=R / s, scale=s, m=m)
 
 
+def _gram_factor(A: np.ndarray) -> np.ndarray | None:
+    """The upper Cholesky factor ``R`` of ``A A^T = R^T R`` where LAPACK's estimate of ``1 / cond_1(R)``
+    is above `CHOLESKY_BASIS_RCOND`; None otherwise. One Gram product (on the process's BLAS threads)
+    and an ``m x m`` Cholesky (on one)."""
+    from .engine.linalg import gram_threads, serial_blas
+
+    with gram_threads():
+        G = A @ A.T
+    with serial_blas():
+        R, info = sla.lapack.dpotrf(G, lower=False, clean=True, overwrite_a=True)
+        if info != 0 or not np.all(np.isfinite(R)):
+            return None
+        rcond, info = sla.lapack.dtrcon(R, norm="1", uplo="U", diag="N")
+    return R if info == 0 and rcond > CHOLESKY_BASIS_RCOND else None
+
+
 def _cholesky_basis(A: np.ndarray, y: np.ndarray, R: np.ndarray | None = None) -> RowBasis | None:
     """The row basis by CholeskyQR, ``R^T R = A A^T``, ``Q = A^T R^{-1}``, or None where it is not certified
     (``R``: the factor when already known, e.g. from `_gram_basis`).
@@ -392,12 +402,8 @@ def _cholesky_basis(A: np.ndarray, y: np.ndarray, R: np.ndarray | None = None) -
     is kept only when ``||Q^T Q - I||_F <= CHOLESKY_BASIS_ORTHOGONALITY``.
     """
     if R is None:
-        G = A @ A.T
-        R, info = sla.lapack.dpotrf(G, lower=False, clean=True, overwrite_a=True)
-        if info != 0 or not np.all(np.isfinite(R)):
-            return None
-        rcond, info = sla.lapack.dtrcon(R, norm="1", uplo="U", diag="N")
-        if info != 0 or not rcond > CHOLESKY_BASIS_RCOND:
+        R = _gram_factor(A)
+        if R is None:
             return None
     W = sla.solve_triangular(R, A, trans="T", lower=False, check_finite=False)  # W = R^{-T} A = Q^T
     E = W @ W.T
