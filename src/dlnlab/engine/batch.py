@@ -203,9 +203,9 @@ def _line_search(Q, z, mapping, s: DualStack, dmu, dz, grad, t, armijo: float = 
         flat = valid & ~good & below_resolution(dphi, F0_size[pending], tp * mz[pending])
         if np.any(flat):  # Phi cannot tell the points apart: accept if the residual improves
             f = np.flatnonzero(flat)
-            with np.errstate(over="ignore", invalid="ignore"):
+            with np.errstate(over="ignore", invalid="ignore"):  # an overflowed trial point: r1 = inf, rejected
                 x1 = mapping.primal(sign[f], gap[f])
-            r1 = np.linalg.norm(rmatvec(Q[pending[f]], np.nan_to_num(x1)) - z[pending[f]], axis=1)
+                r1 = np.linalg.norm(rmatvec(Q[pending[f]], np.nan_to_num(x1)) - z[pending[f]], axis=1)
             good[f] = np.all(np.isfinite(x1), axis=1) & (r1 < gnorm[pending[f]])
         accepted[pending[good]] = True
         pending = pending[~good]

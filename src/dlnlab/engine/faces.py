@@ -124,5 +124,6 @@ def _certified_full_row_rank(QF: np.ndarray) -> bool:
     Rinv, info = lapack.dtrtri(R, lower=False)
     if info != 0:
         return False
-    bound = float(np.linalg.norm(R)) * float(np.linalg.norm(Rinv))
+    with np.errstate(over="ignore"):  # a near-singular R: ||R^-1|| = inf, not certified
+        bound = float(np.linalg.norm(R)) * float(np.linalg.norm(Rinv))
     return math.isfinite(bound) and bound < FULL_RANK_BOUND

@@ -330,7 +330,9 @@ def scaled_norms(v: np.ndarray) -> np.ndarray:
     m = np.max(np.abs(v), axis=-1, keepdims=True, initial=0.0)
     ok = (m > 0) & np.isfinite(m)
     unit = np.where(ok, m, 1.0)
-    return np.where(ok[..., 0], unit[..., 0] * np.linalg.norm(v / unit, axis=-1), m[..., 0])
+    with np.errstate(over="ignore", invalid="ignore"):  # rows with an inf or nan entry: their m, not this
+        scaled = unit[..., 0] * np.linalg.norm(v / unit, axis=-1)
+    return np.where(ok[..., 0], scaled, m[..., 0])
 
 
 # the lean path imports this module's rules and constants: imported once they are defined
