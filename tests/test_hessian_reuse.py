@@ -50,15 +50,22 @@ def _hessian(Q, d, jitter):
     return H
 
 
+def _primed(seed, N, r, log_low):
+    """``(rng, Q, d, cache)``: a random orthonormal ``Q`` (N x r), slopes ``exp(U(log_low, 0))`` and a
+    `HessianCache` that has factored their Hessian (one solve)."""
+    rng = np.random.default_rng(seed)
+    Q = np.linalg.qr(rng.standard_normal((N, r)))[0]
+    d = np.exp(rng.uniform(log_low, 0, N))
+    cache = HessianCache(force=True)
+    cache.solve(Q, d, rng.standard_normal(r), eta=1e-8)
+    return rng, Q, d, cache
+
+
 def test_corrected_preconditioner_is_the_woodbury_inverse():
     """`_preconditioner` applies ``M^{-1}``, ``M = t L L^T + Q_C^T diag(d_C - t d_ref_C) Q_C``, with
     corrections of both signs, as a dense solve with M does."""
-    rng = np.random.default_rng(2)
-    N, r = 200, 30
-    Q = np.linalg.qr(rng.standard_normal((N, r)))[0]
-    d_ref = np.exp(rng.uniform(-6, 0, N))
-    cache = HessianCache(force=True)
-    cache.solve(Q, d_ref, rng.standard_normal(r), eta=1e-8)
+    rng, Q, d_ref, cache = _primed(2, 200, 30, -6)
+    N, r = Q.shape
     c, _, jitter = cache.factor
     L = np.tril(c)
     d = d_ref * 1e-3
@@ -81,12 +88,8 @@ def test_corrected_reuse_solves_to_the_requested_residual(eta):
     """A common rescaling of the slopes and a few that change by orders of magnitude (a new scale of the
     continuation): the kept factor, scaled and corrected, solves the new system to ``eta`` without a new
     factorization, and the direction agrees with a dense solve."""
-    rng = np.random.default_rng(3)
-    N, r = 400, 40
-    Q = np.linalg.qr(rng.standard_normal((N, r)))[0]
-    d = np.exp(rng.uniform(-10, 0, N))
-    cache = HessianCache(force=True)
-    cache.solve(Q, d, rng.standard_normal(r), eta=1e-8)
+    rng, Q, d, cache = _primed(3, 400, 40, -10)
+    N, r = Q.shape
     jitter = cache.factor[2]
     d_new = d * 3e-5 * np.exp(rng.uniform(-0.5, 0.5, N))
     moved = rng.choice(N, 12, replace=False)

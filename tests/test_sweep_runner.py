@@ -296,7 +296,7 @@ def test_sweeps_started_at_once_share_one_store(tmp_path):
 
     # forkserver, not fork: the suite may have imported jax, whose threads make os.fork unsafe
     if "forkserver" not in multiprocessing.get_all_start_methods():
-        pytest.skip("needs the forkserver start method to start the processes at the same moment")
+        pytest.skip("forkserver is POSIX-only (not on Windows); spawn is too slow to start 8 processes at once")
     ctx = multiprocessing.get_context("forkserver")
     total = len(parse_config(SMALL).points())
     for trial in range(5):
